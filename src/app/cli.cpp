@@ -1,0 +1,166 @@
+// The `dispatch` command line: serve (the default), check, token, --version, --help.
+#include <fmt/format.h>
+#include <simdjson.h>
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+
+#include "app/default_config.h"
+#include "auth/jwt.h"
+#include "config/loader.h"
+#include "config/units.h"
+#include "dispatch/extension.h"
+#include "router/compiled_config.h"
+#include "server/server.h"
+#include "template/json_escape.h"
+
+namespace dispatch {
+
+namespace {
+
+// A --claim value keeps its JSON type when it parses as JSON ("3", "true", "[1]"), else it is
+// a string.
+std::string claim_json(const std::string& value) {
+  simdjson::dom::parser parser;
+  simdjson::padded_string padded(value);
+  simdjson::dom::element element;
+  if (!parser.parse(padded).get(element)) return simdjson::minify(element);
+  std::string quoted = "\"";
+  tmpl::append_json_escaped(quoted, value);
+  quoted.push_back('"');
+  return quoted;
+}
+
+int run_check(const std::string& path, const std::string& env_file, const StepRegistry& registry) {
+  std::vector<config::ConfigError> errors;
+  auto environment = config::Environment::from_process(env_file, false, errors);
+  if (errors.empty()) {
+    auto loaded = config::load_config_file(path, environment);
+    errors = std::move(loaded.errors);
+    if (loaded.config) CompiledConfig::compile(std::move(*loaded.config), registry, errors);
+  }
+  for (const auto& error : errors) std::cout << config::format_error(error) << "\n";
+  if (errors.empty()) std::cout << path << ": ok\n";
+  return errors.empty() ? 0 : 1;
+}
+
+}  // namespace
+
+int run_command_line(int argc, char** argv, const StepRegistry& registry) {
+  CLI::App app{
+      "Dispatch: a configuration-driven real-time WebSocket engine.\n"
+      "Events, their guards (modifiers) and steps (actions), and who may connect are "
+      "declared in config.yaml.",
+      "dispatch"};
+  app.set_version_flag("--version", "dispatch " DISPATCH_VERSION);
+  app.require_subcommand(0, 1);
+
+  std::string config_path;
+  std::string env_file = ".env";
+  auto* serve_command = app.add_subcommand(
+      "serve",
+      "Run the server (the default command). Without --config it uses ./config.yaml, "
+      "or the embedded development config when that does not exist.");
+  serve_command->add_option("--config,-c", config_path, "config file (default ./config.yaml)");
+  serve_command->add_option("--env-file", env_file, "dotenv file read before the config")
+      ->capture_default_str();
+
+  auto* check_command = app.add_subcommand(
+      "check", "Validate a config: prints every problem as file:line:col: message, exits 0 or 1.");
+  std::string check_path = "config.yaml";
+  check_command->add_option("--config,-c", check_path, "config file")->capture_default_str();
+  check_command->add_option("--env-file", env_file, "dotenv file")->capture_default_str();
+
+  auto* token_command = app.add_subcommand(
+      "token", "Print an HS256 session token signed with the configured secret (development).");
+  std::string subject;
+  std::vector<std::string> perms;
+  std::vector<std::string> claims;
+  std::string ttl = "1h";
+  std::string secret;
+  std::string token_config;
+  token_command->add_option("--sub", subject, "the user id (the token's sub)")->required();
+  token_command->add_option("--perm", perms, "a permission for the perms claim (repeatable)");
+  token_command->add_option("--claim", claims,
+                            "an extra claim k=v; v keeps its JSON type if it is JSON");
+  token_command->add_option("--ttl", ttl, "lifetime, e.g. 30m, 1h, 24h")->capture_default_str();
+  token_command->add_option("--secret", secret, "sign with this secret instead of the config's");
+  token_command->add_option("--config,-c", token_config, "take the secret from this config");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    int code = app.exit(error);
+    return code == 0 ? 0 : 2;
+  }
+
+  if (check_command->parsed()) return run_check(check_path, env_file, registry);
+
+  if (token_command->parsed()) {
+    if (secret.empty()) {
+      std::vector<config::ConfigError> errors;
+      auto environment = config::Environment::from_process(env_file, false, errors);
+      std::string path = token_config;
+      if (path.empty() && std::filesystem::exists("config.yaml")) path = "config.yaml";
+      auto loaded = path.empty()
+                        ? config::load_config_text(development_config, "<embedded>", environment)
+                        : config::load_config_file(path, environment);
+      if (!loaded.config) {
+        for (const auto& error : loaded.errors) std::cerr << config::format_error(error) << "\n";
+        return 1;
+      }
+      secret = loaded.config->auth.jwt.secret;
+    }
+    auto lifetime = config::parse_duration(ttl);
+    if (!lifetime) {
+      std::cerr << "--ttl: " << lifetime.error << "\n";
+      return 2;
+    }
+    const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    std::string json = "{\"sub\":\"";
+    tmpl::append_json_escaped(json, subject);
+    json += fmt::format(
+        "\",\"iat\":{},\"exp\":{}", now,
+        now + std::chrono::duration_cast<std::chrono::seconds>(*lifetime.value).count());
+    if (!perms.empty()) {
+      json += ",\"perms\":[";
+      for (size_t i = 0; i < perms.size(); ++i) {
+        json += (i ? ",\"" : "\"");
+        tmpl::append_json_escaped(json, perms[i]);
+        json += "\"";
+      }
+      json += "]";
+    }
+    for (const std::string& claim : claims) {
+      size_t equals = claim.find('=');
+      if (equals == std::string::npos || equals == 0) {
+        std::cerr << "--claim must be k=v\n";
+        return 2;
+      }
+      json += ",\"";
+      tmpl::append_json_escaped(json, claim.substr(0, equals));
+      json += "\":" + claim_json(claim.substr(equals + 1));
+    }
+    json += "}";
+    std::cout << auth::sign_jwt_hs256(json, secret) << "\n";
+    return 0;
+  }
+
+  ServeOptions options;
+  options.env_file = env_file;
+  options.env_file_required = serve_command->count("--env-file") > 0;
+  if (!config_path.empty()) {
+    options.config_path = config_path;
+  } else if (std::filesystem::exists("config.yaml")) {
+    options.config_path = "config.yaml";
+  } else {
+    options.config_text = std::string(development_config);
+  }
+  return serve(options, registry);
+}
+
+}  // namespace dispatch

@@ -1,0 +1,64 @@
+// Verification of HMAC-signed JSON Web Tokens (HS256/HS384/HS512) for session and event tokens.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace dispatch::auth {
+
+struct JwtSettings {
+  std::string secret;    // HMAC key; an empty secret never verifies anything
+  std::string issuer;    // when non-empty, `iss` must equal it
+  std::string audience;  // when non-empty, `aud` (string or array of strings) must contain it
+  std::chrono::seconds leeway{30};
+  bool require_exp = false;
+};
+
+enum class JwtError {
+  none,
+  malformed,
+  unsupported_algorithm,
+  bad_signature,
+  expired,
+  not_yet_valid,
+  missing_exp,
+  wrong_issuer,
+  wrong_audience,
+  missing_subject,
+  bad_claim,
+};
+
+// A human sentence for logs and HTTP bodies; never contains the token or the secret.
+std::string_view describe(JwtError error);
+
+struct VerifiedToken {
+  std::string subject;                // non-empty string `sub`
+  std::optional<int64_t> expires_at;  // `exp` in unix seconds (fractions rounded up)
+  std::vector<std::string> perms;     // `perms` claim, an array of strings when present
+  // Only the claims named in `wanted_claims`, in token order: name -> compact JSON of the value.
+  std::vector<std::pair<std::string, std::string>> claims;
+};
+
+struct JwtResult {
+  JwtError error = JwtError::none;
+  VerifiedToken token;  // meaningful only when error == none
+};
+
+// Longest token accepted; anything longer is `malformed` before any decoding.
+inline constexpr size_t kMaxJwtLength = 8 * 1024;
+
+// Verifies signature and standard claims. Never throws; the token is not retained.
+JwtResult verify_jwt(std::string_view token, const JwtSettings& settings, int64_t now_unix_seconds,
+                     const std::set<std::string, std::less<>>& wanted_claims);
+
+// Signs `claims_json` (used verbatim as the payload) with HS256; for `dispatch token` and tests.
+std::string sign_jwt_hs256(std::string_view claims_json, std::string_view secret);
+
+}  // namespace dispatch::auth

@@ -1,0 +1,144 @@
+// The typed configuration: what config.yaml says once it has been parsed and checked.
+// Defaults are those of SPEC.md section 2; loader.h turns YAML into these structs, and
+// key_table.h lists every key with its default text (a unit test keeps both in step).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dispatch::config {
+
+using namespace std::chrono_literals;
+
+// Where something was written: 1-based line and column. line == 0 means "no position"
+// (e.g. a value that came from the environment rather than from the file).
+struct SourceMark {
+  std::string file;
+  int line = 0;
+  int column = 0;
+
+  bool operator==(const SourceMark&) const = default;
+};
+
+struct ConfigError {
+  SourceMark mark;
+  std::string message;  // may already end with a hint: "(did you mean `x`?)"
+
+  bool operator==(const ConfigError&) const = default;
+};
+
+// "file:line:col: message", or "file: message" when the error has no position.
+std::string format_error(const ConfigError& error);
+
+using Duration = std::chrono::milliseconds;
+
+enum class SlowConsumerPolicy { disconnect, drop_newest, drop_oldest };
+enum class ConnectionLimitMode { reject, cycle };
+enum class LogLevel { debug, info, warn, error };
+
+// The spelling used in config.yaml ("drop_newest", "cycle", "warn").
+std::string_view to_string(SlowConsumerPolicy policy);
+std::string_view to_string(ConnectionLimitMode mode);
+std::string_view to_string(LogLevel level);
+
+// "10/10s", "10/m", "5/1h": at most `count` within any `window`.
+struct RateSpec {
+  uint32_t count = 0;
+  Duration window{0};
+
+  bool operator==(const RateSpec&) const = default;
+};
+
+// One modifier or action of an event: `{name: rate_limit, params: ["10/m"], scope: node}`.
+struct StepSpec {
+  std::string name;
+  std::vector<std::string> params;      // each param's scalar text, after ${VAR} substitution
+  std::vector<SourceMark> param_marks;  // one per param
+  SourceMark mark;                      // the step itself
+  // Every other key of the step's map, as text; the step's factory decides what is valid.
+  std::map<std::string, std::string> options;
+
+  bool operator==(const StepSpec&) const = default;
+};
+
+struct EventSpec {
+  std::string name;  // exactly as written (case-sensitive)
+  SourceMark mark;   // the event's key
+  std::vector<StepSpec> modifiers;
+  std::vector<StepSpec> actions;
+
+  bool operator==(const EventSpec&) const = default;
+};
+
+struct ServerConfig {
+  std::string host;  // "" = all interfaces
+  uint16_t port = 8080;
+  std::string path = "/ws";
+  std::vector<std::string> allowed_origins;
+  uint64_t max_message_size = 64 * 1024;
+  Duration ping_interval = 25s;
+  Duration pong_timeout = 10s;
+  Duration read_timeout = 0ms;  // 0 = off
+  uint64_t send_queue_limit = 1024 * 1024;
+  SlowConsumerPolicy slow_consumer = SlowConsumerPolicy::disconnect;
+  Duration shutdown_grace = 10s;
+  Duration handshake_timeout = 10s;
+  uint64_t max_header_size = 8 * 1024;
+  uint64_t max_connections = 0;  // 0 = as many as file descriptors allow
+  uint32_t max_rooms_per_connection = 100;
+  RateSpec error_budget{10, 10s};
+  unsigned threads = 0;  // 0 = auto
+
+  bool operator==(const ServerConfig&) const = default;
+};
+
+struct JwtConfig {
+  std::string secret;  // never log or echo it
+  std::string issuer;
+  std::string audience;
+  Duration leeway = 30s;
+  bool require_exp = false;
+  // Where the secret was set; else where the section starts; else no position (it came from
+  // the environment).
+  SourceMark mark;
+
+  bool operator==(const JwtConfig&) const = default;
+};
+
+struct ConnectionLimit {
+  uint32_t max_per_user = 0;  // 0 = unlimited
+  ConnectionLimitMode mode = ConnectionLimitMode::reject;
+
+  bool operator==(const ConnectionLimit&) const = default;
+};
+
+struct AuthConfig {
+  JwtConfig jwt;
+  // Present only when auth.event_jwt.secret is non-empty; its issuer, audience, leeway and
+  // require_exp default to the session jwt's values.
+  std::optional<JwtConfig> event_jwt;
+  bool refuse_after_upgrade = false;
+  bool anonymous = false;
+  ConnectionLimit connection_limit;
+  uint32_t max_connections_per_ip = 0;  // not implemented yet: always 0
+
+  bool operator==(const AuthConfig&) const = default;
+};
+
+struct Config {
+  std::string file;  // the file it was loaded from (as given)
+  ServerConfig server;
+  AuthConfig auth;
+  std::vector<std::string> permissions;
+  std::vector<EventSpec> events;  // in file order
+  LogLevel log_level = LogLevel::info;
+
+  bool operator==(const Config&) const = default;
+};
+
+}  // namespace dispatch::config

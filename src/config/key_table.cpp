@@ -1,0 +1,486 @@
+// The key table itself (see key_table.h), with each key's binding to the Config field it sets.
+// To add a key: add one row here, in SPEC order; the loader, the unknown-key hints and the
+// generated docs all follow from it. A row's default_text must mean the same as the struct
+// default in config.h (a unit test loads every default_text and compares).
+#include <limits>
+
+#include "config/address.h"
+#include "config/key_bindings.h"
+#include "config/steps_reader.h"
+
+namespace dispatch::config {
+
+namespace {
+
+template <typename T>
+using Field = T& (*)(ApplyTarget&);
+
+// Returns a problem ("must be longer than 0") for a value that parsed but is not acceptable.
+template <typename T>
+using Check = std::optional<std::string> (*)(const T&);
+
+KeyInfo key_info(std::string path, KeyType type, std::string default_text, std::string doc) {
+  KeyInfo info;
+  info.path = std::move(path);
+  info.type = type;
+  info.default_text = std::move(default_text);
+  info.doc = std::move(doc);
+  return info;
+}
+
+template <typename T>
+void store(ValueReader& reader, const YAML::Node& node, const std::string& path,
+           ApplyTarget& target, const std::optional<T>& value, Field<T> field, Check<T> check) {
+  if (!value) return;
+  if (check) {
+    if (auto problem = check(*value)) {
+      reader.error(node, "`" + path + "` " + *problem);
+      return;
+    }
+  }
+  field(target) = *value;
+}
+
+KeyBinding section(std::string path, std::string doc) {
+  return {key_info(std::move(path), KeyType::section, "", std::move(doc)), nullptr, nullptr};
+}
+
+KeyBinding not_supported(std::string path, KeyType type, std::string default_text,
+                         std::string doc) {
+  KeyInfo info = key_info(std::move(path), type, std::move(default_text), std::move(doc));
+  info.implemented = false;
+  return {std::move(info), nullptr, nullptr};
+}
+
+KeyBinding string_key(std::string path, std::string default_text, std::string doc,
+                      Field<std::string> field, Check<std::string> check = nullptr) {
+  return {key_info(std::move(path), KeyType::string, std::move(default_text), std::move(doc)),
+          [field, check](ValueReader& reader, const YAML::Node& node, const std::string& path,
+                         ApplyTarget& target) {
+            store(reader, node, path, target, reader.read_string(node, path), field, check);
+          },
+          nullptr};
+}
+
+KeyBinding secret_key(std::string path, std::string default_text, std::string doc,
+                      Field<std::string> field) {
+  KeyBinding binding = string_key(std::move(path), std::move(default_text), std::move(doc), field);
+  binding.info.secret = true;
+  return binding;
+}
+
+KeyBinding bool_key(std::string path, std::string default_text, std::string doc,
+                    Field<bool> field) {
+  return {key_info(std::move(path), KeyType::boolean, std::move(default_text), std::move(doc)),
+          [field](ValueReader& reader, const YAML::Node& node, const std::string& path,
+                  ApplyTarget& target) {
+            store<bool>(reader, node, path, target, reader.read_bool(node, path), field, nullptr);
+          },
+          nullptr};
+}
+
+template <typename Integer>
+KeyBinding integer_key(std::string path, std::string default_text, std::string doc,
+                       Field<Integer> field) {
+  return {key_info(std::move(path), KeyType::integer, std::move(default_text), std::move(doc)),
+          [field](ValueReader& reader, const YAML::Node& node, const std::string& path,
+                  ApplyTarget& target) {
+            const auto value =
+                reader.read_unsigned(node, path, std::numeric_limits<Integer>::max());
+            if (value) field(target) = static_cast<Integer>(*value);
+          },
+          nullptr};
+}
+
+KeyBinding size_key(std::string path, std::string default_text, std::string doc,
+                    Field<uint64_t> field, Check<uint64_t> check = nullptr) {
+  return {key_info(std::move(path), KeyType::size, std::move(default_text), std::move(doc)),
+          [field, check](ValueReader& reader, const YAML::Node& node, const std::string& path,
+                         ApplyTarget& target) {
+            store(reader, node, path, target, reader.read_size(node, path), field, check);
+          },
+          nullptr};
+}
+
+KeyBinding duration_key(std::string path, std::string default_text, std::string doc,
+                        Field<Duration> field, Check<Duration> check = nullptr) {
+  return {key_info(std::move(path), KeyType::duration, std::move(default_text), std::move(doc)),
+          [field, check](ValueReader& reader, const YAML::Node& node, const std::string& path,
+                         ApplyTarget& target) {
+            store(reader, node, path, target, reader.read_duration(node, path), field, check);
+          },
+          nullptr};
+}
+
+KeyBinding rate_key(std::string path, std::string default_text, std::string doc,
+                    Field<RateSpec> field, Check<RateSpec> check = nullptr) {
+  return {key_info(std::move(path), KeyType::rate, std::move(default_text), std::move(doc)),
+          [field, check](ValueReader& reader, const YAML::Node& node, const std::string& path,
+                         ApplyTarget& target) {
+            store(reader, node, path, target, reader.read_rate(node, path), field, check);
+          },
+          nullptr};
+}
+
+template <typename Enum>
+KeyBinding choice_key(std::string path, std::string default_text, std::string doc,
+                      std::vector<Enum> values, Field<Enum> field) {
+  KeyInfo info =
+      key_info(std::move(path), KeyType::choice, std::move(default_text), std::move(doc));
+  for (Enum value : values) info.choices.emplace_back(to_string(value));
+  return {info,
+          [field, values, choices = info.choices](ValueReader& reader, const YAML::Node& node,
+                                                  const std::string& path, ApplyTarget& target) {
+            if (const auto index = reader.read_choice(node, path, choices)) {
+              field(target) = values[*index];
+            }
+          },
+          nullptr};
+}
+
+KeyBinding string_list_key(std::string path, std::string default_text, std::string doc,
+                           Field<std::vector<std::string>> field) {
+  return {key_info(std::move(path), KeyType::string_list, std::move(default_text), std::move(doc)),
+          [field](ValueReader& reader, const YAML::Node& node, const std::string& path,
+                  ApplyTarget& target) {
+            auto items = reader.read_string_list(node, path);
+            if (!items) return;
+            for (size_t i = 0; i < items->size(); ++i) {
+              if ((*items)[i].empty()) {
+                reader.error(node[i],
+                             "`" + path + "[" + std::to_string(i) + "]` must not be empty");
+                return;
+              }
+            }
+            field(target) = std::move(*items);
+          },
+          nullptr};
+}
+
+KeyBinding steps_key(std::string path, std::string doc, Field<std::vector<StepSpec>> field) {
+  return {key_info(std::move(path), KeyType::steps, "[]", std::move(doc)),
+          [field](ValueReader& reader, const YAML::Node& node, const std::string& path,
+                  ApplyTarget& target) {
+            if (auto steps = read_steps(reader, node, path)) field(target) = std::move(*steps);
+          },
+          nullptr};
+}
+
+KeyBinding address_key(std::string path, std::string default_text, std::string doc) {
+  return {key_info(std::move(path), KeyType::address, std::move(default_text), std::move(doc)),
+          [](ValueReader& reader, const YAML::Node& node, const std::string& path,
+             ApplyTarget& target) {
+            const auto text = reader.text(node, path, "host:port like \":8080\"");
+            if (!text) return;
+            auto address = parse_listen_address(*text);
+            if (!address) {
+              reader.error(node, "`" + path + "`: " + with_offending_text(address.error, *text));
+              return;
+            }
+            target.config.server.host = address.value->host;
+            target.config.server.port = address.value->port;
+          },
+          nullptr};
+}
+
+KeyBinding threads_key(std::string path, std::string default_text, std::string doc) {
+  return {key_info(std::move(path), KeyType::threads, std::move(default_text), std::move(doc)),
+          [](ValueReader& reader, const YAML::Node& node, const std::string& path,
+             ApplyTarget& target) {
+            const auto text = reader.text(node, path, "auto or a number of threads");
+            if (!text) return;
+            if (*text == "auto") {
+              target.config.server.threads = 0;
+              return;
+            }
+            unsigned count = 0;
+            bool valid = !text->empty() && text->size() <= 4;
+            for (char c : *text) {
+              valid = valid && c >= '0' && c <= '9';
+              if (valid) count = count * 10 + static_cast<unsigned>(c - '0');
+            }
+            if (!valid || count == 0) {
+              reader.error(node,
+                           "`" + path + "`: " +
+                               with_offending_text(
+                                   "expected auto or a number of threads from 1 to 9999", *text));
+              return;
+            }
+            target.config.server.threads = count;
+          },
+          nullptr};
+}
+
+KeyBinding alias(KeyBinding binding, std::string alias_of) {
+  binding.info.alias_of = std::move(alias_of);
+  return binding;
+}
+
+KeyBinding named_sections(std::string path, std::string doc) {
+  return {key_info(std::move(path), KeyType::named_sections, "{}", std::move(doc)), nullptr,
+          nullptr};
+}
+
+JwtConfig& event_jwt(ApplyTarget& target) {
+  auto& event_jwt = target.config.auth.event_jwt;
+  if (!event_jwt) event_jwt.emplace();
+  return *event_jwt;
+}
+
+std::optional<std::string> longer_than_zero(const Duration& value) {
+  if (value.count() > 0) return std::nullopt;
+  return "must be longer than 0";
+}
+
+std::optional<std::string> at_least_1_kib(const uint64_t& value) {
+  if (value >= 1024) return std::nullopt;
+  return "must be at least 1KiB";
+}
+
+std::optional<std::string> absolute_path(const std::string& value) {
+  if (value.starts_with('/')) return std::nullopt;
+  return "must start with `/`";
+}
+
+std::optional<std::string> positive_count(const RateSpec& value) {
+  if (value.count > 0) return std::nullopt;
+  return "must allow at least 1 error per window";
+}
+
+std::vector<KeyBinding> make_key_bindings() {
+  using SC = SlowConsumerPolicy;
+  using CM = ConnectionLimitMode;
+  using T = ApplyTarget;
+  std::vector<KeyBinding> keys = {
+      section("server", "the listener and the limits of each connection"),
+      address_key("server.address", ":8080",
+                  "host:port to listen on; \":8080\" = all interfaces, \"[::1]:8080\" for IPv6, "
+                  "port 0 = any free port"),
+      string_key(
+          "server.path", "/ws", "the URL path of the WebSocket endpoint",
+          [](T& t) -> std::string& { return t.config.server.path; }, absolute_path),
+      string_list_key(
+          "server.allowed_origins", "[]",
+          "exact origins or wildcards like \"https://*.example.com\"; \"*\" allows all; "
+          "[] = no Origin, or the request's own Host",
+          [](T& t) -> std::vector<std::string>& { return t.config.server.allowed_origins; }),
+      size_key(
+          "server.max_message_size", "64KiB",
+          "largest frame or message a client may send (larger: close 1009)",
+          [](T& t) -> uint64_t& { return t.config.server.max_message_size; }, at_least_1_kib),
+      duration_key(
+          "server.ping_interval", "25s",
+          "how often the server pings; a client silent for ping_interval + pong_timeout "
+          "is dropped",
+          [](T& t) -> Duration& { return t.config.server.ping_interval; }, longer_than_zero),
+      duration_key("server.pong_timeout", "10s", "see ping_interval",
+                   [](T& t) -> Duration& { return t.config.server.pong_timeout; }),
+      duration_key("server.read_timeout", "0",
+                   "close a connection when no data message arrives for this long; 0 = off",
+                   [](T& t) -> Duration& { return t.config.server.read_timeout; }),
+      size_key("server.send_queue_limit", "1MiB",
+               "bytes queued for one connection before slow_consumer applies",
+               [](T& t) -> uint64_t& { return t.config.server.send_queue_limit; }),
+      choice_key<SC>("server.slow_consumer", "disconnect",
+                     "a connection over send_queue_limit: disconnect (close 1008 \"slow "
+                     "consumer\"), drop_newest or drop_oldest",
+                     {SC::disconnect, SC::drop_newest, SC::drop_oldest},
+                     [](T& t) -> SC& { return t.config.server.slow_consumer; }),
+      duration_key("server.shutdown_grace", "10s",
+                   "on SIGINT/SIGTERM, how long to drain before closing",
+                   [](T& t) -> Duration& { return t.config.server.shutdown_grace; }),
+      duration_key("server.handshake_timeout", "10s",
+                   "the upgrade request must arrive whole within this",
+                   [](T& t) -> Duration& { return t.config.server.handshake_timeout; }),
+      size_key(
+          "server.max_header_size", "8KiB", "largest upgrade request header",
+          [](T& t) -> uint64_t& { return t.config.server.max_header_size; }, at_least_1_kib),
+      integer_key<uint64_t>("server.max_connections", "0",
+                            "0 = as many as file descriptors allow; beyond it new ones get 503",
+                            [](T& t) -> uint64_t& { return t.config.server.max_connections; }),
+      integer_key<uint32_t>(
+          "server.max_rooms_per_connection", "100", "rooms one connection may be a member of",
+          [](T& t) -> uint32_t& { return t.config.server.max_rooms_per_connection; }),
+      rate_key(
+          "server.error_budget", "10/10s",
+          "error replies a connection may earn; beyond it: close 1008",
+          [](T& t) -> RateSpec& { return t.config.server.error_budget; }, positive_count),
+      not_supported("server.trusted_proxies", KeyType::string_list, "[]",
+                    "CIDRs whose X-Forwarded-For gives the client IP"),
+      not_supported("server.admin_address", KeyType::address, "",
+                    "a separate listener for /metrics and /api"),
+      threads_key("server.threads", "auto",
+                  "event loops; auto = one per CPU in the process's affinity mask"),
+      not_supported("server.tls", KeyType::mapping, "{cert: \"\", key: \"\"}",
+                    "wss:// when both cert and key (PEM files) are set"),
+      not_supported("server.static_dir", KeyType::string, "",
+                    "a directory served at / (demo pages)"),
+      section("server.auth", "GoDispatch compatibility"),
+      alias(secret_key("server.auth.jwtSecret", "", "GoDispatch's name for auth.jwt.secret",
+                       [](T& t) -> std::string& { return t.config.auth.jwt.secret; }),
+            "auth.jwt.secret"),
+      section("server.connectionLimit", "GoDispatch compatibility"),
+      alias(integer_key<uint32_t>(
+                "server.connectionLimit.maxPerUser", "0",
+                "GoDispatch's name for auth.connection_limit.max_per_user",
+                [](T& t) -> uint32_t& { return t.config.auth.connection_limit.max_per_user; }),
+            "auth.connection_limit.max_per_user"),
+      alias(choice_key<CM>("server.connectionLimit.mode", "reject",
+                           "GoDispatch's name for auth.connection_limit.mode",
+                           {CM::reject, CM::cycle},
+                           [](T& t) -> CM& { return t.config.auth.connection_limit.mode; }),
+            "auth.connection_limit.mode"),
+
+      section("auth", "who may connect"),
+      section("auth.jwt", "the connection token (JWT)"),
+      secret_key("auth.jwt.secret", "${DISPATCH_JWT_SECRET}",
+                 "HMAC secret (HS256/384/512); when absent: env DISPATCH_JWT_SECRET, else "
+                 "GODISPATCH_SERVER_AUTH_JWTSECRET",
+                 [](T& t) -> std::string& { return t.config.auth.jwt.secret; }),
+      not_supported("auth.jwt.public_key_file", KeyType::string, "",
+                    "PEM public key, for RS256/ES256/EdDSA"),
+      string_key("auth.jwt.issuer", "", "when set, the token's iss must match",
+                 [](T& t) -> std::string& { return t.config.auth.jwt.issuer; }),
+      string_key("auth.jwt.audience", "", "when set, the token's aud must contain it",
+                 [](T& t) -> std::string& { return t.config.auth.jwt.audience; }),
+      duration_key("auth.jwt.leeway", "30s", "clock skew allowed for exp and nbf",
+                   [](T& t) -> Duration& { return t.config.auth.jwt.leeway; }),
+      bool_key("auth.jwt.require_exp", "false", "true: tokens without exp are refused",
+               [](T& t) -> bool& { return t.config.auth.jwt.require_exp; }),
+      section("auth.event_jwt",
+              "tokens checked by the `secure` modifier; unset keys take auth.jwt's values"),
+      secret_key("auth.event_jwt.secret", "${DISPATCH_EVENT_JWT_SECRET:-}",
+                 "HMAC secret; empty = the `secure` modifier uses the session settings",
+                 [](T& t) -> std::string& { return event_jwt(t).secret; }),
+      string_key("auth.event_jwt.issuer", "", "default: auth.jwt.issuer",
+                 [](T& t) -> std::string& { return event_jwt(t).issuer; }),
+      string_key("auth.event_jwt.audience", "", "default: auth.jwt.audience",
+                 [](T& t) -> std::string& { return event_jwt(t).audience; }),
+      duration_key("auth.event_jwt.leeway", "30s", "default: auth.jwt.leeway",
+                   [](T& t) -> Duration& { return event_jwt(t).leeway; }),
+      bool_key("auth.event_jwt.require_exp", "false", "default: auth.jwt.require_exp",
+               [](T& t) -> bool& { return event_jwt(t).require_exp; }),
+      bool_key("auth.refuse_after_upgrade", "false",
+               "true: refusals complete the upgrade, then close 44xx (browsers can see why)",
+               [](T& t) -> bool& { return t.config.auth.refuse_after_upgrade; }),
+      bool_key("auth.anonymous", "false",
+               "true: connections without a token get user id \"anon:<conn id>\"",
+               [](T& t) -> bool& { return t.config.auth.anonymous; }),
+      section("auth.connection_limit", "connections per user"),
+      integer_key<uint32_t>(
+          "auth.connection_limit.max_per_user", "0", "connections one user may hold; 0 = unlimited",
+          [](T& t) -> uint32_t& { return t.config.auth.connection_limit.max_per_user; }),
+      choice_key<CM>("auth.connection_limit.mode", "reject",
+                     "at the limit: reject the new connection, or cycle (close the oldest)",
+                     {CM::reject, CM::cycle},
+                     [](T& t) -> CM& { return t.config.auth.connection_limit.mode; }),
+      not_supported("auth.max_connections_per_ip", KeyType::integer, "0",
+                    "connections one client IP may hold; 0 = unlimited"),
+
+      string_list_key("permissions", "[]", "names a token may carry in its `perms` claim",
+                      [](T& t) -> std::vector<std::string>& { return t.config.permissions; }),
+      not_supported("rooms", KeyType::mapping, "{}",
+                    "room policies by glob on the room id: max_members, join_permission, "
+                    "member_only_send"),
+      named_sections("events", "the events clients may send, by name (case-sensitive)"),
+      section("events.<name>", "one event"),
+      not_supported("events.<name>.schema", KeyType::any, "",
+                    "a JSON Schema subset the payload must satisfy"),
+      steps_key("events.<name>.modifiers", "guards run in order before the actions",
+                [](T& t) -> std::vector<StepSpec>& { return t.event->modifiers; }),
+      steps_key("events.<name>.actions", "steps run in order",
+                [](T& t) -> std::vector<StepSpec>& { return t.event->actions; }),
+      not_supported("cluster", KeyType::mapping, "{}", "cluster over Redis (redis: <url>)"),
+      not_supported("api", KeyType::mapping, "{}", "the HTTP server API (key: <api key>)"),
+      not_supported("webhooks", KeyType::mapping, "{}",
+                    "named targets for the _webhook action (url, secret, timeout, retries)"),
+      not_supported("hooks", KeyType::mapping, "{}",
+                    "action lists for on_connect, on_disconnect, on_join, on_leave"),
+      section("log", "logging"),
+      choice_key<LogLevel>("log.level", "info", "JSON lines on stdout from this level up",
+                           {LogLevel::debug, LogLevel::info, LogLevel::warn, LogLevel::error},
+                           [](T& t) -> LogLevel& { return t.config.log_level; }),
+      section("transport", "GoDispatch compatibility"),
+      alias(duration_key("transport.readTimeout", "0", "GoDispatch's name for server.read_timeout",
+                         [](T& t) -> Duration& { return t.config.server.read_timeout; }),
+            "server.read_timeout"),
+  };
+
+  for (KeyBinding& key : keys) {
+    if (key.info.path == "events.<name>") {
+      key.enter = [](ApplyTarget& target, const std::string& name, const SourceMark& mark) {
+        EventSpec& event = target.config.events.emplace_back();
+        event.name = name;
+        event.mark = mark;
+        target.event = &event;
+      };
+    }
+  }
+  return keys;
+}
+
+}  // namespace
+
+std::string_view to_string(KeyType type) {
+  switch (type) {
+    case KeyType::section:
+      return "section";
+    case KeyType::named_sections:
+      return "map of names";
+    case KeyType::mapping:
+      return "mapping";
+    case KeyType::string:
+      return "string";
+    case KeyType::boolean:
+      return "boolean";
+    case KeyType::integer:
+      return "integer";
+    case KeyType::size:
+      return "size";
+    case KeyType::duration:
+      return "duration";
+    case KeyType::rate:
+      return "rate";
+    case KeyType::address:
+      return "host:port";
+    case KeyType::threads:
+      return "threads";
+    case KeyType::choice:
+      return "choice";
+    case KeyType::string_list:
+      return "list of strings";
+    case KeyType::steps:
+      return "list of steps";
+    case KeyType::any:
+      return "any";
+  }
+  return "?";
+}
+
+const std::vector<KeyBinding>& key_bindings() {
+  static const std::vector<KeyBinding> bindings = make_key_bindings();
+  return bindings;
+}
+
+const KeyBinding* find_key_binding(std::string_view path) {
+  for (const KeyBinding& binding : key_bindings()) {
+    if (binding.info.path == path) return &binding;
+  }
+  return nullptr;
+}
+
+const std::vector<KeyInfo>& config_keys() {
+  static const std::vector<KeyInfo> keys = [] {
+    std::vector<KeyInfo> infos;
+    for (const KeyBinding& binding : key_bindings()) infos.push_back(binding.info);
+    return infos;
+  }();
+  return keys;
+}
+
+const KeyInfo* find_config_key(std::string_view path) {
+  const KeyBinding* binding = find_key_binding(path);
+  return binding ? &binding->info : nullptr;
+}
+
+}  // namespace dispatch::config

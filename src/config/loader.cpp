@@ -1,0 +1,316 @@
+// Loading runs in three passes over one YAML document:
+//   1. yaml-cpp parses the text (a syntax error stops here, with yaml-cpp's position);
+//   2. the tree is walked against the key table: unknown, duplicate, not-yet-supported and
+//      ill-typed keys are reported and the rest stored into a Config;
+//   3. what depends on several keys or on the environment is settled: the JWT secrets and
+//      their fallbacks to environment variables.
+// Every pass keeps going after an error so that one run reports all of them.
+#include "config/loader.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "config/key_bindings.h"
+#include "config/suggestion.h"
+#include "config/value_reader.h"
+
+namespace dispatch::config {
+
+namespace {
+
+constexpr size_t kRecommendedSecretBytes = 32;
+
+std::string join_path(const std::string& parent, const std::string& name) {
+  return parent.empty() ? name : parent + "." + name;
+}
+
+std::string parent_of(std::string_view path) {
+  const size_t dot = path.rfind('.');
+  return dot == std::string_view::npos ? std::string{} : std::string(path.substr(0, dot));
+}
+
+std::string last_segment_of(std::string_view path) {
+  const size_t dot = path.rfind('.');
+  return std::string(dot == std::string_view::npos ? path : path.substr(dot + 1));
+}
+
+// Where a key of the table was set in this file (keys under `events.<name>` are not tracked).
+struct KeySetting {
+  std::string written_as;  // the dotted path as written, e.g. "server.auth.jwtSecret"
+  SourceMark key_mark;
+  SourceMark value_mark;
+  bool had_errors = false;  // its value was reported already
+};
+
+class ConfigWalker {
+ public:
+  ConfigWalker(ValueReader& reader, Config& config) : reader_(reader), target_{config, nullptr} {}
+
+  void walk_root(const YAML::Node& root) { walk_section(root, "", ""); }
+
+  // By canonical key path: an alias such as `server.auth.jwtSecret` is filed under the key
+  // it sets (`auth.jwt.secret`).
+  const std::map<std::string, KeySetting>& settings() const { return settings_; }
+
+ private:
+  void walk_section(const YAML::Node& node, const std::string& table_path,
+                    const std::string& written_path) {
+    if (node.IsNull()) return;
+    if (!node.IsMap()) {
+      if (written_path.empty()) {
+        reader_.error(node,
+                      "the config must be a mapping of sections such as `server:` and "
+                      "`events:`, got " +
+                          std::string(describe_node_kind(node)));
+      } else {
+        reader_.error(node, "`" + written_path + "`: expected a mapping, got " +
+                                std::string(describe_node_kind(node)));
+      }
+      return;
+    }
+    reader_.for_each_entry(
+        node, written_path,
+        [&](const std::string& name, const YAML::Node& key, const YAML::Node& value) {
+          const std::string child_written = join_path(written_path, name);
+          const KeyBinding* binding = find_key_binding(join_path(table_path, name));
+          if (binding == nullptr || name == "<name>") {
+            report_unknown_key(key, name, table_path, child_written);
+            return;
+          }
+          read_key(*binding, key, value, child_written);
+        });
+  }
+
+  void walk_named_sections(const KeyInfo& info, const YAML::Node& node,
+                           const std::string& written_path) {
+    if (node.IsNull()) return;
+    if (!node.IsMap()) {
+      reader_.error(node, "`" + written_path + "`: expected a mapping of names, got " +
+                              std::string(describe_node_kind(node)));
+      return;
+    }
+    const KeyBinding* item = find_key_binding(info.path + ".<name>");
+    reader_.for_each_entry(
+        node, written_path,
+        [&](const std::string& name, const YAML::Node& key, const YAML::Node& value) {
+          if (name.empty()) {
+            reader_.error(key, "`" + written_path + "`: names must not be empty");
+            return;
+          }
+          if (item->enter) item->enter(target_, name, reader_.mark_of(key));
+          walk_section(value, item->info.path, written_path + "." + name);
+          target_.event = nullptr;
+        });
+  }
+
+  void read_key(const KeyBinding& binding, const YAML::Node& key, const YAML::Node& value,
+                const std::string& written_path) {
+    const KeyInfo& info = binding.info;
+    if (!info.implemented) {
+      if (!reader_.is_default_value(value, written_path, info.default_text)) {
+        reader_.error(key,
+                      "`" + written_path + "` is not supported yet by this version of dispatch");
+      }
+      return;
+    }
+    switch (info.type) {
+      case KeyType::section:
+        remember(info, key, value, written_path);
+        walk_section(value, info.path, written_path);
+        return;
+      case KeyType::named_sections:
+        walk_named_sections(info, value, written_path);
+        return;
+      default:
+        break;
+    }
+    if (value.IsNull()) return;  // a key without a value keeps its default
+    if (!remember(info, key, value, written_path)) return;
+    const size_t errors_before = reader_.error_count();
+    binding.apply(reader_, value, written_path, target_);
+    if (reader_.error_count() != errors_before && info.path.find("<name>") == std::string::npos) {
+      settings_.at(info.alias_of.empty() ? info.path : info.alias_of).had_errors = true;
+    }
+  }
+
+  // Files the key under its canonical path; false (and an error) when an alias of it was
+  // already set, e.g. both `auth.jwt.secret` and GoDispatch's `server.auth.jwtSecret`.
+  bool remember(const KeyInfo& info, const YAML::Node& key, const YAML::Node& value,
+                const std::string& written_path) {
+    if (info.path.find("<name>") != std::string::npos) return true;
+    const std::string& canonical = info.alias_of.empty() ? info.path : info.alias_of;
+    const KeySetting setting{written_path, reader_.mark_of(key), reader_.mark_of(value)};
+    const auto [existing, inserted] = settings_.emplace(canonical, setting);
+    if (!inserted) {
+      reader_.error(key, "`" + written_path + "` sets the same thing as `" +
+                             existing->second.written_as + "` (line " +
+                             std::to_string(existing->second.key_mark.line) + "); keep one");
+      return false;
+    }
+    return true;
+  }
+
+  void report_unknown_key(const YAML::Node& key, const std::string& name,
+                          const std::string& table_path, const std::string& written_path) {
+    std::vector<std::string> siblings;
+    std::vector<std::string> same_name_elsewhere;
+    for (const KeyInfo& info : config_keys()) {
+      const std::string last = last_segment_of(info.path);
+      if (last == "<name>") continue;
+      if (parent_of(info.path) == table_path) {
+        siblings.push_back(last);
+      } else if (last == name && info.path.find("<name>") == std::string::npos) {
+        same_name_elsewhere.push_back(info.path);
+      }
+    }
+    std::string hint = did_you_mean_hint(name, siblings);
+    if (hint.empty() && same_name_elsewhere.size() == 1) {
+      hint = " (did you mean `" + same_name_elsewhere.front() + "`?)";
+    }
+    reader_.error(key, "unknown key `" + written_path + "`" + hint);
+  }
+
+  ValueReader& reader_;
+  ApplyTarget target_;
+  std::map<std::string, KeySetting> settings_;
+};
+
+// Pass 3: the session JWT secret and its fallbacks.
+void settle_jwt_secret(Config& config, const std::map<std::string, KeySetting>& settings,
+                       const Environment& environment, ValueReader& reader,
+                       std::vector<std::string>& warnings) {
+  JwtConfig& jwt = config.auth.jwt;
+  const auto set_in_file = settings.find("auth.jwt.secret");
+  if (set_in_file != settings.end()) {
+    jwt.mark = set_in_file->second.value_mark;
+  } else {
+    // GoDispatch's variable is the fallback; DISPATCH_JWT_SECRET wins when both are set.
+    for (const char* variable : {"DISPATCH_JWT_SECRET", "GODISPATCH_SERVER_AUTH_JWTSECRET"}) {
+      if (auto value = environment.lookup(variable); value && !value->empty()) {
+        jwt.secret = std::move(*value);
+        break;
+      }
+    }
+    const auto section = settings.find("auth.jwt");
+    jwt.mark =
+        section != settings.end() ? section->second.key_mark : SourceMark{reader.file_name(), 0, 0};
+  }
+
+  if (jwt.secret.empty()) {
+    if (config.auth.anonymous) return;
+    const std::string how =
+        "set the environment variable DISPATCH_JWT_SECRET (or put it in .env), or set "
+        "`auth.jwt.secret`; or allow connections without a token with `auth.anonymous: true`";
+    if (set_in_file != settings.end()) {
+      if (set_in_file->second.had_errors) return;
+      reader.error(set_in_file->second.value_mark,
+                   "`" + set_in_file->second.written_as + "` is empty: " + how);
+    } else {
+      reader.error(SourceMark{reader.file_name(), 0, 0}, "no JWT secret: " + how);
+    }
+    return;
+  }
+  if (jwt.secret.size() < kRecommendedSecretBytes) {
+    warnings.push_back("the JWT secret is shorter than " + std::to_string(kRecommendedSecretBytes) +
+                       " bytes; use at least " + std::to_string(kRecommendedSecretBytes) +
+                       " random bytes");
+  }
+}
+
+// Pass 3: the `secure` modifier's token settings, which default to the session's.
+void settle_event_jwt(Config& config, const std::map<std::string, KeySetting>& settings,
+                      const Environment& environment, const std::string& file_name,
+                      std::vector<std::string>& warnings) {
+  const JwtConfig written = config.auth.event_jwt.value_or(JwtConfig{});
+  auto was_set = [&](const char* key) {
+    return settings.count(std::string("auth.event_jwt.") + key) > 0;
+  };
+
+  std::string secret = was_set("secret")
+                           ? written.secret
+                           : environment.lookup("DISPATCH_EVENT_JWT_SECRET").value_or("");
+  if (secret.empty()) {
+    if (config.auth.event_jwt && !was_set("secret")) {
+      warnings.push_back(
+          "auth.event_jwt has settings but no secret, so they are unused: the "
+          "`secure` modifier checks tokens with the auth.jwt settings");
+    }
+    config.auth.event_jwt.reset();
+    return;
+  }
+
+  JwtConfig event_jwt = config.auth.jwt;
+  event_jwt.secret = std::move(secret);
+  if (was_set("issuer")) event_jwt.issuer = written.issuer;
+  if (was_set("audience")) event_jwt.audience = written.audience;
+  if (was_set("leeway")) event_jwt.leeway = written.leeway;
+  if (was_set("require_exp")) event_jwt.require_exp = written.require_exp;
+  if (const auto setting = settings.find("auth.event_jwt.secret"); setting != settings.end()) {
+    event_jwt.mark = setting->second.value_mark;
+  } else if (const auto section = settings.find("auth.event_jwt"); section != settings.end()) {
+    event_jwt.mark = section->second.key_mark;
+  } else {
+    event_jwt.mark = SourceMark{file_name, 0, 0};
+  }
+  if (event_jwt.secret.size() < kRecommendedSecretBytes) {
+    warnings.push_back("the event JWT secret is shorter than " +
+                       std::to_string(kRecommendedSecretBytes) + " bytes; use at least " +
+                       std::to_string(kRecommendedSecretBytes) + " random bytes");
+  }
+  config.auth.event_jwt = std::move(event_jwt);
+}
+
+SourceMark mark_from_yaml(const std::string& file_name, const YAML::Mark& mark) {
+  if (mark.is_null() || mark.line < 0 || mark.column < 0) return {file_name, 0, 0};
+  return {file_name, mark.line + 1, mark.column + 1};
+}
+
+}  // namespace
+
+LoadResult load_config_text(std::string_view yaml, const std::string& file_name,
+                            const Environment& environment) {
+  LoadResult result;
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(std::string(yaml));
+  } catch (const YAML::Exception& error) {
+    result.errors.push_back({mark_from_yaml(file_name, error.mark), "invalid YAML: " + error.msg});
+    return result;
+  }
+
+  ValueReader reader(file_name, environment, result.errors);
+  if (documents.size() > 1) {
+    reader.error(documents[1], "the config must be a single YAML document (found a second `---`)");
+  }
+  Config config;
+  config.file = file_name;
+  ConfigWalker walker(reader, config);
+  try {
+    walker.walk_root(documents.empty() ? YAML::Node() : documents.front());
+  } catch (const YAML::Exception& error) {  // not expected: the walker checks node types first
+    reader.error(mark_from_yaml(file_name, error.mark), "cannot read the config: " + error.msg);
+  }
+  settle_jwt_secret(config, walker.settings(), environment, reader, result.warnings);
+  settle_event_jwt(config, walker.settings(), environment, file_name, result.warnings);
+
+  if (result.errors.empty()) result.config = std::move(config);
+  return result;
+}
+
+LoadResult load_config_file(const std::string& path, const Environment& environment) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
+    LoadResult result;
+    result.errors.push_back(
+        {{path, 0, 0}, std::string("cannot read the config file: ") + std::strerror(errno)});
+    return result;
+  }
+  std::ostringstream contents;
+  contents << file.rdbuf();
+  return load_config_text(contents.str(), path, environment);
+}
+
+}  // namespace dispatch::config

@@ -1,0 +1,30 @@
+// Loads config.yaml into a checked Config. Every problem is reported (not only the first),
+// each with the file:line:col of the node at fault; a result has a config exactly when it has
+// no errors. See SPEC.md section 2 for the format and key_table.h for the keys.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.h"
+#include "config/environment.h"
+#include "config/key_table.h"
+
+namespace dispatch::config {
+
+struct LoadResult {
+  std::optional<Config> config;  // set exactly when `errors` is empty
+  std::vector<ConfigError> errors;
+  std::vector<std::string> warnings;  // e.g. a short secret; never contain secret values
+};
+
+// Reads and loads `path`; an unreadable file is an error.
+LoadResult load_config_file(const std::string& path, const Environment& environment);
+
+// Loads YAML text; `file_name` is used in error positions and as Config::file.
+LoadResult load_config_text(std::string_view yaml, const std::string& file_name,
+                            const Environment& environment);
+
+}  // namespace dispatch::config

@@ -1,0 +1,65 @@
+#include "config/substitution.h"
+
+namespace dispatch::config {
+
+namespace {
+
+bool is_valid_variable_name(std::string_view name) {
+  if (name.empty()) return false;
+  auto is_letter = [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+  };
+  if (!is_letter(name.front())) return false;
+  for (char c : name) {
+    if (!is_letter(c) && !(c >= '0' && c <= '9')) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+SubstitutionResult substitute_variables(std::string_view text, const Environment& environment) {
+  SubstitutionResult result;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    const size_t start = text.find("${", pos);
+    if (start == std::string_view::npos) break;
+    result.text.append(text.substr(pos, start - pos));
+
+    const size_t close = text.find('}', start + 2);
+    if (close == std::string_view::npos) {
+      result.errors.push_back("`${` has no closing `}` (write ${NAME} or ${NAME:-default})");
+      result.text.append(text.substr(start));
+      return result;
+    }
+    const std::string_view reference = text.substr(start + 2, close - start - 2);
+    const size_t default_marker = reference.find(":-");
+    const std::string_view name = reference.substr(0, default_marker);
+    pos = close + 1;
+
+    if (!is_valid_variable_name(name)) {
+      result.errors.push_back(
+          "`${` must be followed by a variable name (letters, digits, _) and "
+          "`}` or `:-default}`");
+      continue;
+    }
+    const std::optional<std::string> value = environment.lookup(name);
+    if (default_marker != std::string_view::npos) {
+      if (value && !value->empty()) {
+        result.text.append(*value);
+      } else {
+        result.text.append(reference.substr(default_marker + 2));
+      }
+    } else if (value) {
+      result.text.append(*value);
+    } else {
+      result.errors.push_back("environment variable `" + std::string(name) +
+                              "` is not set (set it in the environment or in .env, or write ${" +
+                              std::string(name) + ":-default})");
+    }
+  }
+  result.text.append(text.substr(pos));
+  return result;
+}
+
+}  // namespace dispatch::config

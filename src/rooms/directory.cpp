@@ -1,0 +1,94 @@
+#include "rooms/directory.h"
+
+#include <algorithm>
+
+namespace dispatch {
+
+uint64_t Directory::room_loops(std::string_view room) const {
+  Shard& shard = shard_for(room);
+  std::lock_guard lock(shard.mutex);
+  auto found = shard.rooms.find(room);
+  return found == shard.rooms.end() ? 0 : found->second.loops;
+}
+
+void Directory::add_room_refs(std::string_view room, unsigned loop, int delta) {
+  if (delta == 0) return;
+  Shard& shard = shard_for(room);
+  std::lock_guard lock(shard.mutex);
+  auto found = shard.rooms.find(room);
+  if (found == shard.rooms.end()) {
+    if (delta < 0) return;
+    found =
+        shard.rooms.emplace(std::string(room), RoomEntry{std::vector<int32_t>(loop_count_, 0), 0})
+            .first;
+  }
+  RoomEntry& entry = found->second;
+  entry.counts[loop] = std::max(0, entry.counts[loop] + delta);
+  if (entry.counts[loop] > 0) {
+    entry.loops |= uint64_t{1} << loop;
+  } else {
+    entry.loops &= ~(uint64_t{1} << loop);
+    if (entry.loops == 0) shard.rooms.erase(found);
+  }
+}
+
+size_t Directory::room_count() const {
+  size_t total = 0;
+  for (const Shard& shard : shards_) {
+    std::lock_guard lock(shard.mutex);
+    total += shard.rooms.size();
+  }
+  return total;
+}
+
+uint64_t Directory::user_loops(std::string_view user) const {
+  Shard& shard = shard_for(user);
+  std::lock_guard lock(shard.mutex);
+  auto found = shard.users.find(user);
+  if (found == shard.users.end()) return 0;
+  uint64_t loops = 0;
+  for (const UserConnection& connection : found->second.connections) {
+    loops |= uint64_t{1} << connection.loop;
+  }
+  return loops;
+}
+
+std::vector<UserConnection> Directory::user_connections(std::string_view user) const {
+  Shard& shard = shard_for(user);
+  std::lock_guard lock(shard.mutex);
+  auto found = shard.users.find(user);
+  if (found == shard.users.end()) return {};
+  return found->second.connections;
+}
+
+bool Directory::admit_connection(std::string_view user, UserConnection connection,
+                                 uint32_t max_per_user, bool cycle,
+                                 std::optional<UserConnection>& replaced) {
+  replaced.reset();
+  Shard& shard = shard_for(user);
+  std::lock_guard lock(shard.mutex);
+  auto found = shard.users.find(user);
+  if (found == shard.users.end()) {
+    found = shard.users.emplace(std::string(user), UserEntry{}).first;
+  }
+  auto& connections = found->second.connections;
+  if (max_per_user > 0 && connections.size() >= max_per_user) {
+    if (!cycle) return false;
+    replaced = connections.front();
+    connections.erase(connections.begin());
+  }
+  connections.push_back(connection);
+  return true;
+}
+
+void Directory::remove_connection(std::string_view user, uint64_t number) {
+  Shard& shard = shard_for(user);
+  std::lock_guard lock(shard.mutex);
+  auto found = shard.users.find(user);
+  if (found == shard.users.end()) return;
+  auto& connections = found->second.connections;
+  std::erase_if(connections, [&](const UserConnection& c) { return c.number == number; });
+  if (connections.empty()) shard.users.erase(found);
+}
+
+}  // namespace dispatch

@@ -1,0 +1,77 @@
+// The process-wide directory: which event loops have members of a room, and which connections
+// (and on which loops) a user has. Publishing reads it to know which loops to hand a frame to;
+// each loop keeps its own room → connection lists (rooms/local_rooms.h).
+//
+// It is sharded by key hash, each shard with its own mutex, so loops rarely contend and no lock
+// is ever held while sending. A room's per-loop count is "local memberships + joins in flight":
+// a `_join` posted to another loop counts at once, so a `_notify_room` right after it already
+// includes that loop (DESIGN.md: a superset is fine, a subset is not).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace dispatch {
+
+// Connection numbers are process-unique; the id a client sees adds the node id.
+struct UserConnection {
+  uint64_t number;
+  uint16_t loop;
+};
+
+// Lookups by string_view without building a std::string.
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
+};
+
+class Directory {
+ public:
+  static constexpr size_t max_loops = 64;
+
+  explicit Directory(size_t loop_count) : loop_count_(loop_count) {}
+
+  // Bit i set: loop i has members of the room (or a join in flight to it).
+  uint64_t room_loops(std::string_view room) const;
+  // Adds `delta` to loop's count for the room; the room disappears when every count is zero.
+  void add_room_refs(std::string_view room, unsigned loop, int delta);
+  size_t room_count() const;
+
+  uint64_t user_loops(std::string_view user) const;
+  std::vector<UserConnection> user_connections(std::string_view user) const;
+
+  // Admits a new connection of `user` under a per-user limit (0 = none). With `cycle`, returns
+  // the user's oldest connection, which the caller must close; with reject, returns false
+  // when the user is at the limit. `replaced` is set only when one must be closed.
+  bool admit_connection(std::string_view user, UserConnection connection, uint32_t max_per_user,
+                        bool cycle, std::optional<UserConnection>& replaced);
+  void remove_connection(std::string_view user, uint64_t number);
+
+ private:
+  struct RoomEntry {
+    std::vector<int32_t> counts;
+    uint64_t loops = 0;
+  };
+  struct UserEntry {
+    std::vector<UserConnection> connections;  // oldest first
+  };
+  struct Shard {
+    mutable std::mutex mutex;
+    std::unordered_map<std::string, RoomEntry, StringHash, std::equal_to<>> rooms;
+    std::unordered_map<std::string, UserEntry, StringHash, std::equal_to<>> users;
+  };
+  static constexpr size_t shard_count = 64;
+
+  Shard& shard_for(std::string_view key) const { return shards_[StringHash{}(key) % shard_count]; }
+
+  size_t loop_count_;
+  mutable std::array<Shard, shard_count> shards_;
+};
+
+}  // namespace dispatch

@@ -1,0 +1,61 @@
+#include "rooms/local_rooms.h"
+
+#include <algorithm>
+
+#include "transport/connection.h"
+
+namespace dispatch {
+
+LocalRoom* LocalRooms::find(std::string_view name) const {
+  auto found = rooms_.find(name);
+  return found == rooms_.end() ? nullptr : found->second.get();
+}
+
+bool LocalRooms::join(Connection& connection, std::string_view name) {
+  LocalRoom* room = find(name);
+  if (!room) {
+    auto created = std::make_unique<LocalRoom>();
+    created->name = std::string(name);
+    room = created.get();
+    rooms_.emplace(room->name, std::move(created));
+  } else if (std::find(connection.rooms().begin(), connection.rooms().end(), room) !=
+             connection.rooms().end()) {
+    return false;
+  }
+  room->members.push_back(&connection);
+  connection.rooms().push_back(room);
+  directory_.add_room_refs(name, loop_, +1);
+  return true;
+}
+
+bool LocalRooms::leave(Connection& connection, std::string_view name) {
+  LocalRoom* room = find(name);
+  if (!room) return false;
+  auto& joined = connection.rooms();
+  auto position = std::find(joined.begin(), joined.end(), room);
+  if (position == joined.end()) return false;
+  *position = joined.back();
+  joined.pop_back();
+  remove_member(*room, connection);
+  return true;
+}
+
+void LocalRooms::leave_all(Connection& connection) {
+  std::vector<LocalRoom*> joined;
+  joined.swap(connection.rooms());
+  for (LocalRoom* room : joined) remove_member(*room, connection);
+}
+
+// O(members): fine for the rooms of this size class; a per-membership index would make it O(1)
+// at the cost of memory on every membership.
+void LocalRooms::remove_member(LocalRoom& room, Connection& connection) {
+  auto position = std::find(room.members.begin(), room.members.end(), &connection);
+  if (position != room.members.end()) {
+    *position = room.members.back();
+    room.members.pop_back();
+  }
+  directory_.add_room_refs(room.name, loop_, -1);
+  if (room.members.empty()) rooms_.erase(std::string_view(room.name));
+}
+
+}  // namespace dispatch

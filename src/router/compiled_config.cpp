@@ -1,0 +1,175 @@
+#include "router/compiled_config.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace dispatch {
+
+namespace {
+
+class BuildContext final : public StepBuildContext {
+ public:
+  BuildContext(const config::Config& config, const config::EventSpec& event,
+               const config::StepSpec& step, std::vector<std::optional<tmpl::Template>>& params,
+               std::vector<config::ConfigError>& errors, CompiledConfig::Clock clock)
+      : config_(config),
+        event_(event),
+        step_(step),
+        params_(params),
+        errors_(errors),
+        clock_(std::move(clock)) {}
+
+  const config::Config& config() const override { return config_; }
+  std::string_view event_name() const override { return event_.name; }
+  const tmpl::Template* param(size_t index) const override {
+    if (index >= params_.size() || !params_[index]) return nullptr;
+    return &*params_[index];
+  }
+  size_t param_count() const override { return params_.size(); }
+  const std::map<std::string, std::string>& options() const override { return step_.options; }
+  void error(std::string message) override {
+    errors_.push_back({step_.mark, fmt::format("`{}`: {}", step_.name, message)});
+    failed = true;
+  }
+  std::function<std::chrono::steady_clock::time_point()> clock() const override {
+    if (clock_) return clock_;
+    return [] { return std::chrono::steady_clock::now(); };
+  }
+
+  bool failed = false;
+
+ private:
+  const config::Config& config_;
+  const config::EventSpec& event_;
+  const config::StepSpec& step_;
+  std::vector<std::optional<tmpl::Template>>& params_;
+  std::vector<config::ConfigError>& errors_;
+  CompiledConfig::Clock clock_;
+};
+
+std::string known_names(const StepRegistry& registry, StepKind kind) {
+  std::string list;
+  for (const std::string& name : registry.names(kind)) {
+    if (!list.empty()) list += ", ";
+    list += name;
+  }
+  return list;
+}
+
+}  // namespace
+
+auth::JwtSettings jwt_settings_of(const config::JwtConfig& jwt) {
+  auth::JwtSettings settings;
+  settings.secret = jwt.secret;
+  settings.issuer = jwt.issuer;
+  settings.audience = jwt.audience;
+  settings.leeway = std::chrono::duration_cast<std::chrono::seconds>(jwt.leeway);
+  settings.require_exp = jwt.require_exp;
+  return settings;
+}
+
+bool CompiledConfig::is_known_permission(std::string_view name) const {
+  return std::find(config_.permissions.begin(), config_.permissions.end(), name) !=
+         config_.permissions.end();
+}
+
+std::shared_ptr<const CompiledConfig> CompiledConfig::compile(
+    config::Config config, const StepRegistry& registry, std::vector<config::ConfigError>& errors,
+    Clock clock) {
+  auto compiled = std::shared_ptr<CompiledConfig>(new CompiledConfig());
+  compiled->config_ = std::move(config);
+  compiled->session_jwt_ = jwt_settings_of(compiled->config_.auth.jwt);
+  const size_t errors_before = errors.size();
+
+  for (const config::EventSpec& event : compiled->config_.events) {
+    Pipeline pipeline;
+    pipeline.event = event.name;
+    auto build_steps = [&](const std::vector<config::StepSpec>& specs, StepKind kind) {
+      for (const config::StepSpec& spec : specs) {
+        const StepDefinition* definition = registry.find(kind, spec.name);
+        if (!definition) {
+          const StepKind other = kind == StepKind::action ? StepKind::modifier : StepKind::action;
+          std::string message =
+              registry.find(other, spec.name)
+                  ? fmt::format("`{}` is {}, not {}", spec.name,
+                                other == StepKind::action ? "an action" : "a modifier",
+                                kind == StepKind::action ? "an action" : "a modifier")
+                  : fmt::format("unknown {} `{}` (known: {})",
+                                kind == StepKind::action ? "action" : "modifier", spec.name,
+                                known_names(registry, kind));
+          errors.push_back({spec.mark, message});
+          continue;
+        }
+        size_t required = 0;
+        for (const ParamSpec& param : definition->params) required += param.optional ? 0 : 1;
+        if (spec.params.size() < required || spec.params.size() > definition->params.size()) {
+          errors.push_back(
+              {spec.mark, fmt::format(
+                              "`{}` takes {} param{} ({}), got {}", spec.name,
+                              required == definition->params.size()
+                                  ? fmt::format("{}", required)
+                                  : fmt::format("{} to {}", required, definition->params.size()),
+                              definition->params.size() == 1 ? "" : "s",
+                              [&] {
+                                std::string names;
+                                for (const ParamSpec& p : definition->params) {
+                                  if (!names.empty()) names += ", ";
+                                  names += p.name;
+                                }
+                                return names;
+                              }(),
+                              spec.params.size())});
+          continue;
+        }
+        for (const auto& [option, value] : spec.options) {
+          const auto& allowed = definition->allowed_options;
+          if (std::find(allowed.begin(), allowed.end(), option) == allowed.end()) {
+            errors.push_back(
+                {spec.mark, fmt::format("`{}` has no option `{}`", spec.name, option)});
+          }
+        }
+        // Heap-held and kept by the CompiledConfig: steps keep pointers to their params.
+        auto params_storage =
+            std::make_unique<std::vector<std::optional<tmpl::Template>>>(definition->params.size());
+        auto& params = *params_storage;
+        bool params_ok = true;
+        for (size_t i = 0; i < spec.params.size(); ++i) {
+          const ParamSpec& param = definition->params[i];
+          tmpl::CompileOptions options;
+          if (param.event_name) options = tmpl::CompileOptions::event_name();
+          std::string error;
+          params[i] = tmpl::Template::compile(spec.params[i], param.kind, options, error);
+          if (!params[i]) {
+            const config::SourceMark& mark =
+                i < spec.param_marks.size() ? spec.param_marks[i] : spec.mark;
+            errors.push_back(
+                {mark, fmt::format("`{}` param `{}`: {}", spec.name, param.name, error)});
+            params_ok = false;
+            continue;
+          }
+          std::set<std::string> claims;
+          tmpl::collect_claims(*params[i], claims);
+          compiled->wanted_claims_.insert(claims.begin(), claims.end());
+          if (tmpl::uses_source(*params[i], tmpl::Source::target_id)) pipeline.needs_target = true;
+        }
+        if (!params_ok) continue;
+        BuildContext context(compiled->config_, event, spec, params, errors, clock);
+        std::unique_ptr<Step> step = definition->factory(context);
+        if (context.failed || !step) continue;
+        pipeline.steps.push_back(std::move(step));
+        compiled->param_storage_.push_back(std::move(params_storage));
+        pipeline.step_names.push_back(spec.name);
+        if (definition->uses_target) pipeline.needs_target = true;
+      }
+    };
+    build_steps(event.modifiers, StepKind::modifier);
+    build_steps(event.actions, StepKind::action);
+    compiled->events_.emplace(event.name, std::move(pipeline));
+  }
+
+  if (errors.size() != errors_before) return nullptr;
+  return compiled;
+}
+
+}  // namespace dispatch

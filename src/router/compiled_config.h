@@ -1,0 +1,58 @@
+// The running form of a config: every event's steps built once through the StepRegistry, with
+// every param compiled into a template. Immutable; the loops share it through a shared_ptr and
+// a reload swaps in a new one (a message that is mid-way keeps its own reference).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "auth/jwt.h"
+#include "config/config.h"
+#include "dispatch/extension.h"
+#include "rooms/directory.h"
+
+namespace dispatch {
+
+struct Pipeline {
+  std::string event;
+  std::vector<std::unique_ptr<Step>> steps;  // modifiers first, then actions, in config order
+  std::vector<std::string> step_names;
+  bool needs_target = false;  // some step reads the message's target
+};
+
+class CompiledConfig {
+ public:
+  using Clock = std::function<std::chrono::steady_clock::time_point()>;
+
+  // Builds every pipeline; on failure returns nullptr and appends to `errors`.
+  static std::shared_ptr<const CompiledConfig> compile(config::Config config,
+                                                       const StepRegistry& registry,
+                                                       std::vector<config::ConfigError>& errors,
+                                                       Clock clock = {});
+
+  const config::Config& config() const { return config_; }
+  const Pipeline* find_event(std::string_view name) const {
+    auto found = events_.find(name);
+    return found == events_.end() ? nullptr : &found->second;
+  }
+  // The token claims some template reads: connections keep only these.
+  const std::set<std::string, std::less<>>& wanted_claims() const { return wanted_claims_; }
+  const auth::JwtSettings& session_jwt() const { return session_jwt_; }
+  bool is_known_permission(std::string_view name) const;
+
+ private:
+  config::Config config_;
+  std::unordered_map<std::string, Pipeline, StringHash, std::equal_to<>> events_;
+  std::set<std::string, std::less<>> wanted_claims_;
+  std::vector<std::unique_ptr<std::vector<std::optional<tmpl::Template>>>> param_storage_;
+  auth::JwtSettings session_jwt_;
+};
+
+auth::JwtSettings jwt_settings_of(const config::JwtConfig& jwt);
+
+}  // namespace dispatch

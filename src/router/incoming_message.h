@@ -1,0 +1,36 @@
+// Parsing one client message (SPEC section 4): a JSON object with `event` (string, required),
+// `target` (string, ≤ 256 bytes), `payload` (any JSON) and `id` (string or number). simdjson's
+// DOM parser validates the whole document (JSON and UTF-8) in one pass; the fields are views
+// into the parser's memory, valid until the loop's parser parses the next message.
+#pragma once
+
+#include <simdjson.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/error_code.h"
+
+namespace dispatch {
+
+constexpr size_t max_target_length = 256;
+
+struct IncomingMessage {
+  std::optional<std::string_view> event;
+  std::optional<std::string_view> target;
+  std::optional<simdjson::dom::element> payload;
+  std::string ref_json;  // the id as JSON text ("7", "\"abc\""); empty when there is no id
+};
+
+struct ParseFailure {
+  ErrorCode code;
+  std::string message;
+};
+
+// `data` must be followed by simdjson::SIMDJSON_PADDING readable bytes.
+// On failure, `message` still holds whatever was read (the id for `ref`, the event name).
+std::optional<ParseFailure> parse_incoming(simdjson::dom::parser& parser, const char* data,
+                                           size_t length, IncomingMessage& message);
+
+}  // namespace dispatch

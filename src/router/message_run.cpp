@@ -1,0 +1,318 @@
+#include "router/message_run.h"
+
+#include <fmt/format.h>
+#include <boost/asio/post.hpp>
+
+#include <charconv>
+
+#include "fanout/fanout.h"
+#include "log/log.h"
+#include "protocol/websocket.h"
+#include "router/compiled_config.h"
+#include "router/router.h"
+#include "server/engine.h"
+#include "server/event_loop.h"
+#include "template/json_escape.h"
+#include "transport/connection.h"
+
+namespace dispatch {
+
+namespace {
+std::atomic<uint64_t> next_ticket{1};
+}
+
+MessageRun::MessageRun(Connection& connection, const Pipeline& pipeline, IncomingMessage& message,
+                       bool token_hidden)
+    : connection_(connection),
+      loop_(connection.loop()),
+      pipeline_(pipeline),
+      message_(message),
+      token_hidden_(token_hidden) {}
+
+MessageRun::Outcome MessageRun::run_from(size_t first) {
+  for (size_t i = first; i < pipeline_.steps.size(); ++i) {
+    StepStatus status = pipeline_.steps[i]->run(*this);
+    if (status == StepStatus::done) continue;
+    if (status == StepStatus::pending) {
+      pending_step_ = i;
+      return Outcome::pending;
+    }
+    if (!failure_) {
+      failure_ = ErrorCode::internal;
+      failure_message_ = fmt::format("step `{}` failed", pipeline_.step_names[i]);
+    }
+    answer(*failure_, failure_message_);
+    return Outcome::finished;
+  }
+  if (!message_.ref_json.empty()) connection_.send(build_ack_frame(message_.ref_json));
+  return Outcome::finished;
+}
+
+MessageRun::Outcome MessageRun::continue_with(const Completion::Continuation& then,
+                                              size_t next_step) {
+  if (then) {
+    StepStatus status = then(*this);
+    if (status != StepStatus::done) {
+      if (!failure_) {
+        failure_ = ErrorCode::internal;
+        failure_message_ = "a step's continuation did not finish";
+      }
+      answer(*failure_, failure_message_);
+      return Outcome::finished;
+    }
+  }
+  return run_from(next_step);
+}
+
+void MessageRun::answer_failure(ErrorCode code, std::string message) {
+  failure_ = code;
+  answer(code, message);
+}
+
+void MessageRun::answer(ErrorCode code, std::string_view message) {
+  ErrorDetails details;
+  details.field = missing_field_;
+  details.retry_after_ms = code == ErrorCode::rate_limited ? retry_after_ms_ : -1;
+  connection_.send(build_error_frame(code, message, message_.ref_json, message_.event, details));
+  if (counts_against_budget(code) && !connection_.spend_error_budget()) {
+    connection_.close(ws::close_code::policy, "too many errors");
+  }
+}
+
+// ---------------------------------------------------------------- who and what
+
+std::string_view MessageRun::user_id() const {
+  return connection_.user_id();
+}
+
+std::string_view MessageRun::connection_id() const {
+  if (connection_id_.empty()) connection_id_ = connection_.id();
+  return connection_id_;
+}
+
+const std::vector<std::string>& MessageRun::token_permissions() const {
+  return connection_.permissions();
+}
+
+bool MessageRun::is_member(std::string_view room) const {
+  return connection_.is_member(room);
+}
+
+std::chrono::steady_clock::time_point MessageRun::now() const {
+  return std::chrono::steady_clock::now();
+}
+
+boost::asio::any_io_executor MessageRun::executor() const {
+  return loop_.io().get_executor();
+}
+
+// ---------------------------------------------------------------- templates
+
+bool MessageRun::fill(const tmpl::Template& param, std::string& out) {
+  std::string missing;
+  if (param.fill(*this, out, &missing)) return true;
+  failure_ = ErrorCode::missing_field;
+  failure_message_ = fmt::format("the message has no value for `{}`", missing);
+  missing_field_ = missing;
+  return false;
+}
+
+std::string_view MessageRun::keep(std::string text) {
+  values_.push_back(std::move(text));
+  return values_.back();
+}
+
+bool MessageRun::resolve(const tmpl::Placeholder& placeholder, tmpl::ResolvedValue& out) {
+  using tmpl::Source;
+  switch (placeholder.source) {
+    case Source::user_id:
+      out = {true, connection_.user_id()};
+      return true;
+    case Source::conn_id:
+      out = {true, connection_id()};
+      return true;
+    case Source::target_id:
+      if (!message_.target) return false;
+      out = {true, *message_.target};
+      return true;
+    case Source::event_name:
+      out = {true, *message_.event};
+      return true;
+    case Source::room_id:
+      return false;
+    case Source::claim: {
+      const auto* claim = connection_.claim(placeholder.claim);
+      if (!claim) return false;
+      out = {claim->first, claim->second};
+      return true;
+    }
+    case Source::payload:
+      break;
+  }
+  if (!message_.payload) return false;
+  simdjson::dom::element value = *message_.payload;
+  simdjson::dom::object object;
+  if (placeholder.path.empty() && token_hidden_ && !value.get_object().get(object)) {
+    // The whole payload without its event token.
+    std::string text = "{";
+    for (auto field : object) {
+      if (field.key == "token") continue;
+      if (text.size() > 1) text.push_back(',');
+      text.push_back('"');
+      tmpl::append_json_escaped(text, field.key);
+      text += "\":";
+      text += simdjson::minify(field.value);
+    }
+    text.push_back('}');
+    out = {false, keep(std::move(text))};
+    return true;
+  }
+  for (size_t i = 0; i < placeholder.path.size(); ++i) {
+    const std::string& segment = placeholder.path[i];
+    if (i == 0 && token_hidden_ && segment == "token") return false;
+    simdjson::dom::array array;
+    if (!value.get_object().get(object)) {
+      if (object.at_key(segment).get(value)) return false;
+    } else if (!value.get_array().get(array)) {
+      size_t index = 0;
+      auto [end, error] = std::from_chars(segment.data(), segment.data() + segment.size(), index);
+      if (error != std::errc() || end != segment.data() + segment.size()) return false;
+      if (array.at(index).get(value)) return false;
+    } else {
+      return false;
+    }
+  }
+  std::string_view text;
+  if (value.get_string().get(text) == simdjson::SUCCESS) {
+    out = {true, text};
+  } else {
+    out = {false, keep(simdjson::minify(value))};
+  }
+  return true;
+}
+
+std::optional<std::string_view> MessageRun::payload_token() const {
+  simdjson::dom::object object;
+  if (!message_.payload || message_.payload->get_object().get(object)) return std::nullopt;
+  std::string_view token;
+  if (object.at_key("token").get_string().get(token)) return std::nullopt;
+  return token;
+}
+
+// ---------------------------------------------------------------- effects
+
+void MessageRun::reply(std::string_view event, std::string_view payload_json) {
+  FrameOrigin origin;
+  origin.ref_json = message_.ref_json;
+  connection_.send(build_event_frame(event, payload_json, origin));
+}
+
+void MessageRun::send_to_origin(std::string_view event, std::string_view payload_json) {
+  publish_to_user(loop_, connection_.user_id(), build_event_frame(event, payload_json));
+}
+
+void MessageRun::send_to_target(std::string_view target, std::string_view event,
+                                std::string_view payload_json) {
+  FrameOrigin origin;
+  origin.from = connection_.user_id();
+  if (target.starts_with("user:")) {
+    publish_to_user(loop_, target.substr(5), build_event_frame(event, payload_json, origin));
+  } else {
+    origin.room = target;
+    publish_to_room(loop_, target, build_event_frame(event, payload_json, origin));
+  }
+}
+
+void MessageRun::send_to_user(std::string_view user, std::string_view event,
+                              std::string_view payload_json) {
+  FrameOrigin origin;
+  origin.from = connection_.user_id();
+  publish_to_user(loop_, user, build_event_frame(event, payload_json, origin));
+}
+
+void MessageRun::broadcast(std::string_view event, std::string_view payload_json) {
+  FrameOrigin origin;
+  origin.from = connection_.user_id();
+  publish_to_all(loop_, build_event_frame(event, payload_json, origin));
+}
+
+void MessageRun::join(std::string_view user, std::string_view room, bool this_connection_only) {
+  if (this_connection_only) {
+    loop_.rooms().join(connection_, room);
+  } else {
+    join_user_to_room(loop_, user, room);
+  }
+}
+
+void MessageRun::leave(std::string_view user, std::string_view room) {
+  leave_user_from_room(loop_, user, room);
+}
+
+void MessageRun::log_info(std::string_view text) {
+  log::info(text)
+      .field("event", *message_.event)
+      .field("user_id", connection_.user_id())
+      .field("conn_id", connection_id());
+}
+
+// ---------------------------------------------------------------- outcomes
+
+StepStatus MessageRun::fail(ErrorCode code, std::string message) {
+  failure_ = code;
+  failure_message_ = std::move(message);
+  return StepStatus::failed;
+}
+
+StepStatus MessageRun::fail_rate_limited(int64_t retry_after_ms) {
+  retry_after_ms_ = retry_after_ms;
+  return fail(ErrorCode::rate_limited,
+              fmt::format("rate limit exceeded: retry in {} ms", retry_after_ms));
+}
+
+struct Completion::State {
+  EventLoop* loop;
+  Connection* connection;
+  uint64_t ticket;
+  std::atomic<bool> finished{false};
+};
+
+Completion MessageRun::defer() {
+  ticket_ = next_ticket.fetch_add(1, std::memory_order_relaxed);
+  auto state = std::make_shared<Completion::State>();
+  state->loop = &loop_;
+  state->connection = &connection_;
+  state->ticket = ticket_;
+  connection_.hold();  // released when the completion arrives on the loop
+  return Completion(std::move(state));
+}
+
+namespace {
+
+void finish(const std::shared_ptr<Completion::State>& state, bool ok, ErrorCode code,
+            std::string message, Completion::Continuation then) {
+  if (!state || state->finished.exchange(true)) return;
+  boost::asio::post(state->loop->io(), [state, ok, code, message = std::move(message),
+                                        then = std::move(then)]() mutable {
+    router::finish_pending(*state->connection, state->ticket, ok, code, std::move(message),
+                           std::move(then));
+    state->connection->release_hold();
+  });
+}
+
+}  // namespace
+
+Completion::~Completion() {
+  if (state_ && !state_->finished.load()) {
+    finish(state_, false, ErrorCode::internal, "a step did not finish", {});
+  }
+}
+
+void Completion::done(Continuation then) {
+  finish(state_, true, ErrorCode::internal, {}, std::move(then));
+}
+
+void Completion::fail(ErrorCode code, std::string message) {
+  finish(state_, false, code, std::move(message), {});
+}
+
+}  // namespace dispatch

@@ -1,0 +1,88 @@
+// One message going through its event's steps: the StepContext every step sees, and the
+// TemplateScope its templates are filled from (user, connection, target, claims, payload).
+#pragma once
+
+#include <simdjson.h>
+
+#include <deque>
+#include <optional>
+#include <string>
+
+#include "core/server_frames.h"
+#include "dispatch/extension.h"
+#include "router/incoming_message.h"
+
+namespace dispatch {
+
+class Connection;
+class EventLoop;
+struct Pipeline;
+
+class MessageRun final : public StepContext, public tmpl::TemplateScope {
+ public:
+  MessageRun(Connection& connection, const Pipeline& pipeline, IncomingMessage& message,
+             bool token_hidden);
+
+  enum class Outcome { finished, pending };
+  // Runs steps from `first`; answers the client (error or ack) unless a step is pending.
+  Outcome run_from(size_t first);
+  // A pending step finished: runs its continuation (if any), then the steps from `next_step`.
+  Outcome continue_with(const Completion::Continuation& then, size_t next_step);
+  // A pending step finished with a failure: answer it.
+  void answer_failure(ErrorCode code, std::string message);
+  size_t pending_step() const { return pending_step_; }
+  bool token_hidden() const { return token_hidden_; }
+  uint64_t ticket() const { return ticket_; }
+
+  // --- StepContext
+  std::string_view user_id() const override;
+  std::string_view connection_id() const override;
+  std::string_view event_name() const override { return *message_.event; }
+  std::optional<std::string_view> target() const override { return message_.target; }
+  const std::vector<std::string>& token_permissions() const override;
+  bool is_member(std::string_view room) const override;
+  std::chrono::steady_clock::time_point now() const override;
+  boost::asio::any_io_executor executor() const override;
+  bool fill(const tmpl::Template& param, std::string& out) override;
+  void reply(std::string_view event, std::string_view payload_json) override;
+  void send_to_origin(std::string_view event, std::string_view payload_json) override;
+  void send_to_target(std::string_view target, std::string_view event,
+                      std::string_view payload_json) override;
+  void send_to_user(std::string_view user, std::string_view event,
+                    std::string_view payload_json) override;
+  void broadcast(std::string_view event, std::string_view payload_json) override;
+  void join(std::string_view user, std::string_view room, bool this_connection_only) override;
+  void leave(std::string_view user, std::string_view room) override;
+  void log_info(std::string_view text) override;
+  StepStatus fail(ErrorCode code, std::string message) override;
+  StepStatus fail_rate_limited(int64_t retry_after_ms) override;
+  Completion defer() override;
+  void hide_payload_token() override { token_hidden_ = true; }
+  std::optional<std::string_view> payload_token() const override;
+
+  // --- TemplateScope
+  bool resolve(const tmpl::Placeholder& placeholder, tmpl::ResolvedValue& out) override;
+
+ private:
+  void answer(ErrorCode code, std::string_view message);
+  std::string_view keep(std::string text);
+
+  Connection& connection_;
+  EventLoop& loop_;
+  const Pipeline& pipeline_;
+  IncomingMessage& message_;
+  bool token_hidden_;
+  mutable std::string connection_id_;
+
+  // The failure a step recorded.
+  std::optional<ErrorCode> failure_;
+  std::string failure_message_;
+  std::string missing_field_;
+  int64_t retry_after_ms_ = -1;
+
+  size_t pending_step_ = 0;
+  uint64_t ticket_ = 0;
+  std::deque<std::string> values_;  // texts handed to templates; stable until the run ends
+};
+
+}  // namespace dispatch

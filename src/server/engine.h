@@ -1,0 +1,50 @@
+// What all event loops share: the loops themselves, the process-wide directory of rooms and
+// users, the node id that makes connection ids unique across a cluster, and global counters.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "rooms/directory.h"
+
+namespace dispatch {
+
+class EventLoop;
+class CompiledConfig;
+
+class Engine {
+ public:
+  Engine(unsigned loop_count, std::shared_ptr<const CompiledConfig> config);
+  ~Engine();
+
+  unsigned loop_count() const { return static_cast<unsigned>(loops_.size()); }
+  EventLoop& loop(unsigned index) { return *loops_[index]; }
+  Directory& directory() { return directory_; }
+  const std::string& node_id() const { return node_id_; }
+
+  uint64_t next_connection_number() {
+    return next_connection_.fetch_add(1, std::memory_order_relaxed);
+  }
+  std::atomic<int64_t>& open_connections() { return open_connections_; }  // upgraded ones
+  std::atomic<int64_t>& live_connections() { return live_connections_; }  // every socket
+
+  // Bytes queued for writing in the whole process, bounded by queued_bytes_cap: beyond it the
+  // connection whose frame would exceed it is treated as a slow consumer.
+  std::atomic<uint64_t>& queued_bytes() { return queued_bytes_; }
+  uint64_t queued_bytes_cap() const { return queued_bytes_cap_; }
+
+ private:
+  std::string node_id_;
+  Directory directory_;
+  std::vector<std::unique_ptr<EventLoop>> loops_;
+  std::atomic<uint64_t> next_connection_{1};
+  std::atomic<int64_t> open_connections_{0};
+  std::atomic<int64_t> live_connections_{0};
+  std::atomic<uint64_t> queued_bytes_{0};
+  uint64_t queued_bytes_cap_;
+};
+
+}  // namespace dispatch

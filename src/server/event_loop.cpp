@@ -1,0 +1,224 @@
+#include "server/event_loop.h"
+
+#include <boost/asio/post.hpp>
+
+#include "log/log.h"
+#include "protocol/websocket.h"
+#include "router/compiled_config.h"
+#include "server/engine.h"
+#include "transport/connection.h"
+
+namespace dispatch {
+
+namespace {
+const std::vector<Connection*> no_connections;
+}
+
+EventLoop::EventLoop(Engine& engine, unsigned index, std::shared_ptr<const CompiledConfig> config)
+    : engine_(engine),
+      index_(index),
+      config_(std::move(config)),
+      rooms_(engine.directory(), index),
+      outbox_(Directory::max_loops),
+      read_buffer_(new char[read_buffer_size + ws::message_padding]),
+      wheel_(std::chrono::steady_clock::now()),
+      tick_timer_(io_) {}
+
+EventLoop::~EventLoop() {
+  while (!connections_.empty()) {
+    Connection& connection = connections_.front();
+    connection.unlink();
+    delete &connection;
+  }
+}
+
+void EventLoop::start_thread() {
+  arm_tick();
+  thread_ = std::thread([this] {
+    auto guard = boost::asio::make_work_guard(io_);
+    io_.run();
+  });
+}
+
+void EventLoop::join_thread() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void EventLoop::arm_tick() {
+  tick_timer_.expires_after(TimerWheel::resolution);
+  tick_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    wheel_.advance(std::chrono::steady_clock::now());
+    arm_tick();
+  });
+}
+
+// ---------------------------------------------------------------- connections
+
+void EventLoop::add_connection(boost::asio::ip::tcp::socket socket) {
+  auto* connection = new Connection(*this, std::move(socket), engine_.next_connection_number());
+  connections_.push_back(*connection);
+  ++connection_count_;
+  engine_.live_connections().fetch_add(1);
+  if (closing_all_) {
+    connection->close(ws::close_code::going_away, "going away");
+    return;
+  }
+  connection->start();
+}
+
+void EventLoop::destroy(Connection* connection) {
+  connection->unlink();
+  --connection_count_;
+  engine_.live_connections().fetch_sub(1);
+  delete connection;
+}
+
+const std::vector<Connection*>& EventLoop::user_connections(std::string_view user) const {
+  auto found = users_.find(user);
+  return found == users_.end() ? no_connections : found->second;
+}
+
+void EventLoop::add_user_connection(Connection& connection) {
+  auto found = users_.find(connection.user_id());
+  if (found == users_.end()) {
+    found = users_.emplace(connection.user_id(), std::vector<Connection*>{}).first;
+  }
+  found->second.push_back(&connection);
+}
+
+void EventLoop::remove_user_connection(Connection& connection) {
+  auto found = users_.find(connection.user_id());
+  if (found == users_.end()) return;
+  std::erase(found->second, &connection);
+  if (found->second.empty()) users_.erase(found);
+}
+
+void EventLoop::close_all(uint16_t code, std::string_view reason) {
+  closing_all_ = true;
+  for (Connection& connection : connections_) connection.close(code, reason);
+}
+
+// ---------------------------------------------------------------- local delivery
+
+void EventLoop::deliver_to_room(std::string_view room, const FrameRef& frame) {
+  if (LocalRoom* local = rooms_.find(room)) {
+    // A send may close a slow member, which removes it from this vector: iterate a copy
+    // only when that can happen (the common case sends to all without any removal).
+    for (size_t i = 0; i < local->members.size();) {
+      Connection* member = local->members[i];
+      member->send(frame);
+      if (i < local->members.size() && local->members[i] == member) ++i;
+    }
+  }
+}
+
+void EventLoop::deliver_to_user(std::string_view user, const FrameRef& frame) {
+  auto found = users_.find(user);
+  if (found == users_.end()) return;
+  std::vector<Connection*> targets = found->second;
+  for (Connection* connection : targets) connection->send(frame);
+}
+
+void EventLoop::deliver_to_all(const FrameRef& frame) {
+  for (Connection& connection : connections_) connection.send(frame);
+}
+
+// ---------------------------------------------------------------- cross-loop work
+
+void EventLoop::post_task(unsigned loop, LoopTask task) {
+  if (loop == index_) {
+    run_task(task);
+    return;
+  }
+  outbox_[loop].push_back(std::move(task));
+  schedule_turn_end();
+}
+
+void EventLoop::post_from_outside(LoopTask task) {
+  boost::asio::post(io_, [this, task = std::move(task)]() mutable { run_task(task); });
+}
+
+void EventLoop::run_task(LoopTask& task) {
+  switch (task.kind) {
+    case LoopTask::Kind::deliver_room:
+      deliver_to_room(task.key, task.frame);
+      break;
+    case LoopTask::Kind::deliver_user:
+      deliver_to_user(task.key, task.frame);
+      break;
+    case LoopTask::Kind::deliver_all:
+      deliver_to_all(task.frame);
+      break;
+    case LoopTask::Kind::join_user: {
+      std::vector<Connection*> targets = user_connections(task.key);
+      for (Connection* connection : targets) {
+        if (connection->is_open()) rooms_.join(*connection, task.room);
+      }
+      engine_.directory().add_room_refs(task.room, index_, -1);  // the join is no longer in flight
+      break;
+    }
+    case LoopTask::Kind::leave_user: {
+      std::vector<Connection*> targets = user_connections(task.key);
+      for (Connection* connection : targets) rooms_.leave(*connection, task.room);
+      break;
+    }
+    case LoopTask::Kind::close_connection: {
+      std::vector<Connection*> targets = user_connections(task.key);
+      for (Connection* connection : targets) {
+        if (connection->number() == task.connection) connection->close(task.code, task.reason);
+      }
+      break;
+    }
+    case LoopTask::Kind::install_config:
+      config_ = std::move(task.config);
+      break;
+    case LoopTask::Kind::close_all:
+      close_all(task.code, task.reason);
+      break;
+  }
+}
+
+// ---------------------------------------------------------------- end of turn
+
+void EventLoop::want_flush(Connection& connection) {
+  if (connection.flush_scheduled_) return;
+  connection.flush_scheduled_ = true;
+  flush_list_.push_back(&connection);
+  schedule_turn_end();
+}
+
+void EventLoop::schedule_turn_end() {
+  if (turn_end_scheduled_) return;
+  turn_end_scheduled_ = true;
+  boost::asio::post(io_, [this] { turn_end(); });
+}
+
+// Runs after the handlers that were ready in this turn: what they produced for other loops goes
+// out as one post per loop, and what they queued for each connection as one writev.
+void EventLoop::turn_end() {
+  turn_end_scheduled_ = false;
+  for (unsigned loop = 0; loop < engine_.loop_count(); ++loop) {
+    if (outbox_[loop].empty()) continue;
+    EventLoop& target = engine_.loop(loop);
+    boost::asio::post(target.io_, [&target, batch = std::move(outbox_[loop])]() mutable {
+      for (LoopTask& task : batch) target.run_task(task);
+    });
+    outbox_[loop].clear();
+  }
+  std::vector<Connection*> to_flush;
+  to_flush.swap(flush_list_);
+  for (Connection* connection : to_flush) {
+    connection->flush_scheduled_ = false;
+    connection->flush();
+  }
+  for (Connection* connection : to_flush) {
+    if (!connection->flush_scheduled_) connection->maybe_destroy();
+  }
+  if (flush_list_.empty()) {  // keep the larger buffer for the next turn
+    to_flush.clear();
+    flush_list_.swap(to_flush);
+  }
+}
+
+}  // namespace dispatch

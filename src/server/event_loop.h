@@ -1,0 +1,113 @@
+// One event loop: an Asio io_context on its own thread that owns its connections for life
+// (DESIGN.md: shared nothing). It keeps the loop-local tables (room → members, user →
+// connections), the timer wheel, one read buffer and one JSON parser for all its connections,
+// and the end-of-turn work: tasks for other loops are batched into one post per loop per turn,
+// and the frames queued for each connection during the turn go out in one writev.
+#pragma once
+
+#include <simdjson.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/intrusive/list.hpp>
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "core/out_frame.h"
+#include "rooms/directory.h"
+#include "rooms/local_rooms.h"
+#include "server/loop_task.h"
+#include "transport/connection_hook.h"
+#include "transport/timer_wheel.h"
+
+namespace dispatch {
+
+class Engine;
+class Connection;
+class CompiledConfig;
+
+class EventLoop {
+ public:
+  EventLoop(Engine& engine, unsigned index, std::shared_ptr<const CompiledConfig> config);
+  ~EventLoop();
+
+  unsigned index() const { return index_; }
+  Engine& engine() { return engine_; }
+  boost::asio::io_context& io() { return io_; }
+
+  void start_thread();
+  void join_thread();
+
+  const CompiledConfig& config() const { return *config_; }
+  const std::shared_ptr<const CompiledConfig>& config_ptr() const { return config_; }
+
+  // --- connections (on this loop's thread)
+  // Takes a freshly accepted socket (already bound to this loop's io_context).
+  void add_connection(boost::asio::ip::tcp::socket socket);
+  void destroy(Connection* connection);
+  size_t connection_count() const { return connection_count_; }
+  // Closes every connection with this code (shutdown) and reports when none is left.
+  void close_all(uint16_t code, std::string_view reason);
+
+  LocalRooms& rooms() { return rooms_; }
+  // This loop's open connections of a user (empty vector if none).
+  const std::vector<Connection*>& user_connections(std::string_view user) const;
+  void add_user_connection(Connection& connection);
+  void remove_user_connection(Connection& connection);
+
+  // --- local delivery (this loop's connections only)
+  void deliver_to_room(std::string_view room, const FrameRef& frame);
+  void deliver_to_user(std::string_view user, const FrameRef& frame);
+  void deliver_to_all(const FrameRef& frame);
+
+  // --- cross-loop work: batched and posted at the end of this turn (FIFO per target loop)
+  void post_task(unsigned loop, LoopTask task);
+  // From any thread: runs the task on this loop (used outside loop threads, e.g. signals).
+  void post_from_outside(LoopTask task);
+
+  // --- end of turn
+  void want_flush(Connection& connection);
+
+  // --- shared per-loop resources
+  char* read_buffer() { return read_buffer_.get(); }
+  static constexpr size_t read_buffer_size = 64 * 1024;
+  simdjson::dom::parser& json_parser() { return json_parser_; }
+  std::string& scratch() { return scratch_; }
+  TimerWheel& wheel() { return wheel_; }
+
+ private:
+  void run_task(LoopTask& task);
+  void schedule_turn_end();
+  void turn_end();
+  void arm_tick();
+
+  Engine& engine_;
+  unsigned index_;
+  boost::asio::io_context io_{1};
+  std::thread thread_;
+  std::shared_ptr<const CompiledConfig> config_;
+
+  boost::intrusive::list<Connection, boost::intrusive::base_hook<ConnectionListHook>,
+                         boost::intrusive::constant_time_size<false>>
+      connections_;
+  size_t connection_count_ = 0;
+  LocalRooms rooms_;
+  std::unordered_map<std::string, std::vector<Connection*>, StringHash, std::equal_to<>> users_;
+
+  std::vector<std::vector<LoopTask>> outbox_;  // per target loop
+  std::vector<Connection*> flush_list_;
+  bool turn_end_scheduled_ = false;
+
+  std::unique_ptr<char[]> read_buffer_;
+  simdjson::dom::parser json_parser_;
+  std::string scratch_;
+  TimerWheel wheel_;
+  boost::asio::steady_timer tick_timer_;
+  bool closing_all_ = false;
+};
+
+}  // namespace dispatch

@@ -1,0 +1,25 @@
+// The running server: loads and compiles the config, binds the port (once, without
+// SO_REUSEPORT, so a port held by anyone else is an error), starts one event loop per thread,
+// accepts connections and hands them round-robin to the loops, and handles the signals:
+// SIGINT/SIGTERM stop gracefully (close 1001, drain up to shutdown_grace), SIGHUP reloads.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "config/config.h"
+#include "dispatch/extension.h"
+
+namespace dispatch {
+
+struct ServeOptions {
+  std::string config_path;  // empty: the embedded development config
+  std::string config_text;  // used when config_path is empty
+  std::string env_file = ".env";
+  bool env_file_required = false;
+};
+
+// Runs until stopped by a signal; returns the process exit code (0 clean stop, 1 failure).
+int serve(const ServeOptions& options, const StepRegistry& registry);
+
+}  // namespace dispatch

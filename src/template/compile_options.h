@@ -1,0 +1,21 @@
+// How a template param is compiled: its kind and the checks its action asks for.
+#pragma once
+
+namespace dispatch::tmpl {
+
+enum class ParamKind {
+  name,  // event names, room ids, user ids: plain text
+  json,  // payload documents: valid JSON once filled, filled JSON-safely
+  text,  // log lines: plain text
+};
+
+struct CompileOptions {
+  bool must_be_literal = false;              // placeholders are an error
+  bool forbid_reserved_event_names = false;  // a literal "welcome", "ack" or "error" is an error
+  bool allow_room_id = false;                // admit {$room.id} (room lifecycle hooks)
+
+  // The rules for an event-name param: a literal that cannot forge a server frame.
+  static constexpr CompileOptions event_name() { return {true, true, false}; }
+};
+
+}  // namespace dispatch::tmpl

@@ -1,0 +1,30 @@
+// The syntax of one placeholder: where it starts and ends in a template, and what its name means.
+//
+// A placeholder is `{$name}` or `{.path}`. `{$` always starts one; `{.` only when a path
+// character follows, so text such as `{...}` stays literal. The body runs to the next `}` and may
+// not contain whitespace, control characters, quotes, backslashes or braces: hitting one of
+// those (or the end) first makes the placeholder unterminated.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "template/placeholder.h"
+
+namespace dispatch::tmpl {
+
+// True when the `{` at `source[brace]` starts a placeholder.
+bool starts_placeholder(std::string_view source, std::size_t brace);
+
+// The index of the `}` closing the placeholder that starts at `source[brace]`, or
+// std::string_view::npos when it is unterminated.
+std::size_t find_placeholder_end(std::string_view source, std::size_t brace);
+
+// Interprets a placeholder's body (the text between the braces, e.g. "$user.id" or
+// ".payload.a.0"). `allow_room_id` admits `$room.id`. On error returns nullopt and sets `error`.
+std::optional<Placeholder> parse_placeholder(std::string_view body, bool allow_room_id,
+                                             std::string& error);
+
+}  // namespace dispatch::tmpl

@@ -1,0 +1,552 @@
+#include "transport/connection.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <boost/asio/post.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+
+#include "config/config.h"
+#include "core/server_frames.h"
+#include "log/log.h"
+#include "protocol/websocket.h"
+#include "rooms/local_rooms.h"
+#include "router/compiled_config.h"
+#include "router/router.h"
+#include "server/engine.h"
+#include "server/event_loop.h"
+#include "template/json_escape.h"
+#include "transport/upgrade.h"
+
+namespace dispatch {
+
+namespace {
+
+constexpr auto close_handshake_limit = std::chrono::seconds(2);
+// Messages that may wait behind a pending one before the connection stops reading.
+constexpr size_t max_queued_messages = 64;
+
+SteadyTime steady_now() {
+  return std::chrono::steady_clock::now();
+}
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+const FrameRef& ping_frame() {
+  static const FrameRef frame = build_control_frame(0x9, {});
+  return frame;
+}
+
+}  // namespace
+
+struct AcceptedIdentity {
+  std::string user_id;
+  std::vector<std::string> permissions;
+  std::vector<std::pair<std::string, std::string>> claims;  // name → compact JSON
+  std::optional<int64_t> expires_at;
+};
+
+Connection::Connection(EventLoop& loop, boost::asio::ip::tcp::socket socket, uint64_t number)
+    : loop_(loop),
+      socket_(std::move(socket)),
+      number_(number),
+      reader_(loop.config().config().server.max_message_size) {}
+
+Connection::~Connection() = default;
+
+std::string Connection::id() const {
+  return loop_.engine().node_id() + "-" + std::to_string(number_);
+}
+
+const std::pair<bool, std::string>* Connection::claim(std::string_view name) const {
+  for (const auto& [claim_name, value] : claims_) {
+    if (claim_name == name) return &value;
+  }
+  return nullptr;
+}
+
+bool Connection::is_member(std::string_view room) const {
+  return std::any_of(rooms_.begin(), rooms_.end(),
+                     [&](const LocalRoom* joined) { return joined->name == room; });
+}
+
+void Connection::start() {
+  boost::system::error_code ec;
+  socket_.non_blocking(true, ec);
+  socket_.set_option(boost::asio::ip::tcp::no_delay(true), ec);
+  const SteadyTime now = steady_now();
+  handshake_deadline_ = now + loop_.config().config().server.handshake_timeout;
+  last_received_ = last_data_ = last_ping_sent_ = now;
+  reschedule(now);
+  arm_read();
+}
+
+// ---------------------------------------------------------------- reading
+
+void Connection::arm_read() {
+  if (reading_ || state_ == State::closed) return;
+  reading_ = true;
+  socket_.async_wait(boost::asio::ip::tcp::socket::wait_read,
+                     [this](const boost::system::error_code& ec) {
+                       reading_ = false;
+                       if (!ec && state_ != State::closed) on_readable();
+                       maybe_destroy();
+                     });
+}
+
+void Connection::on_readable() {
+  char* buffer = loop_.read_buffer();
+  ssize_t received = ::recv(socket_.native_handle(), buffer, EventLoop::read_buffer_size, 0);
+  if (received < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+      arm_read();
+    } else {
+      abort();
+    }
+    return;
+  }
+  if (received == 0) {  // the client closed its side
+    abort();
+    return;
+  }
+  last_received_ = steady_now();
+  const auto length = static_cast<size_t>(received);
+  if (state_ == State::handshaking) {
+    handle_handshake_bytes(buffer, length);
+  } else if (state_ == State::open || state_ == State::closing) {
+    reader_.set_max_message_size(loop_.config().config().server.max_message_size);
+    reader_.feed(buffer, length, *this);
+  }
+  if (state_ != State::closed && !reader_.paused()) arm_read();
+}
+
+void Connection::handle_handshake_bytes(char* data, size_t length) {
+  const auto& server = loop_.config().config().server;
+  handshake_buffer_.append(data, length);
+  size_t head_end = handshake_buffer_.find("\r\n\r\n");
+  if (head_end == std::string::npos) {
+    if (handshake_buffer_.size() > server.max_header_size) {
+      UpgradeRefusal refusal{431, "headers_too_large",
+                             "the request headers are larger than server.max_header_size", false,
+                             0};
+      refuse_http(refusal_response(refusal));
+    }
+    return;
+  }
+  std::string request = handshake_buffer_.substr(0, head_end + 4);
+  std::string leftover = handshake_buffer_.substr(head_end + 4);
+  std::string().swap(handshake_buffer_);
+
+  const CompiledConfig& compiled = loop_.config();
+  UpgradeDecision decision = decide_upgrade(request, compiled, unix_now());
+  if (decision.accepted) {
+    AcceptedIdentity identity;
+    auth::VerifiedToken& token = decision.accepted->token;
+    identity.user_id = token.subject.empty() && compiled.config().auth.anonymous
+                           ? "anon:" + id()
+                           : std::move(token.subject);
+    identity.permissions = std::move(token.perms);
+    identity.claims = std::move(token.claims);
+    identity.expires_at = token.expires_at;
+
+    // Limits: the whole server, then this user.
+    const auto& auth = compiled.config().auth;
+    Engine& engine = loop_.engine();
+    if (server.max_connections > 0 &&
+        engine.open_connections().load() >= static_cast<int64_t>(server.max_connections)) {
+      decision.accepted.reset();
+      decision.refusal = {503, "server_full",
+                          "the server is at server.max_connections: try again later", true, 4429};
+    } else {
+      std::optional<UserConnection> replaced;
+      const bool cycle = auth.connection_limit.mode == config::ConnectionLimitMode::cycle;
+      if (!engine.directory().admit_connection(
+              identity.user_id, {number_, static_cast<uint16_t>(loop_.index())},
+              auth.connection_limit.max_per_user, cycle, replaced)) {
+        decision.accepted.reset();
+        decision.refusal = {429, "too_many_connections",
+                            "this user already has auth.connection_limit.max_per_user "
+                            "connections: close one first",
+                            true, 4429};
+      } else {
+        registered_ = true;
+        if (replaced) {
+          LoopTask task{.kind = LoopTask::Kind::close_connection};
+          task.key = identity.user_id;
+          task.connection = replaced->number;
+          task.code = ws::close_code::replaced;
+          task.reason = "replaced by newer connection";
+          loop_.post_task(replaced->loop, std::move(task));
+        }
+        std::string response = std::move(decision.accepted->response);
+        accept(std::move(response), std::move(identity), leftover);
+        return;
+      }
+    }
+  }
+
+  const UpgradeRefusal& refusal = decision.refusal;
+  log::info("connection refused")
+      .field("status", refusal.status)
+      .field("code", refusal.code)
+      .field("reason", refusal.message);
+  if (compiled.config().auth.refuse_after_upgrade && refusal.after_upgrade_allowed &&
+      !decision.upgrade_response_for_refusal.empty()) {
+    state_ = State::open;
+    send_control(build_raw_frame(decision.upgrade_response_for_refusal));
+    close(refusal.close_code, refusal.code);
+    return;
+  }
+  refuse_http(refusal_response(refusal));
+}
+
+void Connection::accept(std::string response, AcceptedIdentity identity,
+                        std::string_view leftover) {
+  const CompiledConfig& compiled = loop_.config();
+  state_ = State::open;
+  user_id_ = std::move(identity.user_id);
+  permissions_ = std::move(identity.permissions);
+  for (auto& [name, json] : identity.claims) {
+    std::pair<bool, std::string> value{false, json};
+    if (!json.empty() && json.front() == '"') {
+      simdjson::dom::parser& parser = loop_.json_parser();
+      simdjson::padded_string padded(json);
+      std::string_view text;
+      if (parser.parse(padded).get_string().get(text) == simdjson::SUCCESS) {
+        value = {true, std::string(text)};
+      }
+    }
+    claims_.emplace_back(std::move(name), std::move(value));
+  }
+  if (identity.expires_at) {
+    const auto leeway = compiled.config().auth.jwt.leeway;
+    token_deadline_ =
+        steady_now() + std::chrono::seconds(*identity.expires_at - unix_now()) + leeway;
+  }
+  loop_.add_user_connection(*this);
+  loop_.engine().open_connections().fetch_add(1);
+
+  send_control(build_raw_frame(response));
+  std::string welcome = "{\"conn_id\":\"" + id() + "\",\"user_id\":\"";
+  tmpl::append_json_escaped(welcome, user_id_);
+  welcome += "\",\"server\":\"dispatch/" DISPATCH_VERSION "\"}";
+  send(build_event_frame("welcome", welcome));
+  log::debug("connected").field("conn_id", id()).field("user_id", user_id_);
+
+  const SteadyTime now = steady_now();
+  last_data_ = last_ping_sent_ = now;
+  reschedule(now);
+  if (!leftover.empty()) {
+    std::string bytes(leftover);
+    bytes.reserve(bytes.size() + ws::message_padding);
+    reader_.feed(bytes.data(), bytes.size(), *this);
+  }
+}
+
+void Connection::refuse_http(std::string response) {
+  state_ = State::closing;
+  close_after_flush_ = true;
+  send_control(build_raw_frame(response));
+  close_deadline_ = steady_now() + close_handshake_limit;
+  reschedule(steady_now());
+}
+
+// ---------------------------------------------------------------- frames from the client
+
+bool Connection::on_message(ws::MessageKind kind, char* data, size_t length) {
+  if (state_ != State::open) return true;
+  last_data_ = last_received_;
+  if (pending_) return router::queue_while_pending(*this, data, length, max_queued_messages);
+  router::handle_message(*this, kind, data, length);
+  return true;
+}
+
+void Connection::on_ping(std::string_view payload) {
+  if (state_ != State::open) return;
+  pending_pong_ = build_control_frame(0xA, payload);
+  loop_.want_flush(*this);
+}
+
+void Connection::on_pong(std::string_view) {}
+
+void Connection::on_close(uint16_t code, std::string_view) {
+  if (state_ == State::open) {
+    // The client starts the handshake: answer with its code, then close once it is written.
+    state_ = State::closing;
+    unregister();
+    close_frame_ = build_close_frame(code == 1005 ? ws::close_code::normal : code, {});
+    close_after_flush_ = true;
+    close_deadline_ = steady_now() + close_handshake_limit;
+    reschedule(steady_now());
+    loop_.want_flush(*this);
+  } else if (state_ == State::closing) {
+    // The client answered our close frame.
+    if (queue_.empty() && !close_frame_) {
+      abort();
+    } else {
+      close_after_flush_ = true;
+    }
+  }
+}
+
+void Connection::on_protocol_error(uint16_t close_code, std::string_view reason) {
+  log::debug("protocol error")
+      .field("conn_id", id())
+      .field("close_code", unsigned{close_code})
+      .field("reason", reason);
+  close(close_code, reason);
+}
+
+// ---------------------------------------------------------------- sending
+
+bool Connection::over_queue_limit(size_t adding) const {
+  const uint64_t limit = loop_.config().config().server.send_queue_limit;
+  if (queue_.bytes() > 0 && queue_.bytes() + adding > limit) return true;
+  Engine& engine = const_cast<EventLoop&>(loop_).engine();
+  return engine.queued_bytes().load(std::memory_order_relaxed) + adding > engine.queued_bytes_cap();
+}
+
+void Connection::account_queued(int64_t delta) {
+  if (delta >= 0) {
+    loop_.engine().queued_bytes().fetch_add(static_cast<uint64_t>(delta),
+                                            std::memory_order_relaxed);
+  } else {
+    loop_.engine().queued_bytes().fetch_sub(static_cast<uint64_t>(-delta),
+                                            std::memory_order_relaxed);
+  }
+}
+
+void Connection::send(const FrameRef& frame) {
+  if (state_ != State::open) return;
+  if (over_queue_limit(frame->size())) {
+    switch (loop_.config().config().server.slow_consumer) {
+      case config::SlowConsumerPolicy::disconnect: {
+        account_queued(-static_cast<int64_t>(queue_.drop_all_but_partial_head()));
+        log::info("slow consumer disconnected").field("conn_id", id()).field("user_id", user_id_);
+        close(ws::close_code::policy, "slow consumer");
+        return;
+      }
+      case config::SlowConsumerPolicy::drop_newest:
+        return;
+      case config::SlowConsumerPolicy::drop_oldest: {
+        const uint64_t limit = loop_.config().config().server.send_queue_limit;
+        const uint64_t keep = limit > frame->size() ? limit - frame->size() : 0;
+        account_queued(-static_cast<int64_t>(queue_.drop_oldest_until(keep)));
+        break;
+      }
+    }
+  }
+  queue_.push(frame);
+  account_queued(static_cast<int64_t>(frame->size()));
+  loop_.want_flush(*this);
+}
+
+void Connection::send_control(FrameRef frame) {
+  queue_control(std::move(frame));
+  loop_.want_flush(*this);
+}
+
+void Connection::queue_control(FrameRef frame) {
+  account_queued(static_cast<int64_t>(frame->size()));
+  queue_.push(std::move(frame));
+}
+
+void Connection::close(uint16_t code, std::string_view reason) {
+  if (state_ == State::closing || state_ == State::closed) return;
+  if (state_ == State::handshaking) {
+    abort();
+    return;
+  }
+  state_ = State::closing;
+  unregister();
+  close_frame_ = build_close_frame(code, reason);
+  close_deadline_ = steady_now() + close_handshake_limit;
+  reschedule(steady_now());
+  loop_.want_flush(*this);
+}
+
+void Connection::flush() {
+  if (state_ == State::closed || writing_) return;
+  const uint64_t queue_limit = loop_.config().config().server.send_queue_limit;
+  // A pong waits while much is queued: a client that floods pings but never reads gets one
+  // pending pong, not a growing queue of them.
+  if (pending_pong_ && queue_.bytes() < queue_limit) queue_control(std::move(pending_pong_));
+  if (close_frame_) queue_control(std::move(close_frame_));
+
+  iovec vectors[64];
+  while (!queue_.empty()) {
+    int count = queue_.gather(vectors, 64);
+    size_t requested = 0;
+    for (int i = 0; i < count; ++i) requested += vectors[i].iov_len;
+    msghdr message{};
+    message.msg_iov = vectors;
+    message.msg_iovlen = static_cast<size_t>(count);
+    ssize_t written = ::sendmsg(socket_.native_handle(), &message, MSG_NOSIGNAL);
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        arm_write();
+      } else {
+        abort();
+      }
+      return;
+    }
+    queue_.consume(static_cast<size_t>(written));
+    account_queued(-written);
+    if (static_cast<size_t>(written) < requested) {
+      arm_write();
+      return;
+    }
+  }
+  if (queue_.frame_count() == 0) queue_.release_memory();
+  if (close_after_flush_) {
+    boost::system::error_code ec;
+    socket_.shutdown(boost::asio::ip::tcp::socket::shutdown_send, ec);
+    abort();
+  }
+}
+
+void Connection::arm_write() {
+  if (writing_ || state_ == State::closed) return;
+  writing_ = true;
+  socket_.async_wait(boost::asio::ip::tcp::socket::wait_write,
+                     [this](const boost::system::error_code& ec) {
+                       writing_ = false;
+                       if (!ec && state_ != State::closed) flush();
+                       maybe_destroy();
+                     });
+}
+
+// ---------------------------------------------------------------- timers
+
+void Connection::reschedule(SteadyTime now) {
+  const auto& server = loop_.config().config().server;
+  SteadyTime next = now + std::chrono::hours(24);
+  switch (state_) {
+    case State::handshaking:
+      next = handshake_deadline_;
+      break;
+    case State::closing:
+      next = close_deadline_;
+      break;
+    case State::closed:
+      TimerWheel::cancel(*this);
+      return;
+    case State::open:
+      if (token_deadline_) next = std::min(next, *token_deadline_);
+      if (server.read_timeout.count() > 0) next = std::min(next, last_data_ + server.read_timeout);
+      next = std::min(next, last_received_ + server.ping_interval + server.pong_timeout);
+      next = std::min(next, last_ping_sent_ + server.ping_interval);
+      break;
+  }
+  loop_.wheel().schedule(*this, next);
+}
+
+void Connection::on_timer(SteadyTime now) {
+  const auto& server = loop_.config().config().server;
+  switch (state_) {
+    case State::handshaking:
+      if (now >= handshake_deadline_) {
+        log::debug("handshake timeout").field("conn", number_);
+        abort();
+        return;
+      }
+      break;
+    case State::closing:
+      if (now >= close_deadline_) {
+        abort();
+        return;
+      }
+      break;
+    case State::closed:
+      return;
+    case State::open:
+      if (token_deadline_ && now >= *token_deadline_) {
+        close(ws::close_code::token_refused, "token expired");
+        return;
+      }
+      if (server.read_timeout.count() > 0 && now - last_data_ >= server.read_timeout) {
+        close(ws::close_code::timeout, "timeout");
+        return;
+      }
+      if (now - last_received_ >= server.ping_interval + server.pong_timeout) {
+        close(ws::close_code::timeout, "timeout");
+        return;
+      }
+      if (now - last_ping_sent_ >= server.ping_interval) {
+        send_control(ping_frame());
+        last_ping_sent_ = now;
+      }
+      break;
+  }
+  reschedule(now);
+}
+
+// ---------------------------------------------------------------- errors and lifetime
+
+bool Connection::spend_error_budget() {
+  const auto& budget = loop_.config().config().server.error_budget;
+  return error_budget_.spend(steady_now(), budget.count, budget.window);
+}
+
+void Connection::set_pending(std::unique_ptr<PendingMessage> pending) {
+  pending_ = std::move(pending);
+}
+
+void Connection::release_hold() {
+  --holds_;
+  maybe_destroy();
+}
+
+void Connection::continue_after_pending() {
+  router::run_queued(*this);
+  if (pending_ || state_ == State::closed) return;
+  if (reader_.paused()) {
+    reader_.resume(*this);
+    if (state_ != State::closed && !reader_.paused()) arm_read();
+  }
+}
+
+void Connection::unregister() {
+  if (!registered_) return;
+  registered_ = false;
+  Engine& engine = loop_.engine();
+  loop_.rooms().leave_all(*this);
+  if (state_ != State::handshaking) {
+    loop_.remove_user_connection(*this);
+    engine.open_connections().fetch_sub(1);
+  }
+  engine.directory().remove_connection(user_id_, number_);
+}
+
+void Connection::abort() {
+  if (state_ == State::closed) return;
+  unregister();
+  state_ = State::closed;
+  TimerWheel::cancel(*this);
+  account_queued(-static_cast<int64_t>(queue_.bytes()));
+  queue_ = SendQueue();
+  pending_pong_ = FrameRef();
+  close_frame_ = FrameRef();
+  boost::system::error_code ec;
+  socket_.close(ec);
+  // Freed in a handler of its own, never in the middle of a call chain that still uses it.
+  hold();
+  boost::asio::post(loop_.io(), [this] { release_hold(); });
+}
+
+void Connection::maybe_destroy() {
+  if (state_ == State::closed && !reading_ && !writing_ && !flush_scheduled_ && holds_ == 0) {
+    loop_.destroy(this);
+  }
+}
+
+}  // namespace dispatch

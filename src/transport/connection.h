@@ -1,0 +1,140 @@
+// One client connection, owned by one event loop for its whole life. Its life reads in order:
+//   handshaking — bytes gathered until the request head is whole (bounded by max_header_size
+//                 and handshake_timeout), then decide_upgrade() accepts or refuses;
+//   open        — frames decoded in place by the FrameReader, messages handed to the router,
+//                 frames queued by anyone on this loop and written in one writev per turn;
+//   closing     — our close frame is queued; we wait (bounded) for the client's;
+//   closed      — socket closed; the object is freed once no async wait refers to it.
+// Reading waits for readability first and reads into the loop's shared buffer, so an idle
+// connection holds no read buffer; its only timer is an entry in the loop's wheel.
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/intrusive/list_hook.hpp>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/error_budget.h"
+#include "core/out_frame.h"
+#include "protocol/frame_reader.h"
+#include "router/router.h"
+#include "transport/connection_hook.h"
+#include "transport/send_queue.h"
+#include "transport/timer_wheel.h"
+
+namespace dispatch {
+
+class EventLoop;
+struct LocalRoom;
+struct PendingMessage;
+
+class Connection final : public ws::FrameReaderHandler,
+                         public TimerEntry,
+                         public ConnectionListHook {
+ public:
+  enum class State : uint8_t { handshaking, open, closing, closed };
+
+  Connection(EventLoop& loop, boost::asio::ip::tcp::socket socket, uint64_t number);
+  ~Connection() override;
+
+  void start();
+
+  EventLoop& loop() { return loop_; }
+  State state() const { return state_; }
+  bool is_open() const { return state_ == State::open; }
+  uint64_t number() const { return number_; }
+  std::string id() const;  // "<node id>-<number>", unique across the cluster
+  const std::string& user_id() const { return user_id_; }
+  const std::vector<std::string>& permissions() const { return permissions_; }
+  // A kept token claim: is_string + text (unescaped string, or compact JSON otherwise).
+  const std::pair<bool, std::string>* claim(std::string_view name) const;
+  std::vector<LocalRoom*>& rooms() { return rooms_; }
+  bool is_member(std::string_view room) const;
+
+  // Queues a data frame; applies server.slow_consumer when the queue is over its limit.
+  void send(const FrameRef& frame);
+  // Starts the close handshake (idempotent); the connection leaves its rooms at once.
+  void close(uint16_t code, std::string_view reason);
+  // Writes what is queued; called by the loop at the end of the turn.
+  void flush();
+
+  // Error budget (server.error_budget); false when the connection has spent it.
+  bool spend_error_budget();
+
+  // --- steps that finish later (router/message_run.cpp)
+  PendingMessage* pending() { return pending_.get(); }
+  void set_pending(std::unique_ptr<PendingMessage> pending);
+  std::unique_ptr<PendingMessage> take_pending() { return std::move(pending_); }
+  void hold() { ++holds_; }  // keeps the object alive while something outside refers to it
+  void release_hold();
+  // After a pending message finished: runs the messages queued meanwhile, then reads again.
+  void continue_after_pending();
+
+  // --- FrameReaderHandler
+  bool on_message(ws::MessageKind kind, char* data, size_t length) override;
+  void on_ping(std::string_view payload) override;
+  void on_pong(std::string_view payload) override;
+  void on_close(uint16_t code, std::string_view reason) override;
+  void on_protocol_error(uint16_t close_code, std::string_view reason) override;
+
+  // --- TimerEntry
+  void on_timer(SteadyTime now) override;
+
+ private:
+  friend class EventLoop;  // manages flush_scheduled_
+
+  void arm_read();
+  void on_readable();
+  void handle_handshake_bytes(char* data, size_t length);
+  void accept(std::string response, struct AcceptedIdentity identity, std::string_view leftover);
+  void refuse_http(std::string response);
+  void send_control(FrameRef frame);   // queued past the limit; never dropped
+  void queue_control(FrameRef frame);  // the same, without asking for a flush
+  void arm_write();
+  bool over_queue_limit(size_t adding) const;
+  void account_queued(int64_t delta);
+  void unregister();
+  void abort();
+  void maybe_destroy();
+  void reschedule(SteadyTime now);
+
+  EventLoop& loop_;
+  boost::asio::ip::tcp::socket socket_;
+  uint64_t number_;
+  State state_ = State::handshaking;
+  bool reading_ = false;          // an async wait for readability is outstanding
+  bool writing_ = false;          // an async wait for writability is outstanding
+  bool flush_scheduled_ = false;  // in the loop's flush list
+  bool close_after_flush_ = false;
+  bool registered_ = false;  // in the loop's user table and the directory
+  uint32_t holds_ = 0;
+
+  std::string user_id_;
+  std::vector<std::string> permissions_;
+  std::vector<std::pair<std::string, std::pair<bool, std::string>>> claims_;
+  std::vector<LocalRoom*> rooms_;
+
+  std::string handshake_buffer_;
+  ws::FrameReader reader_;
+  SendQueue queue_;
+  FrameRef pending_pong_;  // coalesced: only the latest ping is answered
+  FrameRef close_frame_;   // sent after the queued data frames (or instead of them)
+
+  SteadyTime handshake_deadline_{};
+  SteadyTime last_received_{};
+  SteadyTime last_data_{};
+  SteadyTime last_ping_sent_{};
+  SteadyTime close_deadline_{};
+  std::optional<SteadyTime> token_deadline_;
+  ErrorBudget error_budget_;
+
+  std::unique_ptr<PendingMessage> pending_;
+};
+
+}  // namespace dispatch

@@ -1,0 +1,50 @@
+// Deciding on a WebSocket upgrade request (SPEC section 3): parse the HTTP request (Beast),
+// check path, method and headers, the Origin, find the session token (Authorization header,
+// then subprotocol, then cookie), verify it, and either accept — with the 101 response to send —
+// or refuse with a status and a JSON body that says what happened and what to do.
+// Pure: no sockets, no global state; per-user limits are checked by the caller afterwards.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "auth/jwt.h"
+
+namespace dispatch {
+
+class CompiledConfig;
+
+struct UpgradeRefusal {
+  int status = 400;
+  std::string code;                   // "missing_token", "forbidden_origin", ...
+  std::string message;                // a sentence for the user
+  bool after_upgrade_allowed = true;  // with refuse_after_upgrade, may close 44xx instead
+  uint16_t close_code = 4401;         // the close code used after upgrade
+};
+
+struct UpgradeAcceptance {
+  std::string response;  // the whole "HTTP/1.1 101 ..." response
+  auth::VerifiedToken token;
+};
+
+struct UpgradeDecision {
+  std::optional<UpgradeAcceptance> accepted;
+  UpgradeRefusal refusal;  // when not accepted
+  // Set when the refusal may instead complete the upgrade and close (refuse_after_upgrade).
+  std::string upgrade_response_for_refusal;
+};
+
+// `request` holds the request head up to and including the blank line.
+UpgradeDecision decide_upgrade(std::string_view request, const CompiledConfig& config,
+                               int64_t now_unix_seconds);
+
+// The plain HTTP response for a refusal: status line, JSON body, Connection: close.
+std::string refusal_response(const UpgradeRefusal& refusal);
+
+// Matches an Origin header against server.allowed_origins (see docs/CONFIG.md).
+bool origin_allowed(std::string_view origin, std::string_view host,
+                    const std::vector<std::string>& allowed);
+
+}  // namespace dispatch

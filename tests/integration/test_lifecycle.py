@@ -1,0 +1,266 @@
+"""SPEC section 1: signals (SIGTERM/SIGINT graceful stop, SIGHUP reload, SIGPIPE and others left
+alone), startup failures (port taken, also through SO_REUSEPORT; missing or bad config) and exit
+codes."""
+
+import asyncio
+import re
+import signal
+import socket
+import struct
+import subprocess
+import time
+import unittest
+
+from dispatch_harness import (
+    DispatchTestCase, RawWebSocket, expect_close, free_config, make_token,
+    open_client, raw_upgrade, request, run_dispatch,
+)
+
+GRACE = 3.0
+
+
+def events(*names, reply_suffix=""):
+    return {n: {"actions": [{"name": "_reply", "params": [f"{n}_ok{reply_suffix}", "{}"]}]} for n in names}
+
+
+def config(*names, reply_suffix="", **kw):
+    server = {"shutdown_grace": f"{int(GRACE)}s", "error_budget": "1000/10s"}
+    server.update(kw.pop("server", {}))
+    return free_config(events(*names, reply_suffix=reply_suffix), server=server, **kw)
+
+
+async def call(ws, event, ident):
+    """Send an event with an id; return ("ok", reply event) or ("error", code)."""
+    frames = await request(ws, {"event": event, "id": ident})
+    last = frames[-1]
+    if last["event"] == "ack":
+        return "ok", frames[0]["event"] if len(frames) > 1 else None
+    return "error", last["payload"]["code"]
+
+
+class GracefulStop(DispatchTestCase):
+    def _graceful(self, sig):
+        server = self.start_server(config("a"))
+        timing = {}
+
+        async def go():
+            clients = [await open_client(server, f"stop{i}") for i in range(4)]
+            timing["t0"] = time.monotonic()
+            server.send_signal(sig)
+            results = await asyncio.gather(*(expect_close(ws, GRACE + 2) for ws in clients))
+            for code, reason, _ in results:
+                self.assertEqual((code, reason), (1001, "going away"))
+        self.arun(go())
+        rc = server.wait(GRACE + 2)
+        elapsed = time.monotonic() - timing["t0"]
+        self.assertEqual(rc, 0, server.output()[-2000:])
+        self.assertLess(elapsed, GRACE + 1.5)
+
+    def test_sigterm(self):
+        self._graceful(signal.SIGTERM)
+
+    def test_sigint(self):
+        self._graceful(signal.SIGINT)
+
+    def test_sigterm_with_unresponsive_client_bounded_by_grace(self):
+        server = self.start_server(config("a"))
+        raw = RawWebSocket(server.port, make_token("deaf"), rcvbuf=4096)
+        self.addCleanup(raw.close)
+        self.assertEqual(raw.recv_json()["event"], "welcome")
+
+        # A client that never answers the close handshake (and never reads again).
+        t0 = time.monotonic()
+        server.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        # Draining: new connections are no longer accepted.
+        try:
+            resp = raw_upgrade(server.port, token=make_token("late"), timeout=2)
+            self.assertNotEqual(resp.status, 101, "a new connection was upgraded after SIGTERM")
+        except (ConnectionError, OSError):
+            pass
+        rc = server.wait(GRACE + 3)
+        self.assertEqual(rc, 0)
+        self.assertLess(time.monotonic() - t0, GRACE + 2.5)
+
+
+class Reload(DispatchTestCase):
+    def test_sighup_valid_config_applies_to_existing_connections(self):
+        server = self.start_server(config("a", "removed"))
+
+        async def go():
+            ws = await open_client(server, "hup")
+            self.assertEqual(await call(ws, "a", 1), ("ok", "a_ok"))
+            self.assertEqual(await call(ws, "b", 2), ("error", "unknown_event"))
+            server.write_config(config("a", "b", reply_suffix="2"))
+            server.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 5
+            ident = 10
+            while True:
+                ident += 1
+                result = await call(ws, "b", ident)
+                if result[0] == "ok":
+                    break
+                self.assertLess(time.monotonic(), deadline, "event added by SIGHUP never became usable")
+                await asyncio.sleep(0.1)
+            self.assertEqual(result, ("ok", "b_ok2"))
+            self.assertEqual(await call(ws, "a", 100), ("ok", "a_ok2"))
+            self.assertEqual(await call(ws, "removed", 101), ("error", "unknown_event"))
+            ws2 = await open_client(server, "hup2")
+            self.assertEqual(await call(ws2, "b", 1), ("ok", "b_ok2"))
+        self.arun(go())
+        self.assertTrue(server.running())
+
+    def test_sighup_broken_config_keeps_old_one(self):
+        server = self.start_server(config("a"))
+        broken = [
+            "server: [unclosed\n",                                               # YAML syntax
+            config("a", "b").replace("events:", "evnts:"),                       # unknown key
+            config("a", "b").replace('"_reply"', '"_no_such_action"'),           # unknown action
+        ]
+
+        async def go():
+            ws = await open_client(server, "hup")
+            for i, text in enumerate(broken):
+                mark = server.log_mark()
+                server.write_config(text)
+                server.send_signal(signal.SIGHUP)
+                server.wait_for_log(lambda l: str(l.get("level", "")).lower() in ("error", "err"), 5, since=mark)
+                await asyncio.sleep(0.3)
+                self.assertTrue(server.running(), f"broken config #{i} stopped the server")
+                self.assertEqual(await call(ws, "a", 10 * i + 1), ("ok", "a_ok"), f"broken config #{i}")
+                self.assertEqual(await call(ws, "b", 10 * i + 2), ("error", "unknown_event"))
+            ws2 = await open_client(server, "hup2")
+            self.assertEqual(await call(ws2, "a", 1), ("ok", "a_ok"))
+        self.arun(go())
+
+
+class OtherSignals(DispatchTestCase):
+    def test_sigpipe_and_default_ignored_signals_do_not_stop(self):
+        server = self.start_server(config("a"))
+        for sig in (signal.SIGPIPE, signal.SIGWINCH, signal.SIGURG, signal.SIGCHLD):
+            server.send_signal(sig)
+            time.sleep(0.2)
+            self.assertTrue(server.running(), f"{sig.name} stopped the server")
+
+        async def go():
+            ws = await open_client(server, "alive")
+            self.assertEqual(await call(ws, "a", 1), ("ok", "a_ok"))
+        self.arun(go())
+
+    def test_client_vanishing_mid_stream_is_harmless(self):
+        # Writes to a socket the peer reset raise EPIPE/ECONNRESET, never a fatal SIGPIPE.
+        server = self.start_server(free_config({
+            "join": {"actions": [{"name": "_join", "params": ["{$user.id}", "{$target.id}"]}]},
+            "say": {"actions": [{"name": "_notify_room", "params": ["said", "{.payload}"]}]},
+        }))
+        for _ in range(3):
+            raw = RawWebSocket(server.port, make_token("vanish"), rcvbuf=4096)
+            raw.recv_json()
+            raw.send_json({"event": "join", "target": "room:v"})
+            raw.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+            async def flood():
+                ws = await open_client(server, "speaker")
+                await request(ws, {"event": "join", "target": "room:v", "id": 0})
+                for i in range(50):
+                    await ws.send('{"event":"say","target":"room:v","payload":"' + "y" * 20000 + '"}')
+                raw.close()      # RST with unread data
+                for i in range(50):
+                    await ws.send('{"event":"say","target":"room:v","payload":"z"}')
+                frames = await request(ws, {"event": "say", "target": "room:v", "payload": 1, "id": 1})
+                self.assertEqual(frames[-1]["event"], "ack")
+            self.arun(flood())
+        self.assertTrue(server.running())
+
+
+class StartupFailures(DispatchTestCase):
+    def run_serve(self, text, env=None, timeout=12):
+        try:
+            return run_dispatch(["serve", "--config", "{config}"], text, env=env, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.fail(f"dispatch kept running for {timeout}s instead of exiting 1")
+
+    def test_port_taken_by_plain_listener(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            s.listen()
+            port = s.getsockname()[1]
+            r = self.run_serve(config("a", address=f"127.0.0.1:{port}"))
+        self.assertEqual(r.returncode, 1, r)
+        out = r.stdout + r.stderr
+        self.assertIn(str(port), out)
+        self.assertRegex(out, re.compile(r"in use|EADDRINUSE", re.I))
+
+    def test_port_taken_with_so_reuseport(self):
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            s.bind(("127.0.0.1", 0))
+            s.listen()
+            port = s.getsockname()[1]
+            r = self.run_serve(config("a", address=f"127.0.0.1:{port}"))
+        self.assertEqual(r.returncode, 1, r)
+        self.assertIn(str(port), r.stdout + r.stderr)
+
+    def test_missing_config_file(self):
+        r = run_dispatch(["serve", "--config", "/nonexistent/dispatch.yaml"], timeout=10)
+        self.assertEqual(r.returncode, 1, r)
+        self.assertIn("/nonexistent/dispatch.yaml", r.stdout + r.stderr)
+
+    BAD = (
+        "server:\n"                                  # 1
+        '  address: "127.0.0.1:0"\n'                 # 2
+        "  pth: /ws\n"                               # 3  unknown key (did you mean path)
+        "auth:\n"                                    # 4
+        "  jwt:\n"                                   # 5
+        "    secret: ${DISPATCH_JWT_SECRET}\n"       # 6
+        "events:\n"                                  # 7
+        "  e:\n"                                     # 8
+        "    actions:\n"                             # 9
+        "      - name: _no_such_action\n"            # 10 unknown action
+        "        params: [\"x\", '{}']\n"            # 11
+    )
+
+    def test_bad_config_serve(self):
+        r = run_dispatch(["serve", "--config", "{config}"], self.BAD, timeout=10)
+        self.assertEqual(r.returncode, 1, r)
+        self.assertRegex(r.stderr, r"config\.yaml:3:\d+: ", r.stderr)
+        line = next(l for l in r.stderr.splitlines() if re.search(r"config\.yaml:3:\d+: ", l))
+        self.assertIn("path", line, "an unknown key gets a did-you-mean hint")
+
+    def test_check_prints_every_error(self):
+        r = run_dispatch(["check", "--config", "{config}"], self.BAD, timeout=10)
+        self.assertEqual(r.returncode, 1, r)
+        out = r.stdout + r.stderr
+        self.assertRegex(out, r"config\.yaml:3:\d+: ")
+        self.assertRegex(out, r"config\.yaml:10:\d+: ")
+
+    def test_check_valid_config(self):
+        r = run_dispatch(["check", "--config", "{config}"], config("a"), timeout=10)
+        self.assertEqual(r.returncode, 0, r)
+
+    def test_duplicate_key(self):
+        text = config("a").replace('  path: "/ws"\n', '  path: "/ws"\n  path: "/other"\n')
+        self.assertIn('path: "/other"', text)
+        r = run_dispatch(["check", "--config", "{config}"], text, timeout=10)
+        self.assertEqual(r.returncode, 1, r)
+        self.assertRegex(r.stdout + r.stderr, r"config\.yaml:\d+:\d+: ")
+
+    def test_unset_env_variable_named(self):
+        text = config("a").replace("${DISPATCH_JWT_SECRET}", "${DISPATCH_TEST_SURELY_UNSET_VAR}")
+        r = self.run_serve(text, env={"DISPATCH_TEST_SURELY_UNSET_VAR": None})
+        self.assertEqual(r.returncode, 1, r)
+        self.assertIn("DISPATCH_TEST_SURELY_UNSET_VAR", r.stdout + r.stderr)
+
+    def test_empty_secret_is_an_error(self):
+        r = self.run_serve(config("a"), env={"DISPATCH_JWT_SECRET": ""})
+        self.assertEqual(r.returncode, 1, r)
+
+    def test_bad_command_line_exit_2(self):
+        r = run_dispatch(["serve", "--no-such-flag"], timeout=10)
+        self.assertEqual(r.returncode, 2, r)
+        r = run_dispatch(["frobnicate"], timeout=10)
+        self.assertEqual(r.returncode, 2, r)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,954 @@
+// The config loader: values land in the right fields with the right types, defaults hold, and
+// every kind of mistake is reported at its exact line:col, all of them in one run.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "config/loader.h"
+#include "config_test_support.h"
+
+namespace dispatch::config {
+namespace {
+
+using namespace std::chrono_literals;
+using test_support::error_lines;
+using test_support::kTestSecret;
+using test_support::load;
+using test_support::test_environment;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+// --- values and defaults -------------------------------------------------------------------
+
+TEST(ConfigLoader, EmptyFileGivesTheDefaults) {
+  for (const char* text : {"", "# nothing but a comment\n", "---\n"}) {
+    const LoadResult result = load(text);
+    ASSERT_THAT(error_lines(result), IsEmpty()) << text;
+    ASSERT_TRUE(result.config);
+    const Config& config = *result.config;
+    EXPECT_EQ(config.file, "test.yaml");
+    EXPECT_EQ(config.server, ServerConfig{});
+    EXPECT_EQ(config.auth.jwt.secret, kTestSecret);
+    EXPECT_EQ(config.auth.jwt.leeway, 30s);
+    EXPECT_FALSE(config.auth.event_jwt);
+    EXPECT_EQ(config.auth.connection_limit, ConnectionLimit{});
+    EXPECT_THAT(config.permissions, IsEmpty());
+    EXPECT_THAT(config.events, IsEmpty());
+    EXPECT_EQ(config.log_level, LogLevel::info);
+    EXPECT_THAT(result.warnings, IsEmpty());
+  }
+}
+
+TEST(ConfigLoader, StructDefaultsAreThoseOfTheSpec) {
+  const ServerConfig server;
+  EXPECT_EQ(server.host, "");
+  EXPECT_EQ(server.port, 8080);
+  EXPECT_EQ(server.path, "/ws");
+  EXPECT_EQ(server.max_message_size, 65536u);
+  EXPECT_EQ(server.ping_interval, 25s);
+  EXPECT_EQ(server.pong_timeout, 10s);
+  EXPECT_EQ(server.read_timeout, 0ms);
+  EXPECT_EQ(server.send_queue_limit, 1048576u);
+  EXPECT_EQ(server.slow_consumer, SlowConsumerPolicy::disconnect);
+  EXPECT_EQ(server.shutdown_grace, 10s);
+  EXPECT_EQ(server.handshake_timeout, 10s);
+  EXPECT_EQ(server.max_header_size, 8192u);
+  EXPECT_EQ(server.max_connections, 0u);
+  EXPECT_EQ(server.max_rooms_per_connection, 100u);
+  EXPECT_EQ(server.error_budget, (RateSpec{10, 10s}));
+  EXPECT_EQ(server.threads, 0u);
+  const AuthConfig auth;
+  EXPECT_FALSE(auth.jwt.require_exp);
+  EXPECT_FALSE(auth.refuse_after_upgrade);
+  EXPECT_FALSE(auth.anonymous);
+  EXPECT_EQ(auth.connection_limit.mode, ConnectionLimitMode::reject);
+}
+
+TEST(ConfigLoader, EveryImplementedKeyIsReadWithItsType) {
+  const LoadResult result = load(R"(
+server:
+  address: "127.0.0.1:9001"
+  path: /socket
+  allowed_origins: ["https://*.example.com", "http://localhost:3000"]
+  max_message_size: 1MiB
+  ping_interval: 5s
+  pong_timeout: 2500ms
+  read_timeout: 1m30s
+  send_queue_limit: 2097152
+  slow_consumer: drop_oldest
+  shutdown_grace: 1m
+  handshake_timeout: 3s
+  max_header_size: 16KiB
+  max_connections: 50000
+  max_rooms_per_connection: 7
+  error_budget: 5/1h
+  threads: 3
+auth:
+  jwt:
+    secret: configured-secret-configured-secret
+    issuer: https://issuer.example
+    audience: dispatch
+    leeway: 0
+    require_exp: true
+  refuse_after_upgrade: true
+  anonymous: true
+  connection_limit: { max_per_user: 2, mode: cycle }
+permissions: [kick_user, "ban user"]
+log:
+  level: warn
+)");
+  ASSERT_THAT(error_lines(result), IsEmpty());
+  const Config& config = *result.config;
+  const ServerConfig& server = config.server;
+  EXPECT_EQ(server.host, "127.0.0.1");
+  EXPECT_EQ(server.port, 9001);
+  EXPECT_EQ(server.path, "/socket");
+  EXPECT_THAT(server.allowed_origins,
+              ElementsAre("https://*.example.com", "http://localhost:3000"));
+  EXPECT_EQ(server.max_message_size, 1048576u);
+  EXPECT_EQ(server.ping_interval, 5s);
+  EXPECT_EQ(server.pong_timeout, 2500ms);
+  EXPECT_EQ(server.read_timeout, 90s);
+  EXPECT_EQ(server.send_queue_limit, 2097152u);
+  EXPECT_EQ(server.slow_consumer, SlowConsumerPolicy::drop_oldest);
+  EXPECT_EQ(server.shutdown_grace, 60s);
+  EXPECT_EQ(server.handshake_timeout, 3s);
+  EXPECT_EQ(server.max_header_size, 16384u);
+  EXPECT_EQ(server.max_connections, 50000u);
+  EXPECT_EQ(server.max_rooms_per_connection, 7u);
+  EXPECT_EQ(server.error_budget, (RateSpec{5, 1h}));
+  EXPECT_EQ(server.threads, 3u);
+  const AuthConfig& auth = config.auth;
+  EXPECT_EQ(auth.jwt.secret, "configured-secret-configured-secret");
+  EXPECT_EQ(auth.jwt.mark, (SourceMark{"test.yaml", 20, 13}));
+  EXPECT_EQ(auth.jwt.issuer, "https://issuer.example");
+  EXPECT_EQ(auth.jwt.audience, "dispatch");
+  EXPECT_EQ(auth.jwt.leeway, 0ms);
+  EXPECT_TRUE(auth.jwt.require_exp);
+  EXPECT_TRUE(auth.refuse_after_upgrade);
+  EXPECT_TRUE(auth.anonymous);
+  EXPECT_EQ(auth.connection_limit, (ConnectionLimit{2, ConnectionLimitMode::cycle}));
+  EXPECT_THAT(config.permissions, ElementsAre("kick_user", "ban user"));
+  EXPECT_EQ(config.log_level, LogLevel::warn);
+}
+
+TEST(ConfigLoader, ListenAddressForms) {
+  struct Case {
+    const char* address;
+    const char* host;
+    uint16_t port;
+  };
+  for (const Case& c : {Case{":8080", "", 8080}, Case{"127.0.0.1:8080", "127.0.0.1", 8080},
+                        Case{"[::1]:8080", "::1", 8080}, Case{"localhost:0", "localhost", 0},
+                        Case{"0.0.0.0:65535", "0.0.0.0", 65535}}) {
+    const LoadResult result = load(std::string("server:\n  address: \"") + c.address + "\"\n");
+    ASSERT_THAT(error_lines(result), IsEmpty()) << c.address;
+    EXPECT_EQ(result.config->server.host, c.host);
+    EXPECT_EQ(result.config->server.port, c.port);
+  }
+}
+
+TEST(ConfigLoader, BadListenAddressesAreErrorsAtTheValue) {
+  for (const char* address : {"8080", "::1:8080", "127.0.0.1:", "127.0.0.1:99999", "[::1]8080",
+                              "[::1:8080", "host name:80", "localhost:http", ""}) {
+    const LoadResult result = load(std::string("server:\n  address: \"") + address + "\"\n");
+    ASSERT_EQ(result.errors.size(), 1u) << address;
+    EXPECT_FALSE(result.config);
+    EXPECT_EQ(result.errors[0].mark, (SourceMark{"test.yaml", 2, 12})) << address;
+    EXPECT_TRUE(result.errors[0].message.starts_with(
+        "`server.address`: expected host:port like \":8080\", \"127.0.0.1:8080\" or "
+        "\"[::1]:8080\", got `"))
+        << result.errors[0].message;
+  }
+  EXPECT_THAT(error_lines(load("server:\n  address: 8080\n")),
+              ElementsAre("test.yaml:2:12: `server.address`: expected host:port like \":8080\", "
+                          "\"127.0.0.1:8080\" or \"[::1]:8080\", got `8080` (did you mean "
+                          "`:8080`?)"));
+}
+
+TEST(ConfigLoader, ThreadsIsAutoOrAPositiveNumber) {
+  EXPECT_EQ(load("server: {threads: auto}").config->server.threads, 0u);
+  EXPECT_EQ(load("server: {threads: 8}").config->server.threads, 8u);
+  for (const char* bad : {"0", "-1", "many", "1.5"}) {
+    EXPECT_THAT(error_lines(load(std::string("server: {threads: ") + bad + "}")),
+                ElementsAre(std::string("test.yaml:1:19: `server.threads`: expected auto or a "
+                                        "number of threads from 1 to 9999, got `") +
+                            bad + "`"));
+  }
+}
+
+TEST(ConfigLoader, ChoicesAreSpeltExactly) {
+  EXPECT_EQ(load("server: {slow_consumer: drop_newest}").config->server.slow_consumer,
+            SlowConsumerPolicy::drop_newest);
+  EXPECT_EQ(load("server: {slow_consumer: disconnect}").config->server.slow_consumer,
+            SlowConsumerPolicy::disconnect);
+  EXPECT_EQ(load("log: {level: debug}").config->log_level, LogLevel::debug);
+  EXPECT_EQ(load("log: {level: error}").config->log_level, LogLevel::error);
+  EXPECT_EQ(load("auth: {connection_limit: {mode: reject}}").config->auth.connection_limit.mode,
+            ConnectionLimitMode::reject);
+
+  EXPECT_THAT(error_lines(load("server:\n  slow_consumer: drop-newest\n")),
+              ElementsAre("test.yaml:2:18: `server.slow_consumer`: expected one of disconnect | "
+                          "drop_newest | drop_oldest, got `drop-newest` (did you mean "
+                          "`drop_newest`?)"));
+  EXPECT_THAT(error_lines(load("log:\n  level: INFO\n")),
+              ElementsAre("test.yaml:2:10: `log.level`: expected one of debug | info | warn | "
+                          "error, got `INFO` (did you mean `info`?)"));
+  EXPECT_THAT(error_lines(load("log:\n  level: verbose\n")),
+              ElementsAre("test.yaml:2:10: `log.level`: expected one of debug | info | warn | "
+                          "error, got `verbose`"));
+  EXPECT_THAT(error_lines(load("auth:\n  connection_limit:\n    mode: kick\n")),
+              ElementsAre("test.yaml:3:11: `auth.connection_limit.mode`: expected one of reject "
+                          "| cycle, got `kick`"));
+}
+
+TEST(ConfigLoader, KeysWithoutValueKeepTheirDefaults) {
+  const LoadResult result = load(R"(
+server:
+  path:
+  ping_interval:
+  allowed_origins:
+auth:
+permissions:
+events:
+log:
+)");
+  ASSERT_THAT(error_lines(result), IsEmpty());
+  EXPECT_EQ(result.config->server, ServerConfig{});
+  EXPECT_THAT(result.config->permissions, IsEmpty());
+  EXPECT_THAT(result.config->events, IsEmpty());
+  EXPECT_THAT(load("permissions: []").config->permissions, IsEmpty());
+}
+
+// --- events --------------------------------------------------------------------------------
+
+TEST(ConfigLoader, EventsKeepNamesExactlyAndInFileOrder) {
+  const LoadResult result = load(R"(
+events:
+  Chat:
+    actions:
+      - name: _notify_room
+  chat: {}
+  room.v2/Join:
+  "with space":
+    modifiers: []
+)");
+  ASSERT_THAT(error_lines(result), IsEmpty());
+  const auto& events = result.config->events;
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events[0].name, "Chat");
+  EXPECT_EQ(events[0].mark, (SourceMark{"test.yaml", 2, 3}));
+  ASSERT_EQ(events[0].actions.size(), 1u);
+  EXPECT_EQ(events[0].actions[0].name, "_notify_room");
+  EXPECT_EQ(events[1].name, "chat");
+  EXPECT_THAT(events[1].actions, IsEmpty());  // an event without actions is allowed
+  EXPECT_EQ(events[2].name, "room.v2/Join");
+  EXPECT_EQ(events[3].name, "with space");
+  EXPECT_EQ(events[3].mark, (SourceMark{"test.yaml", 7, 3}));
+}
+
+TEST(ConfigLoader, StepsKeepParamsAsTextWithTheirPositionsAndOtherKeysAsOptions) {
+  const LoadResult result = load(R"(
+events:
+  send:
+    modifiers:
+      - name: rate_limit
+        params: ["10/m"]
+        scope: node
+        burst: 5
+        note:
+    actions:
+      - name: _notify_room
+        params:
+          - new_message
+          - '{"user": "{$user.id}", "n": 1}'
+          - 42
+          - true
+          - ""
+      - {name: _log}
+)");
+  ASSERT_THAT(error_lines(result), IsEmpty());
+  const EventSpec& event = result.config->events.at(0);
+  ASSERT_EQ(event.modifiers.size(), 1u);
+  const StepSpec& rate_limit = event.modifiers[0];
+  EXPECT_EQ(rate_limit.name, "rate_limit");
+  EXPECT_EQ(rate_limit.mark, (SourceMark{"test.yaml", 4, 9}));
+  EXPECT_THAT(rate_limit.params, ElementsAre("10/m"));
+  EXPECT_THAT(rate_limit.param_marks, ElementsAre(SourceMark{"test.yaml", 5, 18}));
+  EXPECT_EQ(rate_limit.options,
+            (std::map<std::string, std::string>{{"scope", "node"}, {"burst", "5"}, {"note", ""}}));
+
+  ASSERT_EQ(event.actions.size(), 2u);
+  const StepSpec& notify = event.actions[0];
+  EXPECT_EQ(notify.name, "_notify_room");
+  EXPECT_THAT(notify.params,
+              ElementsAre("new_message", R"({"user": "{$user.id}", "n": 1})", "42", "true", ""));
+  ASSERT_EQ(notify.param_marks.size(), 5u);
+  EXPECT_EQ(notify.param_marks[0], (SourceMark{"test.yaml", 12, 13}));
+  EXPECT_EQ(notify.param_marks[1], (SourceMark{"test.yaml", 13, 13}));
+  EXPECT_EQ(notify.param_marks[4], (SourceMark{"test.yaml", 16, 13}));
+  EXPECT_TRUE(notify.options.empty());
+  EXPECT_EQ(event.actions[1].name, "_log");
+  EXPECT_THAT(event.actions[1].params, IsEmpty());
+  EXPECT_EQ(event.actions[1].mark, (SourceMark{"test.yaml", 17, 9}));
+}
+
+TEST(ConfigLoader, BadStepsAreReportedEachAtItsNode) {
+  const LoadResult result = load(R"(
+events:
+  "":
+    actions: []
+  join:
+    actions:
+      - _join
+      - name: ""
+      - params: [a]
+      - name: _notify_origin
+        params: [ok, {"room": 1}, [1], ~]
+      - name: _log
+        params: "just text"
+      - name: _log
+        parms: [x]
+        Name: y
+      - name: _log
+        name: _leave
+      - name: _log
+        extra: {a: 1}
+  leave:
+    actions: {name: _leave}
+  ping: 5
+)");
+  EXPECT_FALSE(result.config);
+  EXPECT_THAT(
+      error_lines(result),
+      ElementsAre(
+          "test.yaml:2:3: `events`: names must not be empty",
+          "test.yaml:6:9: `events.join.actions[0]`: expected a step like {name: _notify_room, "
+          "params: [...]}, got a single value",
+          "test.yaml:7:15: `events.join.actions[1].name` must not be empty",
+          "test.yaml:8:9: `events.join.actions[2]`: a step needs a `name`",
+          "test.yaml:10:22: `events.join.actions[3].params[1]`: expected text, got a mapping "
+          "(quote JSON documents: '{\"key\": \"value\"}')",
+          "test.yaml:10:35: `events.join.actions[3].params[2]`: expected text, got a list (quote "
+          "JSON documents: '{\"key\": \"value\"}')",
+          "test.yaml:10:40: `events.join.actions[3].params[3]` is empty; write \"\" for empty "
+          "text, or quote it (\"null\")",
+          "test.yaml:12:17: `events.join.actions[4].params`: expected a list like [\"a\", \"b\"], "
+          "got a single value",
+          "test.yaml:14:9: unknown key `events.join.actions[5].parms` (did you mean `params`?)",
+          "test.yaml:15:9: unknown key `events.join.actions[5].Name` (did you mean `name`?)",
+          "test.yaml:17:9: duplicate key `events.join.actions[6].name` (first set on line 16)",
+          "test.yaml:19:16: `events.join.actions[7].extra`: expected text (step options are "
+          "text), got a mapping",
+          "test.yaml:21:14: `events.leave.actions`: expected a list of steps (`- name: ...`), got "
+          "a mapping",
+          "test.yaml:22:9: `events.ping`: expected a mapping, got a single value"));
+}
+
+TEST(ConfigLoader, EventsMustBeAMappingOfNames) {
+  EXPECT_THAT(error_lines(load("events:\n  - chat\n")),
+              ElementsAre("test.yaml:2:3: `events`: expected a mapping of names, got a list"));
+}
+
+TEST(ConfigLoader, EventKeysAreCheckedLikeAnyOther) {
+  EXPECT_THAT(error_lines(load(R"(
+events:
+  chat:
+    action: []
+  chat:
+    actions: []
+)")),
+              ElementsAre("test.yaml:3:5: unknown key `events.chat.action` (did you mean "
+                          "`actions`?)",
+                          "test.yaml:4:3: duplicate key `events.chat` (first set on line 2)"));
+}
+
+// --- GoDispatch compatibility -------------------------------------------------------------
+
+TEST(ConfigLoader, GoDispatchExampleConfigLoadsUnchanged) {
+  const Environment environment(
+      {{"GODISPATCH_SERVER_AUTH_JWTSECRET", "a-very-secret-key-from-env-file"}}, false);
+  const LoadResult result =
+      load_config_file("/work/shared/compat/godispatch-config.yaml", environment);
+  ASSERT_THAT(error_lines(result), IsEmpty());
+  ASSERT_TRUE(result.config);
+  const Config& config = *result.config;
+  EXPECT_EQ(config.server.host, "");
+  EXPECT_EQ(config.server.port, 8080);
+  EXPECT_EQ(config.auth.connection_limit.max_per_user, 3u);
+  EXPECT_EQ(config.auth.connection_limit.mode, ConnectionLimitMode::cycle);
+  EXPECT_EQ(config.server.read_timeout, 60min);
+  EXPECT_EQ(config.auth.jwt.secret, "a-very-secret-key-from-env-file");
+  EXPECT_THAT(config.permissions, IsEmpty());
+  // The example's secret is 31 bytes.
+  EXPECT_THAT(result.warnings,
+              ElementsAre("the JWT secret is shorter than 32 bytes; use at least 32 random bytes"));
+
+  ASSERT_EQ(config.events.size(), 3u);
+  const EventSpec& join = config.events[0];
+  EXPECT_EQ(join.name, "join_room");
+  EXPECT_THAT(join.modifiers, IsEmpty());
+  ASSERT_EQ(join.actions.size(), 4u);
+  EXPECT_EQ(join.actions[0].name, "_join");
+  EXPECT_THAT(join.actions[0].params, ElementsAre("{$user.id}", "{$target.id}"));
+  EXPECT_EQ(join.actions[1].name, "_notify_origin");
+  EXPECT_THAT(join.actions[1].params,
+              ElementsAre("join_success", R"({"room": "{$target.id}", "status": "ok"})"));
+  EXPECT_EQ(join.actions[2].name, "_notify_room");
+  EXPECT_THAT(
+      join.actions[2].params,
+      ElementsAre("user_joined", R"({"user": {"id":"{$user.id}", "name": "{.payload.name}"}})"));
+  EXPECT_EQ(join.actions[3].name, "_log");
+  EXPECT_THAT(join.actions[3].params, ElementsAre("User {$user.id} joined room {$target.id}"));
+
+  const EventSpec& leave = config.events[1];
+  EXPECT_EQ(leave.name, "leave_room");
+  ASSERT_EQ(leave.actions.size(), 3u);
+  EXPECT_EQ(leave.actions[0].name, "_leave");
+  EXPECT_THAT(leave.actions[0].params, ElementsAre("{$user.id}", "{$target.id}"));
+  EXPECT_EQ(leave.actions[1].name, "_notify_room");
+  EXPECT_THAT(leave.actions[1].params,
+              ElementsAre("user_left", R"({"user": "{$user.id}", "room": "{$target.id}"})"));
+  EXPECT_EQ(leave.actions[2].name, "_log");
+  EXPECT_THAT(leave.actions[2].params, ElementsAre("User {$user.id} left room {$target.id}"));
+
+  const EventSpec& send = config.events[2];
+  EXPECT_EQ(send.name, "send_message");
+  ASSERT_EQ(send.modifiers.size(), 1u);
+  EXPECT_EQ(send.modifiers[0].name, "rate_limit");
+  EXPECT_THAT(send.modifiers[0].params, ElementsAre("10/m"));
+  ASSERT_EQ(send.actions.size(), 2u);
+  EXPECT_EQ(send.actions[0].name, "_notify_room");
+  EXPECT_THAT(
+      send.actions[0].params,
+      ElementsAre("new_message", R"({"user": "{$user.id}", "message": "{.payload.message}"})"));
+  EXPECT_EQ(send.actions[1].name, "_log");
+  EXPECT_THAT(send.actions[1].params,
+              ElementsAre("User {$user.id} sent message to room {$target.id}"));
+}
+
+TEST(ConfigLoader, GoDispatchKeysSetTheirDispatchKeys) {
+  const LoadResult result = load(R"(
+server:
+  auth:
+    jwtSecret: godispatch-style-secret-godispatch-style
+  connectionLimit:
+    maxPerUser: 4
+    mode: reject
+transport:
+  readTimeout: 45s
+)");
+  ASSERT_THAT(error_lines(result), IsEmpty());
+  EXPECT_EQ(result.config->auth.jwt.secret, "godispatch-style-secret-godispatch-style");
+  EXPECT_EQ(result.config->auth.jwt.mark, (SourceMark{"test.yaml", 3, 16}));
+  EXPECT_EQ(result.config->auth.connection_limit.max_per_user, 4u);
+  EXPECT_EQ(result.config->server.read_timeout, 45s);
+}
+
+TEST(ConfigLoader, AKeyAndItsGoDispatchNameTogetherAreAnError) {
+  const LoadResult result = load(R"(
+server:
+  read_timeout: 10s
+  auth:
+    jwtSecret: one-secret-one-secret-one-secret-1
+auth:
+  jwt:
+    secret: other-secret-other-secret-other-sec
+transport:
+  readTimeout: 20s
+)");
+  EXPECT_THAT(error_lines(result),
+              ElementsAre("test.yaml:7:5: `auth.jwt.secret` sets the same thing as "
+                          "`server.auth.jwtSecret` (line 4); keep one",
+                          "test.yaml:9:3: `transport.readTimeout` sets the same thing as "
+                          "`server.read_timeout` (line 2); keep one"));
+}
+
+// --- the JWT secret and its environment fallbacks ------------------------------------------
+
+TEST(ConfigLoader, SecretComesFromTheEnvironmentWhenTheConfigHasNone) {
+  const std::string dispatch_secret = "dispatch-secret-dispatch-secret-12";
+  const std::string godispatch_secret = "godispatch-secret-godispatch-secret";
+  {
+    const Environment both({{"DISPATCH_JWT_SECRET", dispatch_secret},
+                            {"GODISPATCH_SERVER_AUTH_JWTSECRET", godispatch_secret}},
+                           false);
+    const LoadResult result = load_config_text("", "test.yaml", both);
+    ASSERT_TRUE(result.config);
+    EXPECT_EQ(result.config->auth.jwt.secret, dispatch_secret);  // DISPATCH_ wins
+    EXPECT_EQ(result.config->auth.jwt.mark, (SourceMark{"test.yaml", 0, 0}));
+  }
+  {
+    const Environment godispatch_only({{"GODISPATCH_SERVER_AUTH_JWTSECRET", godispatch_secret}},
+                                      false);
+    const LoadResult result = load_config_text("", "test.yaml", godispatch_only);
+    ASSERT_TRUE(result.config);
+    EXPECT_EQ(result.config->auth.jwt.secret, godispatch_secret);
+  }
+  {
+    // A secret key without a value counts as not set.
+    const Environment dispatch_only({{"DISPATCH_JWT_SECRET", dispatch_secret}}, false);
+    const LoadResult result = load("auth:\n  jwt:\n    secret:\n", dispatch_only);
+    ASSERT_THAT(error_lines(result), IsEmpty());
+    EXPECT_EQ(result.config->auth.jwt.secret, dispatch_secret);
+    EXPECT_EQ(result.config->auth.jwt.mark, (SourceMark{"test.yaml", 2, 3}));  // the section
+  }
+  {
+    // A secret written in the config is used as written; the environment is not consulted.
+    const LoadResult result = load("auth: {jwt: {secret: from-the-config-from-the-config-1234}}");
+    ASSERT_TRUE(result.config);
+    EXPECT_EQ(result.config->auth.jwt.secret, "from-the-config-from-the-config-1234");
+  }
+}
+
+TEST(ConfigLoader, AnEmptySecretIsAnErrorThatSaysHowToSetIt) {
+  const Environment nothing({}, false);
+  const std::string how =
+      "set the environment variable DISPATCH_JWT_SECRET (or put it in .env), or set "
+      "`auth.jwt.secret`; or allow connections without a token with `auth.anonymous: true`";
+  EXPECT_THAT(error_lines(load_config_text("", "test.yaml", nothing)),
+              ElementsAre("test.yaml: no JWT secret: " + how));
+  EXPECT_THAT(error_lines(load("auth:\n  jwt:\n    secret: \"\"\n", nothing)),
+              ElementsAre("test.yaml:3:13: `auth.jwt.secret` is empty: " + how));
+  EXPECT_THAT(error_lines(load("server:\n  auth:\n    jwtSecret: ''\n", nothing)),
+              ElementsAre("test.yaml:3:16: `server.auth.jwtSecret` is empty: " + how));
+  // An unset variable is reported once, not again as an empty secret.
+  EXPECT_THAT(error_lines(load("auth:\n  jwt:\n    secret: ${MY_SECRET}\n", nothing)),
+              ElementsAre("test.yaml:3:13: `auth.jwt.secret`: environment variable `MY_SECRET` "
+                          "is not set (set it in the environment or in .env, or write "
+                          "${MY_SECRET:-default})"));
+  // Anonymous-only servers need no secret.
+  const LoadResult anonymous = load("auth: {anonymous: true}", nothing);
+  ASSERT_THAT(error_lines(anonymous), IsEmpty());
+  EXPECT_EQ(anonymous.config->auth.jwt.secret, "");
+}
+
+TEST(ConfigLoader, SecretsNeverAppearInMessages) {
+  const std::string secret = "s3cr3t-value-that-must-not-leak";
+  const Environment environment({{"DISPATCH_JWT_SECRET", secret}, {"EVENT_SECRET", "evsecret"}},
+                                false);
+  const LoadResult result = load(R"(
+server:
+  auth:
+    jwtSecret: ${DISPATCH_JWT_SECRET}
+auth:
+  jwt:
+    secret: ${DISPATCH_JWT_SECRET}
+  event_jwt:
+    secret: ${EVENT_SECRET}
+    leeway: ${EVENT_SECRET}
+)",
+                                 environment);
+  EXPECT_EQ(result.errors.size(), 2u);
+  EXPECT_EQ(result.warnings.size(), 2u);  // both secrets are short
+  for (const std::string& line : error_lines(result)) {
+    EXPECT_EQ(line.find(secret), std::string::npos) << line;
+  }
+  for (const std::string& warning : result.warnings) {
+    EXPECT_EQ(warning.find(secret), std::string::npos) << warning;
+    EXPECT_EQ(warning.find("evsecret"), std::string::npos) << warning;
+  }
+}
+
+TEST(ConfigLoader, EventJwtIsAbsentUnlessItHasASecret) {
+  EXPECT_FALSE(load("").config->auth.event_jwt);
+  EXPECT_FALSE(load("auth: {event_jwt: {secret: ''}}").config->auth.event_jwt);
+
+  const LoadResult unused = load("auth: {event_jwt: {issuer: x}}");
+  ASSERT_TRUE(unused.config);
+  EXPECT_FALSE(unused.config->auth.event_jwt);
+  EXPECT_THAT(unused.warnings,
+              ElementsAre("auth.event_jwt has settings but no secret, so they are unused: the "
+                          "`secure` modifier checks tokens with the auth.jwt settings"));
+}
+
+TEST(ConfigLoader, EventJwtSecretDefaultsToItsEnvironmentVariable) {
+  const std::string event_secret = "event-secret-event-secret-event-se";
+  const LoadResult result = load(R"(
+auth:
+  jwt:
+    issuer: iss
+    audience: aud
+    leeway: 5s
+    require_exp: true
+)",
+                                 test_environment({{"DISPATCH_EVENT_JWT_SECRET", event_secret}}));
+  ASSERT_THAT(error_lines(result), IsEmpty());
+  ASSERT_TRUE(result.config->auth.event_jwt);
+  const JwtConfig& event_jwt = *result.config->auth.event_jwt;
+  EXPECT_EQ(event_jwt.secret, event_secret);
+  EXPECT_EQ(event_jwt.issuer, "iss");
+  EXPECT_EQ(event_jwt.audience, "aud");
+  EXPECT_EQ(event_jwt.leeway, 5s);
+  EXPECT_TRUE(event_jwt.require_exp);
+}
+
+TEST(ConfigLoader, EventJwtKeysOverrideTheSessionValues) {
+  const LoadResult result = load(R"(
+auth:
+  jwt:
+    issuer: iss
+    audience: aud
+    leeway: 5s
+  event_jwt:
+    secret: event-config-secret-event-config-se
+    audience: events
+    require_exp: true
+)");
+  ASSERT_THAT(error_lines(result), IsEmpty());
+  const JwtConfig& event_jwt = *result.config->auth.event_jwt;
+  EXPECT_EQ(event_jwt.secret, "event-config-secret-event-config-se");
+  EXPECT_EQ(event_jwt.mark, (SourceMark{"test.yaml", 7, 13}));
+  EXPECT_EQ(event_jwt.issuer, "iss");
+  EXPECT_EQ(event_jwt.audience, "events");
+  EXPECT_EQ(event_jwt.leeway, 5s);
+  EXPECT_TRUE(event_jwt.require_exp);
+  EXPECT_EQ(result.config->auth.jwt.audience, "aud");  // the session settings are untouched
+  EXPECT_FALSE(result.config->auth.jwt.require_exp);
+}
+
+// --- ${VAR} substitution -------------------------------------------------------------------
+
+TEST(ConfigLoader, VariablesAreSubstitutedInAnyScalarAfterParsing) {
+  const LoadResult result = load(R"(
+server:
+  address: "${HOST}:${PORT}"
+  path: ${WS_PATH:-/default}
+  max_connections: ${MAX_CONNECTIONS}
+  allowed_origins: ["${ORIGIN}"]
+auth:
+  jwt:
+    issuer: ${ISSUER}
+    audience: "${EMPTY:-fallback}"
+events:
+  chat:
+    actions:
+      - name: _notify_room
+        params: ["${EVENT_OUT}", 'cost: $5, $$, ${NOT_SET:-none}']
+        scope: ${SCOPE}
+)",
+                                 test_environment({{"HOST", "127.0.0.1"},
+                                                   {"PORT", "7000"},
+                                                   {"MAX_CONNECTIONS", "12"},
+                                                   {"ORIGIN", "https://app.example"},
+                                                   {"ISSUER", "a: b # not a comment"},
+                                                   {"EMPTY", ""},
+                                                   {"EVENT_OUT", "message"},
+                                                   {"SCOPE", "node"}}));
+  ASSERT_THAT(error_lines(result), IsEmpty());
+  const Config& config = *result.config;
+  EXPECT_EQ(config.server.host, "127.0.0.1");
+  EXPECT_EQ(config.server.port, 7000);
+  EXPECT_EQ(config.server.path, "/default");
+  EXPECT_EQ(config.server.max_connections, 12u);
+  EXPECT_THAT(config.server.allowed_origins, ElementsAre("https://app.example"));
+  EXPECT_EQ(config.auth.jwt.issuer, "a: b # not a comment");  // YAML syntax in a value is text
+  EXPECT_EQ(config.auth.jwt.audience, "fallback");            // set but empty: the default
+  const StepSpec& step = config.events.at(0).actions.at(0);
+  EXPECT_THAT(step.params, ElementsAre("message", "cost: $5, $$, none"));
+  EXPECT_EQ(step.options.at("scope"), "node");
+}
+
+TEST(ConfigLoader, UnsetVariablesAreErrorsNamingTheVariableAtItsValue) {
+  const LoadResult result = load(R"(
+server:
+  path: /ws
+  max_connections: ${MAX_CONNECTIONS}
+events:
+  chat:
+    actions:
+      - name: _log
+        params: [ok, "x ${WHO} y"]
+)");
+  EXPECT_THAT(error_lines(result),
+              ElementsAre("test.yaml:3:20: `server.max_connections`: environment variable "
+                          "`MAX_CONNECTIONS` is not set (set it in the environment or in .env, "
+                          "or write ${MAX_CONNECTIONS:-default})",
+                          "test.yaml:8:22: `events.chat.actions[0].params[1]`: environment "
+                          "variable `WHO` is not set (set it in the environment or in .env, or "
+                          "write ${WHO:-default})"));
+}
+
+TEST(ConfigLoader, SubstitutedValuesAreCheckedLikeWrittenOnes) {
+  EXPECT_THAT(error_lines(load("server:\n  ping_interval: ${PING}\n",
+                               test_environment({{"PING", "soon"}}))),
+              ElementsAre("test.yaml:2:18: `server.ping_interval`: expected a duration like "
+                          "250ms, 30s, 5m or 1h, got `soon`"));
+}
+
+TEST(ConfigLoader, TheRealEnvironmentBeatsTheEnvFile) {
+  ASSERT_EQ(setenv("DISPATCH_CONFIG_TEST_ISSUER", "from-process", 1), 0);
+  const Environment environment({{"DISPATCH_CONFIG_TEST_ISSUER", "from-dotenv"},
+                                 {"DISPATCH_CONFIG_TEST_AUDIENCE", "dotenv-only"},
+                                 {"DISPATCH_JWT_SECRET", kTestSecret}},
+                                true);
+  const LoadResult result = load(R"(
+auth:
+  jwt:
+    issuer: ${DISPATCH_CONFIG_TEST_ISSUER}
+    audience: ${DISPATCH_CONFIG_TEST_AUDIENCE}
+)",
+                                 environment);
+  unsetenv("DISPATCH_CONFIG_TEST_ISSUER");
+  ASSERT_THAT(error_lines(result), IsEmpty());
+  EXPECT_EQ(result.config->auth.jwt.issuer, "from-process");
+  EXPECT_EQ(result.config->auth.jwt.audience, "dotenv-only");
+}
+
+// --- unknown, duplicate and ill-typed keys -------------------------------------------------
+
+TEST(ConfigLoader, UnknownKeysAreErrorsWithAHintWhenOneIsClose) {
+  EXPECT_THAT(error_lines(load(R"(
+server:
+  max_mesage_size: 1MiB
+  maxHeaderSize: 8KiB
+  jwt: {}
+  colour: blue
+sever: {}
+event: {}
+)")),
+              ElementsAre("test.yaml:2:3: unknown key `server.max_mesage_size` (did you mean "
+                          "`max_message_size`?)",
+                          "test.yaml:3:3: unknown key `server.maxHeaderSize` (did you mean "
+                          "`max_header_size`?)",
+                          "test.yaml:4:3: unknown key `server.jwt` (did you mean `auth.jwt`?)",
+                          "test.yaml:5:3: unknown key `server.colour`",
+                          "test.yaml:6:1: unknown key `sever` (did you mean `server`?)",
+                          "test.yaml:7:1: unknown key `event` (did you mean `events`?)"));
+}
+
+TEST(ConfigLoader, DuplicateKeysAreErrorsAtTheSecondOccurrence) {
+  EXPECT_THAT(error_lines(load(R"(
+server:
+  path: /a
+  ping_interval: 5s
+  path: /b
+log: {level: info}
+server:
+  port: 1
+)")),
+              ElementsAre("test.yaml:4:3: duplicate key `server.path` (first set on line 2)",
+                          "test.yaml:6:1: duplicate key `server` (first set on line 1)"));
+}
+
+TEST(ConfigLoader, WrongTypesAreErrorsNamingTheKeyAndTheExpectation) {
+  const LoadResult result = load(R"(
+server:
+  path: [a]
+  allowed_origins: "*"
+  max_message_size: 64KB
+  ping_interval: 30
+  max_connections: -1
+  max_rooms_per_connection: 4294967296
+  error_budget: often
+  send_queue_limit: lots
+auth:
+  anonymous: yes
+  jwt: secret
+permissions: [a, [b], ""]
+log: debug
+)");
+  EXPECT_THAT(
+      error_lines(result),
+      ElementsAre(
+          "test.yaml:2:9: `server.path`: expected a string, got a list",
+          "test.yaml:3:20: `server.allowed_origins`: expected a list like [\"a\", \"b\"], got a "
+          "single value",
+          "test.yaml:4:21: `server.max_message_size`: expected a size like 65536, 64KiB, 1MiB or "
+          "1GiB, got `64KB` (did you mean `64KiB`?)",
+          "test.yaml:5:18: `server.ping_interval`: expected a duration like 250ms, 30s, 5m or "
+          "1h, got `30` (a number needs a unit)",
+          "test.yaml:6:20: `server.max_connections`: expected a whole number from 0 to "
+          "18446744073709551615, got `-1`",
+          "test.yaml:7:29: `server.max_rooms_per_connection`: expected a whole number from 0 to "
+          "4294967295, got `4294967296`",
+          "test.yaml:8:17: `server.error_budget`: expected a rate like 10/s, 10/m or 10/10s, got "
+          "`often`",
+          "test.yaml:9:21: `server.send_queue_limit`: expected a size like 65536, 64KiB, 1MiB or "
+          "1GiB, got `lots`",
+          "test.yaml:11:14: `auth.anonymous`: expected true or false, got `yes`",
+          "test.yaml:12:8: `auth.jwt`: expected a mapping, got a single value",
+          "test.yaml:13:18: `permissions[1]`: expected a string, got a list",
+          "test.yaml:14:6: `log`: expected a mapping, got a single value"));
+  EXPECT_THAT(error_lines(load("permissions: [a, \"\"]")),
+              ElementsAre("test.yaml:1:18: `permissions[1]` must not be empty"));
+}
+
+TEST(ConfigLoader, TheTopLevelMustBeAMappingOfSections) {
+  EXPECT_THAT(error_lines(load("- server\n- events\n")),
+              ElementsAre("test.yaml:1:1: the config must be a mapping of sections such as "
+                          "`server:` and `events:`, got a list"));
+  EXPECT_THAT(error_lines(load("[a]: 1\n")),
+              ElementsAre("test.yaml:1:1: keys must be plain names, got a list"));
+}
+
+TEST(ConfigLoader, InvalidYamlIsAnErrorAtTheParsersPosition) {
+  EXPECT_THAT(error_lines(load("server:\n  allowed_origins: [a, b\nlog: {}\n")),
+              ElementsAre("test.yaml:3:4: invalid YAML: end of sequence flow not found"));
+  EXPECT_THAT(error_lines(load("server:\n  path: a: b\n")),
+              ElementsAre("test.yaml:2:10: invalid YAML: illegal map value"));
+  EXPECT_THAT(error_lines(load("server: {}\n---\nlog: {}\n")),
+              ElementsAre("test.yaml:3:1: the config must be a single YAML document (found a "
+                          "second `---`)"));
+}
+
+// --- keys this version does not implement yet ----------------------------------------------
+
+TEST(ConfigLoader, KeysNotImplementedYetAreErrorsWhenSetToSomething) {
+  const LoadResult result = load(R"(
+server:
+  trusted_proxies: [10.0.0.0/8]
+  admin_address: "127.0.0.1:9090"
+  tls: {cert: cert.pem, key: ""}
+  static_dir: ./public
+auth:
+  jwt:
+    public_key_file: key.pem
+  max_connections_per_ip: 10
+rooms:
+  "game:*": {max_members: 8}
+events:
+  send:
+    schema: {type: object}
+cluster:
+  redis: redis://127.0.0.1:6379
+api:
+  key: abc
+webhooks:
+  backend: {url: "http://127.0.0.1:9000/dispatch"}
+hooks:
+  on_connect: [{name: _log, params: [hi]}]
+)");
+  EXPECT_THAT(
+      error_lines(result),
+      ElementsAre(
+          "test.yaml:2:3: `server.trusted_proxies` is not supported yet by this version of "
+          "dispatch",
+          "test.yaml:3:3: `server.admin_address` is not supported yet by this version of dispatch",
+          "test.yaml:4:3: `server.tls` is not supported yet by this version of dispatch",
+          "test.yaml:5:3: `server.static_dir` is not supported yet by this version of dispatch",
+          "test.yaml:8:5: `auth.jwt.public_key_file` is not supported yet by this version of "
+          "dispatch",
+          "test.yaml:9:3: `auth.max_connections_per_ip` is not supported yet by this version of "
+          "dispatch",
+          "test.yaml:10:1: `rooms` is not supported yet by this version of dispatch",
+          "test.yaml:14:5: `events.send.schema` is not supported yet by this version of dispatch",
+          "test.yaml:15:1: `cluster` is not supported yet by this version of dispatch",
+          "test.yaml:17:1: `api` is not supported yet by this version of dispatch",
+          "test.yaml:19:1: `webhooks` is not supported yet by this version of dispatch",
+          "test.yaml:21:1: `hooks` is not supported yet by this version of dispatch"));
+}
+
+TEST(ConfigLoader, KeysNotImplementedYetAreAcceptedAtTheirDefaults) {
+  const LoadResult result = load(R"(
+server:
+  trusted_proxies: []
+  admin_address: ""
+  tls: { cert: "", key: "" }
+  static_dir: ""
+auth:
+  jwt:
+    public_key_file: ""
+  max_connections_per_ip: 0
+rooms:
+events:
+  send:
+    schema:
+    actions: []
+cluster:
+api:
+  key: ${DISPATCH_API_KEY:-}
+webhooks: {}
+hooks:
+  on_connect: []
+  on_disconnect: []
+  on_join: []
+  on_leave: []
+)");
+  EXPECT_THAT(error_lines(result), IsEmpty());
+}
+
+// --- sanity checks -------------------------------------------------------------------------
+
+TEST(ConfigLoader, ValuesThatCannotWorkAreErrors) {
+  EXPECT_THAT(error_lines(load(R"(
+server:
+  path: ws
+  max_message_size: 1023
+  ping_interval: 0
+  max_header_size: 512B
+  error_budget: 0/10s
+)")),
+              ElementsAre("test.yaml:2:9: `server.path` must start with `/`",
+                          "test.yaml:3:21: `server.max_message_size` must be at least 1KiB",
+                          "test.yaml:4:18: `server.ping_interval` must be longer than 0",
+                          "test.yaml:5:20: `server.max_header_size` must be at least 1KiB",
+                          "test.yaml:6:17: `server.error_budget` must allow at least 1 error "
+                          "per window"));
+  const LoadResult smallest = load("server: {max_message_size: 1KiB, max_header_size: 1024}");
+  ASSERT_THAT(error_lines(smallest), IsEmpty());
+  EXPECT_EQ(smallest.config->server.max_message_size, 1024u);
+}
+
+// --- reporting -----------------------------------------------------------------------------
+
+TEST(ConfigLoader, EveryErrorIsReportedInOneRun) {
+  const LoadResult result = load(R"(
+server:
+  address: nowhere
+  pong_timeout: forever
+  colour: blue
+auth:
+  anonymous: maybe
+events:
+  chat:
+    actions:
+      - params: [x]
+cluster:
+  redis: redis://x
+)",
+                                 Environment({}, false));
+  EXPECT_FALSE(result.config);
+  EXPECT_EQ(result.errors.size(), 7u);
+  EXPECT_THAT(
+      error_lines(result),
+      ElementsAre("test.yaml:2:12: `server.address`: expected host:port like \":8080\", "
+                  "\"127.0.0.1:8080\" or \"[::1]:8080\", got `nowhere` (missing `:port`)",
+                  "test.yaml:3:17: `server.pong_timeout`: expected a duration like 250ms, 30s, "
+                  "5m or 1h, got `forever`",
+                  "test.yaml:4:3: unknown key `server.colour`",
+                  "test.yaml:6:14: `auth.anonymous`: expected true or false, got `maybe`",
+                  "test.yaml:10:9: `events.chat.actions[0]`: a step needs a `name`",
+                  "test.yaml:11:1: `cluster` is not supported yet by this version of dispatch",
+                  "test.yaml: no JWT secret: set the environment variable DISPATCH_JWT_SECRET (or "
+                  "put it in .env), or set `auth.jwt.secret`; or allow connections without a "
+                  "token with `auth.anonymous: true`"));
+}
+
+TEST(ConfigLoader, FormatErrorWritesFileLineColumn) {
+  EXPECT_EQ(format_error({{"config.yaml", 3, 14}, "boom"}), "config.yaml:3:14: boom");
+  EXPECT_EQ(format_error({{"config.yaml", 0, 0}, "boom"}), "config.yaml: boom");
+}
+
+TEST(ConfigLoader, FilesAreReadFromDisk) {
+  const std::filesystem::path path =
+      std::filesystem::temp_directory_path() / "dispatch_config_loader_test.yaml";
+  {
+    std::ofstream file(path);
+    file << "server:\n  path: /from-disk\n  bogus: 1\n";
+  }
+  const LoadResult result = load_config_file(path.string(), test_environment());
+  std::filesystem::remove(path);
+  EXPECT_THAT(error_lines(result), ElementsAre(path.string() + ":3:3: unknown key `server.bogus`"));
+
+  const LoadResult missing = load_config_file("/nonexistent/dispatch.yaml", test_environment());
+  EXPECT_FALSE(missing.config);
+  EXPECT_THAT(error_lines(missing), ElementsAre("/nonexistent/dispatch.yaml: cannot read the "
+                                                "config file: No such file or directory"));
+}
+
+}  // namespace
+}  // namespace dispatch::config
