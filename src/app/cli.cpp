@@ -34,13 +34,13 @@ std::string claim_json(const std::string& value) {
 }
 
 int run_check(const std::string& path, const std::string& env_file, const StepRegistry& registry) {
-  std::vector<config::ConfigError> errors;
-  auto environment = config::Environment::from_process(env_file, false, errors);
-  if (errors.empty()) {
-    auto loaded = config::load_config_file(path, environment);
-    errors = std::move(loaded.errors);
-    if (loaded.config) CompiledConfig::compile(std::move(*loaded.config), registry, errors);
-  }
+  ServeOptions options;
+  options.config_path = path;
+  options.env_file = env_file;
+  CheckedConfig checked = check_config(options, registry);
+  const auto& errors = checked.errors;
+  for (const auto& warning : checked.warnings)
+    std::cout << path << ": warning: " << warning << "\n";
   for (const auto& error : errors) std::cout << config::format_error(error) << "\n";
   if (errors.empty()) std::cout << path << ": ok\n";
   return errors.empty() ? 0 : 1;

@@ -296,7 +296,11 @@ LoadResult load_config_text(std::string_view yaml, const std::string& file_name,
   settle_jwt_secret(config, walker.settings(), environment, reader, result.warnings);
   settle_event_jwt(config, walker.settings(), environment, file_name, result.warnings);
 
-  if (result.errors.empty()) result.config = std::move(config);
+  if (result.errors.empty()) {
+    result.config = std::move(config);
+  } else {
+    result.partial = std::move(config);
+  }
   return result;
 }
 

@@ -16,6 +16,9 @@ namespace dispatch::config {
 
 struct LoadResult {
   std::optional<Config> config;  // set exactly when `errors` is empty
+  // With errors: the config as far as it could be read, so that later checks (the steps of
+  // each event) can still report their own problems in the same run.
+  std::optional<Config> partial;
   std::vector<ConfigError> errors;
   std::vector<std::string> warnings;  // e.g. a short secret; never contain secret values
 };

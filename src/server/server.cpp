@@ -8,9 +8,11 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <iostream>
 #include <thread>
+#include <tuple>
 
 #include "config/loader.h"
 #include "log/log.h"
@@ -43,32 +45,16 @@ log::Level log_level_of(config::LogLevel level) {
 // Loads and compiles; prints every problem to stderr (startup) or the log (reload).
 std::shared_ptr<const CompiledConfig> load(const ServeOptions& options,
                                            const StepRegistry& registry, bool reloading) {
-  std::vector<config::ConfigError> errors;
-  config::Environment environment =
-      config::Environment::from_process(options.env_file, options.env_file_required, errors);
-  std::shared_ptr<const CompiledConfig> compiled;
-  if (errors.empty()) {
-    config::LoadResult loaded =
-        options.config_path.empty()
-            ? config::load_config_text(options.config_text, "<embedded development config>",
-                                       environment)
-            : config::load_config_file(options.config_path, environment);
-    errors = std::move(loaded.errors);
-    for (const std::string& warning : loaded.warnings) log::warn(warning);
-    if (loaded.config)
-      compiled = CompiledConfig::compile(std::move(*loaded.config), registry, errors);
-  }
-  if (!errors.empty()) {
-    for (const config::ConfigError& error : errors) {
-      if (reloading) {
-        log::error("config error").field("error", config::format_error(error));
-      } else {
-        std::cerr << config::format_error(error) << "\n";
-      }
+  CheckedConfig checked = check_config(options, registry);
+  for (const std::string& warning : checked.warnings) log::warn(warning);
+  for (const config::ConfigError& error : checked.errors) {
+    if (reloading) {
+      log::error("config error").field("error", config::format_error(error));
+    } else {
+      std::cerr << config::format_error(error) << "\n";
     }
-    return nullptr;
   }
-  return compiled;
+  return checked.errors.empty() ? checked.compiled : nullptr;
 }
 
 unsigned threads_for(const config::ServerConfig& server) {
@@ -123,6 +109,32 @@ class Acceptor {
 };
 
 }  // namespace
+
+CheckedConfig check_config(const ServeOptions& options, const StepRegistry& registry) {
+  CheckedConfig checked;
+  config::Environment environment = config::Environment::from_process(
+      options.env_file, options.env_file_required, checked.errors);
+  if (!checked.errors.empty()) return checked;
+  config::LoadResult loaded =
+      options.config_path.empty()
+          ? config::load_config_text(options.config_text, "<embedded development config>",
+                                     environment)
+          : config::load_config_file(options.config_path, environment);
+  checked.errors = std::move(loaded.errors);
+  checked.warnings = std::move(loaded.warnings);
+  if (loaded.config) {
+    checked.compiled = CompiledConfig::compile(std::move(*loaded.config), registry, checked.errors);
+  } else if (loaded.partial) {
+    // Only for the steps' own errors: a config with errors never runs.
+    CompiledConfig::compile(std::move(*loaded.partial), registry, checked.errors);
+  }
+  std::stable_sort(checked.errors.begin(), checked.errors.end(),
+                   [](const config::ConfigError& a, const config::ConfigError& b) {
+                     return std::tie(a.mark.line, a.mark.column) <
+                            std::tie(b.mark.line, b.mark.column);
+                   });
+  return checked;
+}
 
 int serve(const ServeOptions& options, const StepRegistry& registry) {
   std::signal(SIGPIPE, SIG_IGN);

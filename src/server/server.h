@@ -9,6 +9,7 @@
 
 #include "config/config.h"
 #include "dispatch/extension.h"
+#include "router/compiled_config.h"
 
 namespace dispatch {
 
@@ -18,6 +19,15 @@ struct ServeOptions {
   std::string env_file = ".env";
   bool env_file_required = false;
 };
+
+struct CheckedConfig {
+  std::shared_ptr<const CompiledConfig> compiled;  // null when there are errors
+  std::vector<config::ConfigError> errors;         // every problem found, in file order
+  std::vector<std::string> warnings;
+};
+
+// Reads the env file and the config, and compiles it: what `serve`, SIGHUP and `check` share.
+CheckedConfig check_config(const ServeOptions& options, const StepRegistry& registry);
 
 // Runs until stopped by a signal; returns the process exit code (0 clean stop, 1 failure).
 int serve(const ServeOptions& options, const StepRegistry& registry);

@@ -379,7 +379,10 @@ void Connection::flush() {
   // A pong waits while much is queued: a client that floods pings but never reads gets one
   // pending pong, not a growing queue of them.
   if (pending_pong_ && queue_.bytes() < queue_limit) queue_control(std::move(pending_pong_));
-  if (close_frame_) queue_control(std::move(close_frame_));
+  if (close_frame_) {
+    queue_control(std::move(close_frame_));
+    close_queued_ = true;
+  }
 
   iovec vectors[64];
   while (!queue_.empty()) {
@@ -407,11 +410,15 @@ void Connection::flush() {
     }
   }
   if (queue_.frame_count() == 0) queue_.release_memory();
-  if (close_after_flush_) {
+  if ((close_queued_ || close_after_flush_) && !half_closed_) {
+    // Our close frame is out: send FIN at once, so a client that waits for the server to close
+    // TCP first (RFC 6455 section 7.1.1) is not kept waiting; keep reading for its close frame
+    // or EOF, bounded by the close deadline.
+    half_closed_ = true;
     boost::system::error_code ec;
     socket_.shutdown(boost::asio::ip::tcp::socket::shutdown_send, ec);
-    abort();
   }
+  if (close_after_flush_) abort();
 }
 
 void Connection::arm_write() {

@@ -112,7 +112,9 @@ class Connection final : public ws::FrameReaderHandler,
   bool writing_ = false;          // an async wait for writability is outstanding
   bool flush_scheduled_ = false;  // in the loop's flush list
   bool close_after_flush_ = false;
-  bool registered_ = false;  // in the loop's user table and the directory
+  bool close_queued_ = false;  // our close frame is in the queue (or written)
+  bool half_closed_ = false;   // we sent FIN after our close frame
+  bool registered_ = false;    // in the loop's user table and the directory
   uint32_t holds_ = 0;
 
   std::string user_id_;

@@ -99,8 +99,9 @@ class ReadTimeout(ServerCase):
         self.assertGreaterEqual(info["pongs"], 2, "our pings were not answered")
         self.assertGreaterEqual(elapsed, 0.45)
         self.assertLessEqual(elapsed, 1.5)
-        c.try_send(build_frame(OP_CLOSE, b"\x0f\xa0"))
-        c.wait_closed(timeout=2.0)
+        c.try_send(build_frame(OP_CLOSE, b"\x0f\xa0"))   # we answer: the handshake is complete
+        took = c.wait_closed(timeout=3.0)
+        self.assertLess(took, 1.0, f"server kept TCP open {took:.2f}s after the close handshake")
 
     def test_data_messages_keep_the_connection(self):
         c = self.connect()

@@ -16,6 +16,9 @@ import os
 import socket
 import struct
 import time
+import unittest
+
+from dispatch_harness import DispatchServer, make_token  # tests/integration (PYTHONPATH)
 
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -450,24 +453,7 @@ class WSClient:
         self.abort()
 
 
-def tcp_state(sock):
-    """The kernel TCP state of a socket (Linux TCP_INFO tcpi_state): 1 ESTABLISHED,
-    7 CLOSE, 8 CLOSE_WAIT (peer sent FIN), ..."""
-    info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)
-    return info[0]
-
-
-TCP_ESTABLISHED, TCP_CLOSE, TCP_CLOSE_WAIT = 1, 7, 8
-
-
-# ---------------------------------------------------------------------- server launching
-
-from dispatch_harness import DispatchServer, make_token  # noqa: E402  (tests/integration)
-
-
 # ---------------------------------------------------------------------- test base
-
-import unittest  # noqa: E402
 
 ECHO_EVENTS = """\
 events:
@@ -557,6 +543,25 @@ class ServerCase(unittest.TestCase):
             self.assertEqual(got_reason, reason, what)
         c.wait_closed(timeout=tcp_timeout)
         return got_reason
+
+    def assert_fail_cases(self, cases, close_timeout=3.0, tcp_timeout=3.0):
+        """Runs many failure cases: cases is a list of (label, send(c), expected code). Each gets
+        a fresh connection; the close frames are checked one by one, then every connection must
+        be closed by the server within tcp_timeout of its close frame (checked after all cases
+        were sent, so a server that takes its full close bound does not multiply the run time)."""
+        pending = []
+        for label, send, code in cases:
+            with self.subTest(case=label):
+                c = self.connect()
+                send(c)
+                got, reason, before = c.expect_close(timeout=close_timeout)
+                self.assertEqual(got, code, f"{label}: close code {got} reason {reason!r}, "
+                                            f"want {code}; data frames before: {before!r}")
+                pending.append((label, c, time.monotonic()))
+        for label, c, t0 in pending:
+            with self.subTest(case=label, check="server closes TCP"):
+                c.wait_closed(timeout=max(0.05, t0 + tcp_timeout - time.monotonic()))
+            c.abort()
 
     def assert_server_serves(self):
         c = WSClient.open(self.server.port, token=make_token("fresh-%s" % os.urandom(3).hex()))

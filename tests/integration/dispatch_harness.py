@@ -7,7 +7,8 @@ Servers
     free_config(events, server=..., jwt=..., auth=..., ...) -> YAML text (address 127.0.0.1:0)
     DispatchServer(config_text, env=None, binary=None, args=None) - context manager; waits for
         the `"msg":"listening"` log line; .port .url() .logs() .wait_for_log() .send_signal()
-        .wait() .stop() .kill() .close() .output() .stdout_text() .stderr_text()
+        .wait() .stop() .kill() .close() .restart() .write_config() .death_report() .output()
+        .stdout_text() .stderr_text() .log_mark()
     run_dispatch(args, config_text=None, ...) -> subprocess.CompletedProcess (text)
 Tokens
     make_token(sub, secret=DEFAULT_SECRET, alg="HS256", header=None, **claims) -> JWT string
@@ -15,6 +16,8 @@ Clients (async; every await is bounded)
     connect(url, token, via=...), open_client(server, sub), recv_json, recv_raw,
     expect_no_frame, expect_close, recv_until, expect_error, send_json, request
     run_async(coro, timeout) - asyncio.run with a deadline; closes the clients it opened
+    DispatchTestCase - start_server/start_class_server/arun; a test whose server crashed fails
+        with the server's exit status and output tail; a crashed shared server is restarted
 Raw sockets
     http_request(port, method, path, headers, body) / raw_upgrade(port, headers, path)
         -> HttpResponse(status, headers, body) with .json()

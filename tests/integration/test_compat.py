@@ -13,7 +13,7 @@ import unittest
 from dispatch_harness import (
     DEFAULT_SECRET, REPO, DispatchServer, DispatchTestCase, OP_CLOSE, RawWebSocket,
     ServerStartError, assert_secrets_not_logged, check_error, compact, connect, expect_close,
-    expect_error, expect_no_frame, make_token, open_client, parse_close, recv_json, request,
+    expect_error, expect_no_frame, make_token, open_client, parse_close, raw_upgrade, recv_json, request,
     require_binary, send_json,
 )
 
@@ -341,6 +341,30 @@ class GoDispatchCompat(DispatchTestCase):
         time.sleep(0.2)
         self.assertTrue(self.server.logs(), "the server logged nothing at all")
         assert_secrets_not_logged(self.server)
+
+
+class SecretFromEnvironment(DispatchTestCase):
+    """SPEC 2: with no secret in the file, GODISPATCH_SERVER_AUTH_JWTSECRET or DISPATCH_JWT_SECRET
+    gives it, and DISPATCH_JWT_SECRET wins when both are set (on a free port, not :8080)."""
+
+    CONFIG = ('server:\n  address: "127.0.0.1:0"\n'
+              'events:\n  ping:\n    actions:\n      - name: _reply\n        params: ["pong", "{}"]\n')
+
+    def status(self, server, secret):
+        return raw_upgrade(server.port, token=make_token("envsecret", secret=secret)).status
+
+    def test_godispatch_variable_alone(self):
+        server = self.start_server(self.CONFIG, env={"DISPATCH_JWT_SECRET": None,
+                                                     "GODISPATCH_SERVER_AUTH_JWTSECRET": "go-secret-0123456789abcdef"})
+        self.assertEqual(self.status(server, "go-secret-0123456789abcdef"), 101)
+        assert_secrets_not_logged(server, secrets=["go-secret-0123456789abcdef"])
+
+    def test_dispatch_variable_wins(self):
+        server = self.start_server(self.CONFIG, env={"DISPATCH_JWT_SECRET": "dispatch-secret-0123456789ab",
+                                                     "GODISPATCH_SERVER_AUTH_JWTSECRET": "go-secret-0123456789abcdef"})
+        self.assertEqual(self.status(server, "dispatch-secret-0123456789ab"), 101)
+        self.assertEqual(self.status(server, "go-secret-0123456789abcdef"), 401)
+        assert_secrets_not_logged(server, secrets=["dispatch-secret-0123456789ab", "go-secret-0123456789abcdef"])
 
 
 if __name__ == "__main__":

@@ -654,6 +654,24 @@ class Messages(DispatchTestCase):
                 self.assertEqual(got, list(range(200)))
         self.arun(go(), timeout=40)
 
+    def test_fanout_150_members(self):
+        # Members spread over every event loop; one message and one broadcast reach each once.
+        async def go():
+            room = uniq("fan")
+            members = await asyncio.gather(*(self.client(uniq("f")) for _ in range(150)))
+            await asyncio.gather(*(self.ack(m, msg("join_conn", room, id=1)) for m in members))
+            sender = await self.client(uniq("fsender"))
+            await self.ack(sender, msg("say", room, {"k": "fan"}, id=1))
+            await self.ack(sender, msg("announce", payload={"k": "all"}, id=2))
+
+            async def check(ws):
+                a, b = await recv_json(ws, 10), await recv_json(ws, 10)
+                self.assertEqual((a["event"], a["payload"], a["room"]), ("said", {"k": "fan"}, room))
+                self.assertEqual((b["event"], b["payload"]), ("announced", {"k": "all"}))
+                await expect_no_frame(ws, 0.2)
+            await asyncio.gather(*(check(m) for m in members))
+        self.arun(go(), timeout=50)
+
 
 class ErrorBudget(DispatchTestCase):
     def test_budget_exceeded_closes_1008_rate_limited_not_counted(self):
