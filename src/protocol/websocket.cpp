@@ -57,7 +57,12 @@ std::string make_server_frame(Opcode opcode, std::string_view payload) {
 }
 
 std::string make_close_frame(uint16_t code, std::string_view reason) {
-  if (reason.size() > 123) reason = reason.substr(0, 123);
+  if (reason.size() > 123) {
+    // Cut at a character boundary: a close reason must stay valid UTF-8.
+    size_t cut = 123;
+    while (cut > 0 && (static_cast<unsigned char>(reason[cut]) & 0xC0) == 0x80) --cut;
+    reason = reason.substr(0, cut);
+  }
   std::string payload;
   payload.push_back(static_cast<char>(code >> 8));
   payload.push_back(static_cast<char>(code & 0xFF));

@@ -55,7 +55,11 @@ void LocalRooms::remove_member(LocalRoom& room, Connection& connection) {
     room.members.pop_back();
   }
   directory_.add_room_refs(room.name, loop_, -1);
-  if (room.members.empty()) rooms_.erase(std::string_view(room.name));
+  erase_if_unused(room);
+}
+
+void LocalRooms::erase_if_unused(LocalRoom& room) {
+  if (room.members.empty() && room.visits == 0) rooms_.erase(std::string_view(room.name));
 }
 
 }  // namespace dispatch

@@ -3,6 +3,7 @@
 // connection and ends with it; an empty room is erased (locally and in the Directory).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -18,6 +19,7 @@ class Connection;
 struct LocalRoom {
   std::string name;
   std::vector<Connection*> members;
+  uint32_t visits = 0;  // deliveries in progress: the room is not erased under them
 };
 
 class LocalRooms {
@@ -29,10 +31,28 @@ class LocalRooms {
   bool join(Connection& connection, std::string_view name);
   bool leave(Connection& connection, std::string_view name);
   void leave_all(Connection& connection);
+
+  // Calls visit(Connection&) for each member. A visit may make that member leave (a slow
+  // consumer is closed): the member that takes its place is still visited, and the room stays
+  // allocated until the loop is done.
+  template <typename Visit>
+  void for_each_member(std::string_view name, Visit visit) {
+    LocalRoom* room = find(name);
+    if (!room) return;
+    ++room->visits;
+    for (size_t i = 0; i < room->members.size();) {
+      Connection* member = room->members[i];
+      visit(*member);
+      if (i < room->members.size() && room->members[i] == member) ++i;
+    }
+    --room->visits;
+    erase_if_unused(*room);
+  }
   size_t size() const { return rooms_.size(); }
 
  private:
   void remove_member(LocalRoom& room, Connection& connection);
+  void erase_if_unused(LocalRoom& room);
 
   Directory& directory_;
   unsigned loop_;

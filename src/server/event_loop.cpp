@@ -102,15 +102,7 @@ void EventLoop::close_all(uint16_t code, std::string_view reason) {
 // ---------------------------------------------------------------- local delivery
 
 void EventLoop::deliver_to_room(std::string_view room, const FrameRef& frame) {
-  if (LocalRoom* local = rooms_.find(room)) {
-    // A send may close a slow member, which removes it from this vector: iterate a copy
-    // only when that can happen (the common case sends to all without any removal).
-    for (size_t i = 0; i < local->members.size();) {
-      Connection* member = local->members[i];
-      member->send(frame);
-      if (i < local->members.size() && local->members[i] == member) ++i;
-    }
-  }
+  rooms_.for_each_member(room, [&](Connection& member) { member.send(frame); });
 }
 
 void EventLoop::deliver_to_user(std::string_view user, const FrameRef& frame) {

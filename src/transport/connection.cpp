@@ -326,6 +326,10 @@ void Connection::account_queued(int64_t delta) {
 
 void Connection::send(const FrameRef& frame) {
   if (state_ != State::open) return;
+  // Over the limit within one turn (a burst): first let the kernel take what it can. Only a
+  // client whose socket is full (we are waiting for writability) is a slow consumer.
+  if (over_queue_limit(frame->size()) && !writing_) flush();
+  if (state_ != State::open) return;
   if (over_queue_limit(frame->size())) {
     switch (loop_.config().config().server.slow_consumer) {
       case config::SlowConsumerPolicy::disconnect: {
