@@ -102,8 +102,10 @@ class StepContext {
   // To every connection; adds "from".
   virtual void broadcast(std::string_view event, std::string_view payload_json) = 0;
   // Joins every live connection of `user` to `room` (only the sending connection when
-  // `this_connection_only`). A later step's send to the room reaches them.
-  virtual void join(std::string_view user, std::string_view room, bool this_connection_only) = 0;
+  // `this_connection_only`). A later step's send to the room reaches them. Connections already
+  // in server.max_rooms_per_connection rooms are left out; false (the step has then failed with
+  // `forbidden`) when that is the sending connection itself.
+  virtual bool join(std::string_view user, std::string_view room, bool this_connection_only) = 0;
   virtual void leave(std::string_view user, std::string_view room) = 0;
   virtual void log_info(std::string_view text) = 0;
 

@@ -93,6 +93,7 @@ struct ServerConfig {
   uint32_t max_rooms_per_connection = 100;
   RateSpec error_budget{10, 10s};
   unsigned threads = 0;  // 0 = auto
+  std::string static_dir;  // "" = no static files
 
   bool operator==(const ServerConfig&) const = default;
 };

@@ -254,8 +254,8 @@ std::vector<KeyBinding> make_key_bindings() {
   std::vector<KeyBinding> keys = {
       section("server", "the listener and the limits of each connection"),
       address_key("server.address", ":8080",
-                  "host:port to listen on; \":8080\" = all interfaces, \"[::1]:8080\" for IPv6, "
-                  "port 0 = any free port"),
+                  "host:port to listen on; \":8080\" = every IPv4 interface, \"[::]:8080\" = IPv6 "
+                  "and IPv4, \"[::1]:8080\" = IPv6 loopback; port 0 = any free port"),
       string_key(
           "server.path", "/ws", "the URL path of the WebSocket endpoint",
           [](T& t) -> std::string& { return t.config.server.path; }, absolute_path),
@@ -273,10 +273,12 @@ std::vector<KeyBinding> make_key_bindings() {
           "how often the server pings; a client silent for ping_interval + pong_timeout "
           "is dropped",
           [](T& t) -> Duration& { return t.config.server.ping_interval; }, longer_than_zero),
-      duration_key("server.pong_timeout", "10s", "see ping_interval",
+      duration_key("server.pong_timeout", "10s",
+                   "how much longer than ping_interval a silent client is kept; then close 4000",
                    [](T& t) -> Duration& { return t.config.server.pong_timeout; }),
       duration_key("server.read_timeout", "0",
-                   "close a connection when no data message arrives for this long; 0 = off",
+                   "close 4000 when no data message arrives for this long (pings do not count); "
+                   "0 = off",
                    [](T& t) -> Duration& { return t.config.server.read_timeout; }),
       size_key("server.send_queue_limit", "1MiB",
                "bytes queued for one connection before slow_consumer applies",
@@ -299,11 +301,13 @@ std::vector<KeyBinding> make_key_bindings() {
                             "0 = as many as file descriptors allow; beyond it new ones get 503",
                             [](T& t) -> uint64_t& { return t.config.server.max_connections; }),
       integer_key<uint32_t>(
-          "server.max_rooms_per_connection", "100", "rooms one connection may be a member of",
+          "server.max_rooms_per_connection", "100",
+          "rooms one connection may be a member of; 0 = unlimited",
           [](T& t) -> uint32_t& { return t.config.server.max_rooms_per_connection; }),
       rate_key(
           "server.error_budget", "10/10s",
-          "error replies a connection may earn; beyond it: close 1008",
+          "error replies a connection may earn (rate_limited ones do not count); beyond it: "
+          "close 1008",
           [](T& t) -> RateSpec& { return t.config.server.error_budget; }, positive_count),
       not_supported("server.trusted_proxies", KeyType::string_list, "[]",
                     "CIDRs whose X-Forwarded-For gives the client IP"),
@@ -313,8 +317,11 @@ std::vector<KeyBinding> make_key_bindings() {
                   "event loops; auto = one per CPU in the process's affinity mask"),
       not_supported("server.tls", KeyType::mapping, "{cert: \"\", key: \"\"}",
                     "wss:// when both cert and key (PEM files) are set"),
-      not_supported("server.static_dir", KeyType::string, "",
-                    "a directory served at / (demo pages)"),
+      string_key("server.static_dir", "",
+                 "a directory whose files are served over plain HTTP on the same port "
+                 "(GET /, /index.html, ...): demo pages; \"\" = off; relative to the working "
+                 "directory",
+                 [](T& t) -> std::string& { return t.config.server.static_dir; }),
       section("server.auth", "GoDispatch compatibility"),
       alias(secret_key("server.auth.jwtSecret", "", "GoDispatch's name for auth.jwt.secret",
                        [](T& t) -> std::string& { return t.config.auth.jwt.secret; }),
@@ -350,7 +357,8 @@ std::vector<KeyBinding> make_key_bindings() {
       section("auth.event_jwt",
               "tokens checked by the `secure` modifier; unset keys take auth.jwt's values"),
       secret_key("auth.event_jwt.secret", "${DISPATCH_EVENT_JWT_SECRET:-}",
-                 "HMAC secret; empty = the `secure` modifier uses the session settings",
+                 "HMAC secret for event tokens, never the session's; empty = `secure` cannot be "
+                 "used (a check error)",
                  [](T& t) -> std::string& { return event_jwt(t).secret; }),
       string_key("auth.event_jwt.issuer", "", "default: auth.jwt.issuer",
                  [](T& t) -> std::string& { return event_jwt(t).issuer; }),

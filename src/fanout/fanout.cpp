@@ -2,6 +2,7 @@
 
 #include <bit>
 
+#include "router/compiled_config.h"
 #include "server/engine.h"
 #include "server/event_loop.h"
 #include "transport/connection.h"
@@ -60,7 +61,10 @@ void join_user_to_room(EventLoop& origin, std::string_view user, std::string_vie
     if (loop == origin.index()) {
       std::vector<Connection*> targets = origin.user_connections(user);
       for (Connection* connection : targets) {
-        if (connection->is_open()) origin.rooms().join(*connection, room);
+        if (connection->is_open()) {
+          origin.rooms().join(*connection, room,
+                              origin.config().config().server.max_rooms_per_connection);
+        }
       }
     } else {
       directory.add_room_refs(room, loop, +1);  // in flight; released by the task

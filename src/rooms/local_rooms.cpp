@@ -11,7 +11,8 @@ LocalRoom* LocalRooms::find(std::string_view name) const {
   return found == rooms_.end() ? nullptr : found->second.get();
 }
 
-bool LocalRooms::join(Connection& connection, std::string_view name) {
+bool LocalRooms::join(Connection& connection, std::string_view name, uint32_t room_limit) {
+  if (room_limit > 0 && connection.rooms().size() >= room_limit) return false;
   LocalRoom* room = find(name);
   if (!room) {
     auto created = std::make_unique<LocalRoom>();

@@ -27,8 +27,9 @@ class LocalRooms {
   LocalRooms(Directory& directory, unsigned loop) : directory_(directory), loop_(loop) {}
 
   LocalRoom* find(std::string_view name) const;
-  // Adds the connection; false when it was already a member.
-  bool join(Connection& connection, std::string_view name);
+  // Adds the connection; false when it was already a member, or is in `room_limit` rooms
+  // already (server.max_rooms_per_connection; 0 = no limit).
+  bool join(Connection& connection, std::string_view name, uint32_t room_limit);
   bool leave(Connection& connection, std::string_view name);
   void leave_all(Connection& connection);
 

@@ -236,12 +236,23 @@ void MessageRun::broadcast(std::string_view event, std::string_view payload_json
   publish_to_all(loop_, build_event_frame(event, payload_json, origin));
 }
 
-void MessageRun::join(std::string_view user, std::string_view room, bool this_connection_only) {
+bool MessageRun::join(std::string_view user, std::string_view room, bool this_connection_only) {
+  const uint32_t limit = loop_.config().config().server.max_rooms_per_connection;
+  const bool sender_joins = this_connection_only || user == connection_.user_id();
+  if (sender_joins && limit > 0 && !connection_.is_member(room) &&
+      connection_.rooms().size() >= limit) {
+    fail(ErrorCode::forbidden,
+         fmt::format("this connection is already in {} rooms (server.max_rooms_per_connection): "
+                     "leave one first",
+                     limit));
+    return false;
+  }
   if (this_connection_only) {
-    loop_.rooms().join(connection_, room);
+    loop_.rooms().join(connection_, room, limit);
   } else {
     join_user_to_room(loop_, user, room);
   }
+  return true;
 }
 
 void MessageRun::leave(std::string_view user, std::string_view room) {

@@ -51,7 +51,7 @@ class MessageRun final : public StepContext, public tmpl::TemplateScope {
   void send_to_user(std::string_view user, std::string_view event,
                     std::string_view payload_json) override;
   void broadcast(std::string_view event, std::string_view payload_json) override;
-  void join(std::string_view user, std::string_view room, bool this_connection_only) override;
+  bool join(std::string_view user, std::string_view room, bool this_connection_only) override;
   void leave(std::string_view user, std::string_view room) override;
   void log_info(std::string_view text) override;
   StepStatus fail(ErrorCode code, std::string message) override;

@@ -145,7 +145,9 @@ void EventLoop::run_task(LoopTask& task) {
     case LoopTask::Kind::join_user: {
       std::vector<Connection*> targets = user_connections(task.key);
       for (Connection* connection : targets) {
-        if (connection->is_open()) rooms_.join(*connection, task.room);
+        if (connection->is_open()) {
+          rooms_.join(*connection, task.room, config_->config().server.max_rooms_per_connection);
+        }
       }
       engine_.directory().add_room_refs(task.room, index_, -1);  // the join is no longer in flight
       break;

@@ -87,8 +87,17 @@ class Acceptor {
         target.io(), [this, &target](const boost::system::error_code& ec, tcp::socket socket) {
           if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
           if (ec) {
-            // Out of file descriptors (or a similar pressure): wait instead of spinning.
-            log::warn("accept failed; retrying shortly").field("error", ec.message());
+            // Out of file descriptors (or a similar pressure): wait instead of spinning, and
+            // say so once every few seconds rather than on every retry.
+            ++failed_accepts_;
+            const auto now = std::chrono::steady_clock::now();
+            if (now - last_warning_ >= std::chrono::seconds(5)) {
+              last_warning_ = now;
+              log::warn("accept failed; retrying every 100 ms")
+                  .field("error", ec.message())
+                  .field("failures_since_last_warning", failed_accepts_);
+              failed_accepts_ = 0;
+            }
             backoff_.expires_after(std::chrono::milliseconds(100));
             backoff_.async_wait([this](const boost::system::error_code& wait_error) {
               if (!wait_error) accept_next();
@@ -106,6 +115,8 @@ class Acceptor {
   tcp::acceptor acceptor_;
   asio::steady_timer backoff_;
   unsigned next_loop_ = 0;
+  uint64_t failed_accepts_ = 0;
+  std::chrono::steady_clock::time_point last_warning_{};
 };
 
 }  // namespace

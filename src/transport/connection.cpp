@@ -147,6 +147,10 @@ void Connection::handle_handshake_bytes(char* data, size_t length) {
 
   const CompiledConfig& compiled = loop_.config();
   UpgradeDecision decision = decide_upgrade(request, compiled, unix_now());
+  if (!decision.http_response.empty()) {
+    refuse_http(std::move(decision.http_response));
+    return;
+  }
   if (decision.accepted) {
     AcceptedIdentity identity;
     auth::VerifiedToken& token = decision.accepted->token;
@@ -160,8 +164,11 @@ void Connection::handle_handshake_bytes(char* data, size_t length) {
     // Limits: the whole server, then this user.
     const auto& auth = compiled.config().auth;
     Engine& engine = loop_.engine();
+    // Reserve a place at once (two loops may admit at the same moment); released on refusal.
+    const int64_t places_taken = engine.open_connections().fetch_add(1);
     if (server.max_connections > 0 &&
-        engine.open_connections().load() >= static_cast<int64_t>(server.max_connections)) {
+        places_taken >= static_cast<int64_t>(server.max_connections)) {
+      engine.open_connections().fetch_sub(1);
       decision.accepted.reset();
       decision.refusal = {503, "server_full",
                           "the server is at server.max_connections: try again later", true, 4429};
@@ -171,6 +178,7 @@ void Connection::handle_handshake_bytes(char* data, size_t length) {
       if (!engine.directory().admit_connection(
               identity.user_id, {number_, static_cast<uint16_t>(loop_.index())},
               auth.connection_limit.max_per_user, cycle, replaced)) {
+        engine.open_connections().fetch_sub(1);
         decision.accepted.reset();
         decision.refusal = {429, "too_many_connections",
                             "this user already has auth.connection_limit.max_per_user "
@@ -231,8 +239,7 @@ void Connection::accept(std::string response, AcceptedIdentity identity,
     token_deadline_ =
         steady_now() + std::chrono::seconds(*identity.expires_at - unix_now()) + leeway;
   }
-  loop_.add_user_connection(*this);
-  loop_.engine().open_connections().fetch_add(1);
+  loop_.add_user_connection(*this);  // its place in open_connections was reserved on admission
 
   send_control(build_raw_frame(response));
   std::string welcome = "{\"conn_id\":\"" + id() + "\",\"user_id\":\"";

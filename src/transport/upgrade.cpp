@@ -10,6 +10,7 @@
 #include "protocol/websocket.h"
 #include "router/compiled_config.h"
 #include "template/json_escape.h"
+#include "transport/static_files.h"
 
 namespace dispatch {
 
@@ -130,6 +131,13 @@ UpgradeDecision decide_upgrade(std::string_view request_bytes, const CompiledCon
 
   std::string_view target(request.target().data(), request.target().size());
   std::string_view path = target.substr(0, target.find('?'));
+  if (path != server.path && !server.static_dir.empty() &&
+      (request.method() == http::verb::get || request.method() == http::verb::head)) {
+    UpgradeDecision decision;
+    decision.http_response =
+        static_file_response(server.static_dir, target, request.method() == http::verb::head);
+    return decision;
+  }
   if (path != server.path) {
     return refuse(404, "not_found",
                   fmt::format("nothing here; the WebSocket endpoint is {}", server.path), 1008,
@@ -241,13 +249,15 @@ UpgradeDecision decide_upgrade(std::string_view request_bytes, const CompiledCon
                                               now_unix_seconds, compiled.wanted_claims());
   if (verified.error != auth::JwtError::none) {
     const bool expired = verified.error == auth::JwtError::expired;
-    auto refused =
-        refuse(401, expired ? "token_expired" : "invalid_token",
-               expired ? fmt::format("the session token (from the {}) has expired: get a new one",
-                                     source.where)
-                       : fmt::format("the session token (from the {}) was refused: {}",
-                                     source.where, auth::describe(verified.error)),
-               4401);
+    auto refused = refuse(
+        401, expired ? "token_expired" : "invalid_token",
+        expired ? fmt::format("the session token (from the {}) has expired: get a new one",
+                              source.where)
+                : fmt::format("the session token (from the {}) was refused: {}; tokens must be "
+                              "signed with the server's auth.jwt.secret (`dispatch token --sub "
+                              "<user>` makes one)",
+                              source.where, auth::describe(verified.error)),
+        4401);
     refused.upgrade_response_for_refusal = decision.upgrade_response_for_refusal;
     return refused;
   }

@@ -34,6 +34,8 @@ struct UpgradeDecision {
   UpgradeRefusal refusal;  // when not accepted
   // Set when the refusal may instead complete the upgrade and close (refuse_after_upgrade).
   std::string upgrade_response_for_refusal;
+  // A plain HTTP answer that is not a refusal (a static file): sent, then the socket closes.
+  std::string http_response;
 };
 
 // `request` holds the request head up to and including the blank line.

@@ -803,7 +803,7 @@ server:
   trusted_proxies: [10.0.0.0/8]
   admin_address: "127.0.0.1:9090"
   tls: {cert: cert.pem, key: ""}
-  static_dir: ./public
+  static_dir: ./public  # implemented: no error
 auth:
   jwt:
     public_key_file: key.pem
@@ -829,7 +829,6 @@ hooks:
           "dispatch",
           "test.yaml:3:3: `server.admin_address` is not supported yet by this version of dispatch",
           "test.yaml:4:3: `server.tls` is not supported yet by this version of dispatch",
-          "test.yaml:5:3: `server.static_dir` is not supported yet by this version of dispatch",
           "test.yaml:8:5: `auth.jwt.public_key_file` is not supported yet by this version of "
           "dispatch",
           "test.yaml:9:3: `auth.max_connections_per_ip` is not supported yet by this version of "

@@ -24,7 +24,7 @@ class MembershipAction final : public Step {
       return ctx.fail(ErrorCode::bad_message, "`user:` ids address users, not rooms");
     }
     if (joining_) {
-      ctx.join(user, room, this_connection_only_);
+      if (!ctx.join(user, room, this_connection_only_)) return StepStatus::failed;
     } else {
       ctx.leave(user, room);
     }
