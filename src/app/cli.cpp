@@ -89,6 +89,52 @@ int run_command_line(int argc, char** argv, const StepRegistry& registry) {
   token_command->add_option("--secret", secret, "sign with this secret instead of the config's");
   token_command->add_option("--config,-c", token_config, "take the secret from this config");
 
+  app.footer(R"(Commands (dispatch <command> --help for each):
+  dispatch                      same as `dispatch serve`
+  dispatch serve --config FILE  run the server with FILE
+  dispatch check --config FILE  validate FILE: every problem as file:line:col: message
+  dispatch token --sub alice    a development session token (HS256)
+
+Files and environment:
+  ./config.yaml        the config when --config is not given; without it (and without
+                       --config) the embedded development config runs: a small chat on
+                       127.0.0.1:8080 with a PUBLIC secret, for trying Dispatch only
+  ./.env               KEY=VALUE lines read before the config (real environment wins)
+  ${NAME}, ${NAME:-default} in any config value come from the environment
+  DISPATCH_JWT_SECRET  the session secret when the config does not set auth.jwt.secret
+                       (GoDispatch's GODISPATCH_SERVER_AUTH_JWTSECRET is read too)
+
+Exit codes: 0 clean stop (or config valid), 1 bad config or startup failure (such as the port
+being taken), 2 bad command line.
+
+Docs: README.md (quick start), docs/CONFIG.md (every key), docs/PROTOCOL.md (the wire protocol).)");
+  serve_command->footer(R"(Signals while serving:
+  SIGINT, SIGTERM  stop accepting, close every client with 1001 "going away", drain for up to
+                   server.shutdown_grace, exit 0
+  SIGHUP           reload the config; a config that fails `dispatch check` is refused (logged)
+                   and the running one stays
+  SIGPIPE          ignored; every other signal keeps its default
+
+Logs are JSON lines on stdout, at log.level; secrets and tokens are never logged.
+Examples:
+  dispatch serve --config config.yaml
+  DISPATCH_JWT_SECRET=$(openssl rand -hex 32) dispatch serve -c config.yaml --env-file prod.env)");
+  check_command->footer(
+      R"(Checks everything `serve` checks at start: YAML syntax, unknown keys (with a "did you mean"
+hint), duplicate keys, types, durations and sizes, ${VAR} references, the secret, every event's
+modifiers and actions with their params and templates. Exit 0 when valid, 1 otherwise.
+Example:
+  dispatch check --config config.yaml)");
+  token_command->footer(
+      R"(The secret is, in order: --secret, the config given with --config, ./config.yaml, or the
+embedded development config's public secret. The token carries sub, iat, exp (now + --ttl),
+perms (from --perm) and every --claim; a claim value that parses as JSON keeps its type
+(--claim level=3 is a number, --claim admin=true a boolean, --claim team=red a string).
+Examples:
+  dispatch token --sub alice
+  dispatch token --sub bob --perm kick_user --claim org=acme --ttl 24h --config config.yaml
+Use it in a browser: new WebSocket("ws://127.0.0.1:8080/ws", ["dispatch.v1", "bearer." + token]))");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

@@ -92,7 +92,7 @@ struct ServerConfig {
   uint64_t max_connections = 0;  // 0 = as many as file descriptors allow
   uint32_t max_rooms_per_connection = 100;
   RateSpec error_budget{10, 10s};
-  unsigned threads = 0;  // 0 = auto
+  unsigned threads = 0;    // 0 = auto
   std::string static_dir;  // "" = no static files
 
   bool operator==(const ServerConfig&) const = default;

@@ -235,8 +235,8 @@ void settle_event_jwt(Config& config, const std::map<std::string, KeySetting>& s
   if (secret.empty()) {
     if (config.auth.event_jwt && !was_set("secret")) {
       warnings.push_back(
-          "auth.event_jwt has settings but no secret, so they are unused: the "
-          "`secure` modifier checks tokens with the auth.jwt settings");
+          "auth.event_jwt has settings but no secret, so they are unused (and the `secure` "
+          "modifier cannot be used: set auth.event_jwt.secret or DISPATCH_EVENT_JWT_SECRET)");
     }
     config.auth.event_jwt.reset();
     return;

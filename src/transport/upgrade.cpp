@@ -96,6 +96,14 @@ bool origin_allowed(std::string_view origin, std::string_view host,
   return false;
 }
 
+std::string plain_http_response(int status, std::string_view content_type, std::string_view body) {
+  return fmt::format(
+      "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-cache\r\n"
+      "Connection: close\r\n\r\n{}",
+      status, http::obsolete_reason(static_cast<http::status>(status)), content_type, body.size(),
+      body);
+}
+
 std::string refusal_response(const UpgradeRefusal& refusal) {
   std::string body = "{\"error\":\"";
   tmpl::append_json_escaped(body, refusal.code);
@@ -131,12 +139,25 @@ UpgradeDecision decide_upgrade(std::string_view request_bytes, const CompiledCon
 
   std::string_view target(request.target().data(), request.target().size());
   std::string_view path = target.substr(0, target.find('?'));
-  if (path != server.path && !server.static_dir.empty() &&
-      (request.method() == http::verb::get || request.method() == http::verb::head)) {
+  const bool get_or_head =
+      request.method() == http::verb::get || request.method() == http::verb::head;
+  if (path != server.path && get_or_head) {
     UpgradeDecision decision;
-    decision.http_response =
-        static_file_response(server.static_dir, target, request.method() == http::verb::head);
-    return decision;
+    if (path == "/healthz" || path == "/readyz") {
+      decision.http_response = plain_http_response(200, "application/json", "{\"status\":\"ok\"}");
+    } else if (!server.static_dir.empty()) {
+      decision.http_response =
+          static_file_response(server.static_dir, target, request.method() == http::verb::head);
+    } else if (path == "/") {
+      decision.http_response = plain_http_response(
+          200, "text/html; charset=utf-8",
+          fmt::format("<!doctype html><meta charset=utf-8><title>Dispatch</title>"
+                      "<p>Dispatch " DISPATCH_VERSION " is running. Its WebSocket endpoint is "
+                      "<code>{}</code>: connect from this page's console (see the README's quick "
+                      "start), or serve a page with <code>server.static_dir</code>.</p>",
+                      server.path));
+    }
+    if (!decision.http_response.empty()) return decision;
   }
   if (path != server.path) {
     return refuse(404, "not_found",

@@ -42,6 +42,9 @@ struct UpgradeDecision {
 UpgradeDecision decide_upgrade(std::string_view request, const CompiledConfig& config,
                                int64_t now_unix_seconds);
 
+// A plain HTTP response with this body and Connection: close.
+std::string plain_http_response(int status, std::string_view content_type, std::string_view body);
+
 // The plain HTTP response for a refusal: status line, JSON body, Connection: close.
 std::string refusal_response(const UpgradeRefusal& refusal);
 

@@ -13,7 +13,7 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 export const DISPATCH_BIN = process.env.DISPATCH_BIN || path.join(REPO_ROOT, "build/dispatch");
 export const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 export const CHAT_DIR = path.join(REPO_ROOT, "examples/chat");
-export const QUICKSTART_MD = path.join(CHAT_DIR, "QUICKSTART.md");
+export const QUICKSTART_MD = path.join(REPO_ROOT, "README.md");
 export const TOKEN_PLACEHOLDER = "PASTE-YOUR-TOKEN-HERE";
 
 // Flags from shared/DEBIAN-NOTES.md (playwright adds --headless and a fresh --user-data-dir).
@@ -163,7 +163,7 @@ export async function startChatServer() {
   return server;
 }
 
-// The one ```js block of examples/chat/QUICKSTART.md: the README's browser-console snippet.
+// The one ```js block of README.md: its quick start browser-console snippet.
 export function quickstartSnippet() {
   const markdown = fs.readFileSync(QUICKSTART_MD, "utf8");
   const blocks = [...markdown.matchAll(/^```js\n([\s\S]*?)^```$/gm)].map((m) => m[1]);

@@ -1,6 +1,6 @@
 // The README's quick start, as a user does it: `dispatch` with no config (the embedded
 // development config on 127.0.0.1:8080), `dispatch token --sub alice`, then the browser-console
-// snippet of examples/chat/QUICKSTART.md pasted VERBATIM into the console of the page the docs name (the only edit is
+// snippet of README.md (its quick start) pasted VERBATIM into the console of the page the docs name (the only edit is
 // the one the docs ask for: the token in place of PASTE-YOUR-TOKEN-HERE). The snippet is read from
 // the Markdown, so the docs and this test cannot drift apart.
 import { test } from "node:test";
@@ -81,7 +81,7 @@ async function runSnippetOn(browser, url, token, server) {
       from: "alice",
     });
     assert.ok(!frames.some((f) => f.event === "error"), `errors: ${JSON.stringify(frames)}`);
-    // The frames in the order QUICKSTART.md shows them.
+    // The frames in the order the README shows them.
     assert.deepEqual(frames.map((f) => f.event),
                      ["welcome", "joined", "user_joined", "ack", "message", "ack"]);
   } finally {
@@ -105,7 +105,7 @@ test("README quick start: dispatch with no config, token, console snippet", { ti
     const token = mintToken("alice", { cwd });
 
     browser = await launchBrowser();
-    // The page QUICKSTART.md tells the user to open (whatever the server answers there).
+    // The page the README tells the user to open (whatever the server answers there).
     // (Not about:blank: Chromium's Local Network Access checks block a connection from an
     // opaque origin to 127.0.0.1, net::ERR_BLOCKED_BY_LOCAL_NETWORK_ACCESS_CHECKS.)
     await t.test("from http://127.0.0.1:8080/", () =>

@@ -561,8 +561,9 @@ TEST(ConfigLoader, EventJwtIsAbsentUnlessItHasASecret) {
   ASSERT_TRUE(unused.config);
   EXPECT_FALSE(unused.config->auth.event_jwt);
   EXPECT_THAT(unused.warnings,
-              ElementsAre("auth.event_jwt has settings but no secret, so they are unused: the "
-                          "`secure` modifier checks tokens with the auth.jwt settings"));
+              ElementsAre("auth.event_jwt has settings but no secret, so they are unused (and "
+                          "the `secure` modifier cannot be used: set auth.event_jwt.secret or "
+                          "DISPATCH_EVENT_JWT_SECRET)"));
 }
 
 TEST(ConfigLoader, EventJwtSecretDefaultsToItsEnvironmentVariable) {

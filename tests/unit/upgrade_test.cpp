@@ -148,11 +148,25 @@ TEST_F(UpgradeTest, AnonymousConnectionsWithoutAToken) {
 
 TEST_F(UpgradeTest, OtherPathIs404) {
   const std::string jwt = token_for("alice");
-  for (std::string_view target : {"/", "/wss", "/ws/", "/WS", "/ws2?x"}) {
+  for (std::string_view target : {"/wss", "/ws/", "/WS", "/ws2?x"}) {
     SCOPED_TRACE(target);
     UpgradeDecision decision = decide(request(bearer(jwt), {}, "GET", target));
     expect_refusal(decision, 404, "not_found");
     EXPECT_FALSE(decision.refusal.after_upgrade_allowed);
+  }
+}
+
+TEST_F(UpgradeTest, RootHealthAndReadinessAnswerPlainHttp) {
+  UpgradeDecision root = decide(request({}, {}, "GET", "/"));
+  EXPECT_FALSE(root.accepted);
+  EXPECT_TRUE(root.http_response.starts_with("HTTP/1.1 200 OK\r\n")) << root.http_response;
+  EXPECT_NE(root.http_response.find("Content-Type: text/html"), std::string::npos);
+  EXPECT_NE(root.http_response.find("<code>/ws</code>"), std::string::npos);
+  for (std::string_view target : {"/healthz", "/readyz"}) {
+    SCOPED_TRACE(target);
+    UpgradeDecision health = decide(request({}, {}, "GET", target));
+    EXPECT_TRUE(health.http_response.starts_with("HTTP/1.1 200 OK\r\n")) << health.http_response;
+    EXPECT_TRUE(health.http_response.ends_with("\r\n\r\n{\"status\":\"ok\"}"));
   }
 }
 
