@@ -59,7 +59,7 @@ void join_user_to_room(EventLoop& origin, std::string_view user, std::string_vie
   Directory& directory = origin.engine().directory();
   for_each_loop(directory.user_loops(user), [&](unsigned loop) {
     if (loop == origin.index()) {
-      std::vector<Connection*> targets = origin.user_connections(user);
+      ConnectionList targets = origin.user_connections(user);
       for (Connection* connection : targets) {
         if (connection->is_open()) {
           origin.rooms().join(*connection, room,
@@ -78,7 +78,7 @@ void join_user_to_room(EventLoop& origin, std::string_view user, std::string_vie
 void leave_user_from_room(EventLoop& origin, std::string_view user, std::string_view room) {
   for_each_loop(origin.engine().directory().user_loops(user), [&](unsigned loop) {
     if (loop == origin.index()) {
-      std::vector<Connection*> targets = origin.user_connections(user);
+      ConnectionList targets = origin.user_connections(user);
       for (Connection* connection : targets) origin.rooms().leave(*connection, room);
     } else {
       LoopTask task{

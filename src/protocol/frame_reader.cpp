@@ -17,39 +17,37 @@ bool is_known_opcode(uint8_t opcode) {
          opcode == 0xA;
 }
 
-// Releases a buffer's memory once it is empty and was grown for a big message.
-void release_if_empty(std::string& buffer) {
-  if (buffer.empty() && buffer.capacity() > 0) std::string().swap(buffer);
-}
-
 }  // namespace
 
 void FrameReader::feed(char* data, size_t length, FrameReaderHandler& handler) {
   if (stopped_) return;
-  if (!kept_.empty() || paused_) {
+  if (has_kept() || paused_) {
     keep(data, length);
     if (!paused_) resume(handler);
     return;
   }
   size_t consumed = process(data, length, handler);
   if (!stopped_ && consumed < length) keep(data + consumed, length - consumed);
+  release_idle_buffers();
 }
 
 void FrameReader::resume(FrameReaderHandler& handler) {
   paused_ = false;
-  if (stopped_ || kept_.empty()) return;
-  size_t consumed = process(kept_.data(), kept_.size(), handler);
+  if (stopped_ || !has_kept()) return;
+  std::string& bytes = kept();
+  size_t consumed = process(bytes.data(), bytes.size(), handler);
   if (stopped_) {
-    std::string().swap(kept_);
+    buffers_.reset();
     return;
   }
-  kept_.erase(0, consumed);
-  release_if_empty(kept_);
+  bytes.erase(0, consumed);
+  release_idle_buffers();
 }
 
 void FrameReader::keep(const char* data, size_t length) {
-  kept_.reserve(kept_.size() + length + message_padding);
-  kept_.append(data, length);
+  std::string& bytes = kept();
+  bytes.reserve(bytes.size() + length + message_padding);
+  bytes.append(data, length);
 }
 
 size_t FrameReader::process(char* data, size_t length, FrameReaderHandler& handler) {
@@ -95,7 +93,7 @@ size_t FrameReader::process(char* data, size_t length, FrameReaderHandler& handl
     }
 
     if (!is_control(opcode)) {
-      const uint64_t assembled = in_fragmented_message_ ? message_.size() : 0;
+      const uint64_t assembled = in_fragmented_message_ ? assembled_size() : 0;
       if (payload_length > max_message_size_ || assembled + payload_length > max_message_size_) {
         return fail(close_code::too_big, "message too big", handler), offset;
       }
@@ -151,21 +149,22 @@ bool FrameReader::handle_frame(uint8_t opcode, bool fin, char* payload, size_t l
       if (fin) return deliver(kind, payload, length, handler);
       in_fragmented_message_ = true;
       fragment_kind_ = kind;
-      message_.reserve(length + message_padding);
-      message_.assign(payload, length);
+      message().reserve(length + message_padding);
+      message().assign(payload, length);
       return true;
     }
     case Opcode::continuation: {
       if (!in_fragmented_message_) {
         return fail(close_code::protocol_error, "continuation without a message", handler), false;
       }
-      message_.reserve(message_.size() + length + message_padding);
-      message_.append(payload, length);
+      std::string& assembled = message();
+      assembled.reserve(assembled.size() + length + message_padding);
+      assembled.append(payload, length);
       if (!fin) return true;
       in_fragmented_message_ = false;
-      bool go_on = deliver(fragment_kind_, message_.data(), message_.size(), handler);
-      message_.clear();
-      release_if_empty(message_);
+      bool go_on = deliver(fragment_kind_, assembled.data(), assembled.size(), handler);
+      assembled.clear();
+      assembled.shrink_to_fit();  // a big message's buffer is not kept
       return go_on;
     }
   }

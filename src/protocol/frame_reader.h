@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -47,7 +48,9 @@ class FrameReader {
 
   bool paused() const { return paused_; }
   bool stopped() const { return stopped_; }
-  size_t buffered_bytes() const { return kept_.size() + message_.size(); }
+  size_t buffered_bytes() const {
+    return buffers_ ? buffers_->kept.size() + buffers_->message.size() : 0;
+  }
   void set_max_message_size(uint64_t size) { max_message_size_ = size; }
 
  private:
@@ -60,9 +63,26 @@ class FrameReader {
   void fail(uint16_t code, std::string_view reason, FrameReaderHandler& handler);
   void keep(const char* data, size_t length);
 
+  // Both buffers live behind one pointer, allocated only while something is buffered: an idle
+  // connection's reader is a few bytes.
+  struct Buffers {
+    std::string kept;     // unconsumed bytes: a partial frame, or what remained at a pause
+    std::string message;  // fragments of the message being assembled
+  };
+  std::string& kept() { return buffers().kept; }
+  std::string& message() { return buffers().message; }
+  Buffers& buffers() {
+    if (!buffers_) buffers_ = std::make_unique<Buffers>();
+    return *buffers_;
+  }
+  bool has_kept() const { return buffers_ && !buffers_->kept.empty(); }
+  size_t assembled_size() const { return buffers_ ? buffers_->message.size() : 0; }
+  void release_idle_buffers() {
+    if (buffers_ && buffers_->kept.empty() && buffers_->message.empty()) buffers_.reset();
+  }
+
   uint64_t max_message_size_;
-  std::string kept_;     // unconsumed bytes: a partial frame, or what remained at a pause
-  std::string message_;  // fragments of the message being assembled
+  std::unique_ptr<Buffers> buffers_;
   MessageKind fragment_kind_ = MessageKind::text;
   bool in_fragmented_message_ = false;
   bool paused_ = false;

@@ -18,11 +18,10 @@ void Directory::add_room_refs(std::string_view room, unsigned loop, int delta) {
   auto found = shard.rooms.find(room);
   if (found == shard.rooms.end()) {
     if (delta < 0) return;
-    found =
-        shard.rooms.emplace(std::string(room), RoomEntry{std::vector<int32_t>(loop_count_, 0), 0})
-            .first;
+    found = shard.rooms.try_emplace(std::string(room)).first;
   }
   RoomEntry& entry = found->second;
+  if (entry.counts.size() < loop_count_) entry.counts.resize(loop_count_, 0);
   entry.counts[loop] = std::max(0, entry.counts[loop] + delta);
   if (entry.counts[loop] > 0) {
     entry.loops |= uint64_t{1} << loop;
@@ -58,7 +57,7 @@ std::vector<UserConnection> Directory::user_connections(std::string_view user) c
   std::lock_guard lock(shard.mutex);
   auto found = shard.users.find(user);
   if (found == shard.users.end()) return {};
-  return found->second.connections;
+  return {found->second.connections.begin(), found->second.connections.end()};
 }
 
 bool Directory::admit_connection(std::string_view user, UserConnection connection,
@@ -69,7 +68,7 @@ bool Directory::admit_connection(std::string_view user, UserConnection connectio
   std::lock_guard lock(shard.mutex);
   auto found = shard.users.find(user);
   if (found == shard.users.end()) {
-    found = shard.users.emplace(std::string(user), UserEntry{}).first;
+    found = shard.users.try_emplace(std::string(user)).first;
   }
   auto& connections = found->second.connections;
   if (max_per_user > 0 && connections.size() >= max_per_user) {
@@ -87,7 +86,9 @@ void Directory::remove_connection(std::string_view user, uint64_t number) {
   auto found = shard.users.find(user);
   if (found == shard.users.end()) return;
   auto& connections = found->second.connections;
-  std::erase_if(connections, [&](const UserConnection& c) { return c.number == number; });
+  connections.erase(std::remove_if(connections.begin(), connections.end(),
+                                   [&](const UserConnection& c) { return c.number == number; }),
+                    connections.end());
   if (connections.empty()) shard.users.erase(found);
 }
 

@@ -8,6 +8,8 @@
 // includes that loop (DESIGN.md: a superset is fine, a subset is not).
 #pragma once
 
+#include <boost/container/small_vector.hpp>
+
 #include <array>
 #include <cstdint>
 #include <mutex>
@@ -55,11 +57,11 @@ class Directory {
 
  private:
   struct RoomEntry {
-    std::vector<int32_t> counts;
+    boost::container::small_vector<int32_t, 2> counts;  // per loop
     uint64_t loops = 0;
   };
   struct UserEntry {
-    std::vector<UserConnection> connections;  // oldest first
+    boost::container::small_vector<UserConnection, 1> connections;  // oldest first
   };
   struct Shard {
     mutable std::mutex mutex;

@@ -42,7 +42,7 @@ bool LocalRooms::leave(Connection& connection, std::string_view name) {
 }
 
 void LocalRooms::leave_all(Connection& connection) {
-  std::vector<LocalRoom*> joined;
+  RoomList joined;
   joined.swap(connection.rooms());
   for (LocalRoom* room : joined) remove_member(*room, connection);
 }

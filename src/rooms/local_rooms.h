@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "rooms/directory.h"
+#include "transport/connection_hook.h"
 
 namespace dispatch {
 
@@ -18,7 +19,7 @@ class Connection;
 
 struct LocalRoom {
   std::string name;
-  std::vector<Connection*> members;
+  ConnectionList members;
   uint32_t visits = 0;  // deliveries in progress: the room is not erased under them
 };
 

@@ -2,6 +2,8 @@
 
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
+
 #include "log/log.h"
 #include "protocol/websocket.h"
 #include "router/compiled_config.h"
@@ -11,7 +13,7 @@
 namespace dispatch {
 
 namespace {
-const std::vector<Connection*> no_connections;
+const ConnectionList no_connections;
 }
 
 EventLoop::EventLoop(Engine& engine, unsigned index, std::shared_ptr<const CompiledConfig> config)
@@ -55,7 +57,7 @@ void EventLoop::arm_tick() {
 
 // ---------------------------------------------------------------- connections
 
-void EventLoop::add_connection(boost::asio::ip::tcp::socket socket) {
+void EventLoop::add_connection(LoopSocket socket) {
   auto* connection = new Connection(*this, std::move(socket), engine_.next_connection_number());
   connections_.push_back(*connection);
   ++connection_count_;
@@ -74,7 +76,7 @@ void EventLoop::destroy(Connection* connection) {
   delete connection;
 }
 
-const std::vector<Connection*>& EventLoop::user_connections(std::string_view user) const {
+const ConnectionList& EventLoop::user_connections(std::string_view user) const {
   auto found = users_.find(user);
   return found == users_.end() ? no_connections : found->second;
 }
@@ -82,7 +84,7 @@ const std::vector<Connection*>& EventLoop::user_connections(std::string_view use
 void EventLoop::add_user_connection(Connection& connection) {
   auto found = users_.find(connection.user_id());
   if (found == users_.end()) {
-    found = users_.emplace(connection.user_id(), std::vector<Connection*>{}).first;
+    found = users_.try_emplace(connection.user_id()).first;
   }
   found->second.push_back(&connection);
 }
@@ -90,7 +92,8 @@ void EventLoop::add_user_connection(Connection& connection) {
 void EventLoop::remove_user_connection(Connection& connection) {
   auto found = users_.find(connection.user_id());
   if (found == users_.end()) return;
-  std::erase(found->second, &connection);
+  auto& list = found->second;
+  list.erase(std::remove(list.begin(), list.end(), &connection), list.end());
   if (found->second.empty()) users_.erase(found);
 }
 
@@ -108,7 +111,7 @@ void EventLoop::deliver_to_room(std::string_view room, const FrameRef& frame) {
 void EventLoop::deliver_to_user(std::string_view user, const FrameRef& frame) {
   auto found = users_.find(user);
   if (found == users_.end()) return;
-  std::vector<Connection*> targets = found->second;
+  ConnectionList targets = found->second;
   for (Connection* connection : targets) connection->send(frame);
 }
 
@@ -143,7 +146,7 @@ void EventLoop::run_task(LoopTask& task) {
       deliver_to_all(task.frame);
       break;
     case LoopTask::Kind::join_user: {
-      std::vector<Connection*> targets = user_connections(task.key);
+      ConnectionList targets = user_connections(task.key);
       for (Connection* connection : targets) {
         if (connection->is_open()) {
           rooms_.join(*connection, task.room, config_->config().server.max_rooms_per_connection);
@@ -153,12 +156,12 @@ void EventLoop::run_task(LoopTask& task) {
       break;
     }
     case LoopTask::Kind::leave_user: {
-      std::vector<Connection*> targets = user_connections(task.key);
+      ConnectionList targets = user_connections(task.key);
       for (Connection* connection : targets) rooms_.leave(*connection, task.room);
       break;
     }
     case LoopTask::Kind::close_connection: {
-      std::vector<Connection*> targets = user_connections(task.key);
+      ConnectionList targets = user_connections(task.key);
       for (Connection* connection : targets) {
         if (connection->number() == task.connection) connection->close(task.code, task.reason);
       }

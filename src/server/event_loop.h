@@ -47,7 +47,7 @@ class EventLoop {
 
   // --- connections (on this loop's thread)
   // Takes a freshly accepted socket (already bound to this loop's io_context).
-  void add_connection(boost::asio::ip::tcp::socket socket);
+  void add_connection(LoopSocket socket);
   void destroy(Connection* connection);
   size_t connection_count() const { return connection_count_; }
   // Closes every connection with this code (shutdown) and reports when none is left.
@@ -55,7 +55,7 @@ class EventLoop {
 
   LocalRooms& rooms() { return rooms_; }
   // This loop's open connections of a user (empty vector if none).
-  const std::vector<Connection*>& user_connections(std::string_view user) const;
+  const ConnectionList& user_connections(std::string_view user) const;
   void add_user_connection(Connection& connection);
   void remove_user_connection(Connection& connection);
 
@@ -96,7 +96,7 @@ class EventLoop {
       connections_;
   size_t connection_count_ = 0;
   LocalRooms rooms_;
-  std::unordered_map<std::string, std::vector<Connection*>, StringHash, std::equal_to<>> users_;
+  std::unordered_map<std::string, ConnectionList, StringHash, std::equal_to<>> users_;
 
   std::vector<std::vector<LoopTask>> outbox_;  // per target loop
   std::vector<Connection*> flush_list_;

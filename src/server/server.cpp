@@ -20,6 +20,7 @@
 #include "router/compiled_config.h"
 #include "server/engine.h"
 #include "server/event_loop.h"
+#include "transport/connection_hook.h"
 
 namespace dispatch {
 
@@ -84,7 +85,8 @@ class Acceptor {
     EventLoop& target = engine_.loop(next_loop_);
     next_loop_ = (next_loop_ + 1) % engine_.loop_count();
     acceptor_.async_accept(
-        target.io(), [this, &target](const boost::system::error_code& ec, tcp::socket socket) {
+        target.io().get_executor(),
+        [this, &target](const boost::system::error_code& ec, LoopSocket socket) {
           if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
           if (ec) {
             // Out of file descriptors (or a similar pressure): wait instead of spinning, and

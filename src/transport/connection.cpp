@@ -54,7 +54,7 @@ struct AcceptedIdentity {
   std::optional<int64_t> expires_at;
 };
 
-Connection::Connection(EventLoop& loop, boost::asio::ip::tcp::socket socket, uint64_t number)
+Connection::Connection(EventLoop& loop, LoopSocket socket, uint64_t number)
     : loop_(loop),
       socket_(std::move(socket)),
       number_(number),
@@ -62,12 +62,18 @@ Connection::Connection(EventLoop& loop, boost::asio::ip::tcp::socket socket, uin
 
 Connection::~Connection() = default;
 
+const std::vector<std::string>& Connection::permissions() const {
+  static const std::vector<std::string> none;
+  return token_details_ ? token_details_->permissions : none;
+}
+
 std::string Connection::id() const {
   return loop_.engine().node_id() + "-" + std::to_string(number_);
 }
 
 const std::pair<bool, std::string>* Connection::claim(std::string_view name) const {
-  for (const auto& [claim_name, value] : claims_) {
+  if (!token_details_) return nullptr;
+  for (const auto& [claim_name, value] : token_details_->claims) {
     if (claim_name == name) return &value;
   }
   return nullptr;
@@ -83,7 +89,7 @@ void Connection::start() {
   socket_.non_blocking(true, ec);
   socket_.set_option(boost::asio::ip::tcp::no_delay(true), ec);
   const SteadyTime now = steady_now();
-  handshake_deadline_ = now + loop_.config().config().server.handshake_timeout;
+  state_deadline_ = now + loop_.config().config().server.handshake_timeout;
   last_received_ = last_data_ = last_ping_sent_ = now;
   reschedule(now);
   arm_read();
@@ -94,12 +100,11 @@ void Connection::start() {
 void Connection::arm_read() {
   if (reading_ || state_ == State::closed) return;
   reading_ = true;
-  socket_.async_wait(boost::asio::ip::tcp::socket::wait_read,
-                     [this](const boost::system::error_code& ec) {
-                       reading_ = false;
-                       if (!ec && state_ != State::closed) on_readable();
-                       maybe_destroy();
-                     });
+  socket_.async_wait(LoopSocket::wait_read, [this](const boost::system::error_code& ec) {
+    reading_ = false;
+    if (!ec && state_ != State::closed) on_readable();
+    maybe_destroy();
+  });
 }
 
 void Connection::on_readable() {
@@ -130,10 +135,12 @@ void Connection::on_readable() {
 
 void Connection::handle_handshake_bytes(char* data, size_t length) {
   const auto& server = loop_.config().config().server;
-  handshake_buffer_.append(data, length);
-  size_t head_end = handshake_buffer_.find("\r\n\r\n");
+  if (!handshake_buffer_) handshake_buffer_ = std::make_unique<std::string>();
+  std::string& buffered = *handshake_buffer_;
+  buffered.append(data, length);
+  size_t head_end = buffered.find("\r\n\r\n");
   if (head_end == std::string::npos) {
-    if (handshake_buffer_.size() > server.max_header_size) {
+    if (buffered.size() > server.max_header_size) {
       UpgradeRefusal refusal{431, "headers_too_large",
                              "the request headers are larger than server.max_header_size", false,
                              0};
@@ -141,9 +148,9 @@ void Connection::handle_handshake_bytes(char* data, size_t length) {
     }
     return;
   }
-  std::string request = handshake_buffer_.substr(0, head_end + 4);
-  std::string leftover = handshake_buffer_.substr(head_end + 4);
-  std::string().swap(handshake_buffer_);
+  std::string request = buffered.substr(0, head_end + 4);
+  std::string leftover = buffered.substr(head_end + 4);
+  handshake_buffer_.reset();
 
   const CompiledConfig& compiled = loop_.config();
   UpgradeDecision decision = decide_upgrade(request, compiled, unix_now());
@@ -221,7 +228,10 @@ void Connection::accept(std::string response, AcceptedIdentity identity,
   const CompiledConfig& compiled = loop_.config();
   state_ = State::open;
   user_id_ = std::move(identity.user_id);
-  permissions_ = std::move(identity.permissions);
+  if (!identity.permissions.empty() || !identity.claims.empty()) {
+    token_details_ = std::make_unique<TokenDetails>();
+    token_details_->permissions = std::move(identity.permissions);
+  }
   for (auto& [name, json] : identity.claims) {
     std::pair<bool, std::string> value{false, json};
     if (!json.empty() && json.front() == '"') {
@@ -232,7 +242,7 @@ void Connection::accept(std::string response, AcceptedIdentity identity,
         value = {true, std::string(text)};
       }
     }
-    claims_.emplace_back(std::move(name), std::move(value));
+    token_details_->claims.emplace_back(std::move(name), std::move(value));
   }
   if (identity.expires_at) {
     const auto leeway = compiled.config().auth.jwt.leeway;
@@ -262,7 +272,7 @@ void Connection::refuse_http(std::string response) {
   state_ = State::closing;
   close_after_flush_ = true;
   send_control(build_raw_frame(response));
-  close_deadline_ = steady_now() + close_handshake_limit;
+  state_deadline_ = steady_now() + close_handshake_limit;
   reschedule(steady_now());
 }
 
@@ -291,7 +301,7 @@ void Connection::on_close(uint16_t code, std::string_view) {
     unregister();
     close_frame_ = build_close_frame(code == 1005 ? ws::close_code::normal : code, {});
     close_after_flush_ = true;
-    close_deadline_ = steady_now() + close_handshake_limit;
+    state_deadline_ = steady_now() + close_handshake_limit;
     reschedule(steady_now());
     loop_.want_flush(*this);
   } else if (state_ == State::closing) {
@@ -379,7 +389,7 @@ void Connection::close(uint16_t code, std::string_view reason) {
   state_ = State::closing;
   unregister();
   close_frame_ = build_close_frame(code, reason);
-  close_deadline_ = steady_now() + close_handshake_limit;
+  state_deadline_ = steady_now() + close_handshake_limit;
   reschedule(steady_now());
   loop_.want_flush(*this);
 }
@@ -427,7 +437,7 @@ void Connection::flush() {
     // or EOF, bounded by the close deadline.
     half_closed_ = true;
     boost::system::error_code ec;
-    socket_.shutdown(boost::asio::ip::tcp::socket::shutdown_send, ec);
+    socket_.shutdown(LoopSocket::shutdown_send, ec);
   }
   if (close_after_flush_) abort();
 }
@@ -435,12 +445,11 @@ void Connection::flush() {
 void Connection::arm_write() {
   if (writing_ || state_ == State::closed) return;
   writing_ = true;
-  socket_.async_wait(boost::asio::ip::tcp::socket::wait_write,
-                     [this](const boost::system::error_code& ec) {
-                       writing_ = false;
-                       if (!ec && state_ != State::closed) flush();
-                       maybe_destroy();
-                     });
+  socket_.async_wait(LoopSocket::wait_write, [this](const boost::system::error_code& ec) {
+    writing_ = false;
+    if (!ec && state_ != State::closed) flush();
+    maybe_destroy();
+  });
 }
 
 // ---------------------------------------------------------------- timers
@@ -450,16 +459,16 @@ void Connection::reschedule(SteadyTime now) {
   SteadyTime next = now + std::chrono::hours(24);
   switch (state_) {
     case State::handshaking:
-      next = handshake_deadline_;
+      next = state_deadline_;
       break;
     case State::closing:
-      next = close_deadline_;
+      next = state_deadline_;
       break;
     case State::closed:
       TimerWheel::cancel(*this);
       return;
     case State::open:
-      if (token_deadline_) next = std::min(next, *token_deadline_);
+      next = std::min(next, token_deadline_);
       if (server.read_timeout.count() > 0) next = std::min(next, last_data_ + server.read_timeout);
       next = std::min(next, last_received_ + server.ping_interval + server.pong_timeout);
       next = std::min(next, last_ping_sent_ + server.ping_interval);
@@ -472,14 +481,14 @@ void Connection::on_timer(SteadyTime now) {
   const auto& server = loop_.config().config().server;
   switch (state_) {
     case State::handshaking:
-      if (now >= handshake_deadline_) {
+      if (now >= state_deadline_) {
         log::debug("handshake timeout").field("conn", number_);
         abort();
         return;
       }
       break;
     case State::closing:
-      if (now >= close_deadline_) {
+      if (now >= state_deadline_) {
         abort();
         return;
       }
@@ -487,7 +496,7 @@ void Connection::on_timer(SteadyTime now) {
     case State::closed:
       return;
     case State::open:
-      if (token_deadline_ && now >= *token_deadline_) {
+      if (now >= token_deadline_) {
         close(ws::close_code::token_refused, "token expired");
         return;
       }

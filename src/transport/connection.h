@@ -40,7 +40,7 @@ class Connection final : public ws::FrameReaderHandler,
  public:
   enum class State : uint8_t { handshaking, open, closing, closed };
 
-  Connection(EventLoop& loop, boost::asio::ip::tcp::socket socket, uint64_t number);
+  Connection(EventLoop& loop, LoopSocket socket, uint64_t number);
   ~Connection() override;
 
   void start();
@@ -51,10 +51,10 @@ class Connection final : public ws::FrameReaderHandler,
   uint64_t number() const { return number_; }
   std::string id() const;  // "<node id>-<number>", unique across the cluster
   const std::string& user_id() const { return user_id_; }
-  const std::vector<std::string>& permissions() const { return permissions_; }
+  const std::vector<std::string>& permissions() const;
   // A kept token claim: is_string + text (unescaped string, or compact JSON otherwise).
   const std::pair<bool, std::string>* claim(std::string_view name) const;
-  std::vector<LocalRoom*>& rooms() { return rooms_; }
+  RoomList& rooms() { return rooms_; }
   bool is_member(std::string_view room) const;
 
   // Queues a data frame; applies server.slow_consumer when the queue is over its limit.
@@ -105,7 +105,7 @@ class Connection final : public ws::FrameReaderHandler,
   void reschedule(SteadyTime now);
 
   EventLoop& loop_;
-  boost::asio::ip::tcp::socket socket_;
+  LoopSocket socket_;
   uint64_t number_;
   State state_ = State::handshaking;
   bool reading_ = false;          // an async wait for readability is outstanding
@@ -118,22 +118,26 @@ class Connection final : public ws::FrameReaderHandler,
   uint32_t holds_ = 0;
 
   std::string user_id_;
-  std::vector<std::string> permissions_;
-  std::vector<std::pair<std::string, std::pair<bool, std::string>>> claims_;
-  std::vector<LocalRoom*> rooms_;
+  // The token's perms and the claims some template reads: most connections have neither, so
+  // they live behind one pointer that stays null.
+  struct TokenDetails {
+    std::vector<std::string> permissions;
+    std::vector<std::pair<std::string, std::pair<bool, std::string>>> claims;
+  };
+  std::unique_ptr<TokenDetails> token_details_;
+  RoomList rooms_;
 
-  std::string handshake_buffer_;
+  std::unique_ptr<std::string> handshake_buffer_;  // only until the request head is whole
   ws::FrameReader reader_;
   SendQueue queue_;
   FrameRef pending_pong_;  // coalesced: only the latest ping is answered
   FrameRef close_frame_;   // sent after the queued data frames (or instead of them)
 
-  SteadyTime handshake_deadline_{};
+  SteadyTime state_deadline_{};  // handshaking: the handshake timeout; closing: the close wait
   SteadyTime last_received_{};
   SteadyTime last_data_{};
   SteadyTime last_ping_sent_{};
-  SteadyTime close_deadline_{};
-  std::optional<SteadyTime> token_deadline_;
+  SteadyTime token_deadline_ = SteadyTime::max();  // exp + leeway of the session token
   ErrorBudget error_budget_;
 
   std::unique_ptr<PendingMessage> pending_;
