@@ -1,4 +1,4 @@
-// loadgen — a small, single-threaded WebSocket load generator for Dispatch and baseline peers.
+// loadgen — a small, single-threaded WebSocket load generator for Dispatch and the suite's peers.
 //
 // It speaks RFC 6455 itself over plain TCP on one Boost.Asio io_context, so that it stays cheap:
 // frames are parsed in place in a per-connection read buffer, outgoing frames are appended to a
@@ -8,7 +8,16 @@
 // Modes (every run is bounded in time and prints one JSON line on stdout):
 //   echo   --conns N --inflight K --size B --seconds S [--rate R]
 //   fanout --members N --size B --seconds S [--inflight K | --rate R]
-//   idle   --conns N --hold S [--rooms R]
+//   idle   --conns N --hold S [--rooms R] [--ping S: each connection pings every S seconds]
+//   handshake --concurrency C --seconds S   (connect, upgrade with a token, wait for the welcome,
+//            close; C at once, sustained; handshakes/s and connect-to-welcome latency)
+// fanout --slow K: the last K members stop reading once joined (a slow reader): the others'
+//   deliveries are counted and checked as usual, the slow ones' are not expected.
+// --engineio 1: speak Socket.IO (Engine.IO v4 over WebSocket: open packet 0{...}, connect 40,
+//   events 42["echo",{...}], acks 43<id>[...], ping 2 / pong 3) instead of Dispatch's JSON.
+// --threads N: N threads, one io_context each, the connections split between them (default: one
+//   per CPU the process may run on, so `taskset -c 1` gives one). echo, idle and handshake only;
+//   fanout runs on one thread (one publisher, one sequence checked per member).
 // Common: --host 127.0.0.1 --port P --path /ws --secret S (HS256 tokens for users u<i>)
 //         --server-pid PID (server CPU and RSS are read from /proc at the window edges)
 //         --warmup S --drain S --sources K (bind to 127.0.0.1..127.0.0.K) --label TEXT
@@ -23,9 +32,11 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <sched.h>
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
@@ -33,9 +44,11 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace asio = boost::asio;
@@ -55,10 +68,14 @@ int64_t now_ns() {
                "loadgen: %s\n"
                "usage: loadgen echo   --conns N --inflight K --size B --seconds S [--rate R]\n"
                "       loadgen fanout --members N --size B --seconds S [--inflight K | --rate R]\n"
-               "       loadgen idle   --conns N --hold S [--rooms R]\n"
+               "       loadgen idle   --conns N --hold S [--rooms R] [--ping S]\n"
+               "       loadgen handshake --concurrency C --seconds S\n"
+               "  fanout: --slow K (the last K members stop reading once joined)\n"
+               "  --engineio 1: Socket.IO peers (Engine.IO v4 over WebSocket)\n"
                "  common: --host H --port P --path /ws --secret S --server-pid PID --warmup S\n"
                "          --drain S --sources K --concurrency C --setup-timeout S --label TEXT\n"
-               "          --spin 1 (busy-poll instead of sleeping: less client wake-up latency)\n",
+               "          --spin 1 (busy-poll instead of sleeping: less client wake-up latency)\n"
+               "          --threads N (default: the CPUs it may run on; fanout: 1)\n",
                why);
   std::exit(2);
 }
@@ -84,14 +101,22 @@ struct Options {
   uint32_t concurrency = 128;  // handshakes in progress at once
   double setup_timeout = 60;
   std::string label;
-  bool spin = false;  // busy-poll the io_context instead of sleeping in epoll_wait
+  bool spin = false;      // busy-poll the io_context instead of sleeping in epoll_wait
+  bool engineio = false;  // Socket.IO framing (Engine.IO v4 over WebSocket)
+  bool path_set = false;
+  uint32_t slow = 0;        // fanout: members that stop reading once joined
+  bool no_welcome = false;  // handshake: the peer sends no welcome; done at the 101
+  double ping = 0;          // idle: each connection sends a WebSocket ping every S seconds
+  uint32_t threads = 0;     // 0: one per CPU in the affinity mask
+  uint32_t id_base = 0;     // this thread's first user id (u<id>)
 };
 
 Options parse(int argc, char** argv) {
   if (argc < 2) usage("missing mode");
   Options o;
   o.mode = argv[1];
-  if (o.mode != "echo" && o.mode != "fanout" && o.mode != "idle") usage("unknown mode");
+  if (o.mode != "echo" && o.mode != "fanout" && o.mode != "idle" && o.mode != "handshake")
+    usage("unknown mode");
   for (int i = 2; i < argc; ++i) {
     std::string_view k = argv[i];
     if (i + 1 >= argc) usage("option without a value");
@@ -102,7 +127,17 @@ Options parse(int argc, char** argv) {
     else if (k == "--port")
       o.port = static_cast<uint16_t>(num());
     else if (k == "--path")
-      o.path = v;
+      o.path = v, o.path_set = true;
+    else if (k == "--engineio")
+      o.engineio = std::strcmp(v, "0") != 0;
+    else if (k == "--threads")
+      o.threads = static_cast<uint32_t>(num());
+    else if (k == "--ping")
+      o.ping = num();
+    else if (k == "--welcome")
+      o.no_welcome = std::strcmp(v, "0") == 0;
+    else if (k == "--slow")
+      o.slow = static_cast<uint32_t>(num());
     else if (k == "--secret")
       o.secret = v;
     else if (k == "--conns" || k == "--members")
@@ -145,6 +180,10 @@ Options parse(int argc, char** argv) {
   }
   if (o.secret.empty()) usage("--secret (or DISPATCH_JWT_SECRET) is required");
   if (o.conns == 0 || o.inflight == 0) usage("--conns/--members and --inflight must be > 0");
+  if (o.engineio && !o.path_set) o.path = "/socket.io/?EIO=4&transport=websocket";
+  if (o.mode == "handshake")
+    o.conns = o.concurrency;  // one connection slot per handshake in progress
+  if (o.slow >= o.conns) usage("--slow must be below --members");
   if (o.sources == 0) o.sources = (o.conns + 1 + 24999) / 25000;
   if (o.sources > 254) usage("--sources at most 254");
   return o;
@@ -211,13 +250,17 @@ double proc_cpu_seconds(int pid) {  // utime + stime of the whole process
   return static_cast<double>(ut + st) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-long proc_rss_kb(int pid) {
+long proc_status_kb(int pid, std::string_view key) {  // VmRSS:, VmHWM: (peak RSS)
   if (pid <= 0) return 0;
   std::ifstream f("/proc/" + std::to_string(pid) + "/status");
   std::string line;
   while (std::getline(f, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
+    if (line.rfind(key, 0) == 0) return std::strtol(line.c_str() + key.size(), nullptr, 10);
   return -1;
+}
+
+long proc_rss_kb(int pid) {
+  return proc_status_kb(pid, "VmRSS:");
 }
 
 double self_cpu_seconds() {
@@ -328,8 +371,13 @@ struct Conn {
   tcp::socket sock;
   uint32_t id = 0;
   bool publisher = false;
-  bool open = false;    // handshake done
-  bool closed = false;  // socket finished (error, EOF or our close)
+  bool upgraded = false;  // got the 101
+  bool open = false;      // handshake done (Socket.IO: namespace connected too)
+  bool slow = false;      // fanout --slow: stops reading once joined
+  bool paused = false;    // a slow member that has stopped reading
+  int64_t hs_start = 0;   // handshake mode: when this attempt started (0: slot idle)
+  uint32_t gen = 0;       // handshake mode: attempt number; stale completions are ignored
+  bool closed = false;    // socket finished (error, EOF or our close)
   bool close_sent = false;
   bool joined = false;
   bool dirty = false;  // has queued bytes not yet handed to a write
@@ -345,11 +393,40 @@ struct Conn {
   std::string request;
 };
 
+// The threads of one run start their measured traffic together: each arrives when its
+// connections are set up; one that fails arrives too (drop), so none waits for it forever.
+class StartLine {
+ public:
+  explicit StartLine(uint32_t n) : left_(n) {}
+  void arrive_and_wait(double timeout_s) {
+    std::unique_lock lk(m_);
+    if (--left_ == 0) cv_.notify_all();
+    cv_.wait_for(lk, std::chrono::duration<double>(timeout_s), [this] { return left_ == 0; });
+  }
+  void drop() {
+    std::lock_guard lk(m_);
+    if (--left_ == 0) cv_.notify_all();
+  }
+
+ private:
+  std::mutex m_;
+  std::condition_variable cv_;
+  uint32_t left_;
+};
+
 class Gen {
  public:
   explicit Gen(Options o)
       : o_(std::move(o)), io_(1), tick_(io_), phase_timer_(io_), deadline_(io_) {}
-  int run();
+  void run();  // the whole run on this thread's io_context
+  void report();
+  bool clean() const {
+    return fatal_.empty() && errors_ == 0 && unexpected_ == 0 && disconnects_ == 0 &&
+           order_errors_ == 0;
+  }
+  void merge(Gen& other);  // adds another thread's counts to this one (which reports)
+  void set_start_line(StartLine* s) { start_line_ = s; }
+  void set_totals(uint32_t conns, double rate) { o_.conns = conns, o_.rate = rate; }
 
  private:
   enum class Phase { Setup, Joining, Warmup, Measure, Drain, Closing, Done };
@@ -358,6 +435,11 @@ class Gen {
   void start_connect(Conn& c);
   void on_handshake_bytes(Conn& c);
   void on_open(Conn& c);
+  void on_upgraded(Conn& c);
+  // handshake mode
+  void hs_start(Conn& c);
+  void hs_done(Conn& c);
+  void hs_fail(Conn& c, const std::string& why);
   void all_open();
   void all_joined();
   // io
@@ -375,6 +457,7 @@ class Gen {
   void fanout_delivery(Conn& c, const char* p, size_t n);
   void publish(int64_t when);
   void on_tick();
+  void ping_tick();
   void begin_traffic();
   void begin_measure();
   void end_measure();
@@ -382,7 +465,9 @@ class Gen {
   void finish();
   void fail(const std::string& why);
   void note_error(const char* kind, const Conn& c, const char* p, size_t n);
-  void report();
+  void at_start_line();
+  StartLine* start_line_ = nullptr;
+  bool arrived_ = false;
 
   Options o_;
   asio::io_context io_;
@@ -403,7 +488,15 @@ class Gen {
 
   // counters
   uint64_t replies_ = 0, deliveries_ = 0, errors_ = 0, unexpected_ = 0, disconnects_ = 0;
+  uint64_t sent_total_ = 0, received_total_ = 0;  // echo requests / replies, whole run
+  uint64_t deliveries_total_ = 0;                 // fanout: to counted members, whole run
   uint64_t order_errors_ = 0, pings_ = 0;
+  uint64_t handshakes_ = 0, hs_attempts_ = 0;            // handshake mode
+  uint64_t pings_sent_ = 0, pongs_ = 0, next_ping_ = 0;  // idle --ping
+  std::vector<std::string> tokens_;  // handshake mode: requests for users u0..u(K-1)
+  uint32_t expect_members_ = 0;      // fanout: members whose deliveries are counted
+  // message shapes of the protocol spoken (Dispatch JSON or Socket.IO)
+  std::string_view welcome_pre_, error_pre_, ack_pre_, send_pre_;
   std::string first_problem_;
   // open loop
   int64_t sched_start_ = 0;
@@ -424,6 +517,10 @@ class Gen {
 
 void Gen::fail(const std::string& why) {
   if (fatal_.empty()) fatal_ = why;
+  if (start_line_ && !arrived_) {
+    arrived_ = true;
+    start_line_->drop();
+  }
   finish();
 }
 
@@ -433,19 +530,48 @@ void Gen::note_error(const char* kind, const Conn& c, const char* p, size_t n) {
                    std::string(p, std::min<size_t>(n, 300));
 }
 
-int Gen::run() {
+void Gen::at_start_line() {
+  if (!start_line_ || arrived_) return;
+  arrived_ = true;
+  start_line_->arrive_and_wait(o_.setup_timeout);
+}
+
+void Gen::merge(Gen& g) {
+  replies_ += g.replies_, deliveries_ += g.deliveries_, errors_ += g.errors_;
+  unexpected_ += g.unexpected_, disconnects_ += g.disconnects_, order_errors_ += g.order_errors_;
+  pings_ += g.pings_, handshakes_ += g.handshakes_, sent_total_ += g.sent_total_;
+  received_total_ += g.received_total_, deliveries_total_ += g.deliveries_total_;
+  pings_sent_ += g.pings_sent_, pongs_ += g.pongs_;
+  lat_.insert(lat_.end(), g.lat_.begin(), g.lat_.end());
+  if (fatal_.empty()) fatal_ = g.fatal_;
+  if (first_problem_.empty()) first_problem_ = g.first_problem_;
+  t_setup1_ = std::max(t_setup1_, g.t_setup1_);
+}
+
+void Gen::run() {
   std::signal(SIGPIPE, SIG_IGN);
   server_ = tcp::endpoint(asio::ip::make_address(o_.host), o_.port);
   fill_ = filler(o_.size);
-  echo_msg_ = R"({"event":"echo","payload":{"d":")" + fill_ + R"("}})";
+  if (o_.engineio) {
+    echo_msg_ = R"(42["echo",{"d":")" + fill_ + R"("}])";
+    welcome_pre_ = R"(42["welcome")", error_pre_ = R"(42["error")", ack_pre_ = "43";
+    send_pre_ = R"(42["send",)";
+  } else {
+    echo_msg_ = R"({"event":"echo","payload":{"d":")" + fill_ + R"("}})";
+    welcome_pre_ = R"({"event":"welcome")", error_pre_ = R"({"event":"error")";
+    ack_pre_ = R"({"event":"ack")", send_pre_ = R"({"event":"send")";
+  }
   append_frame(echo_frame_, 1, echo_msg_.data(), echo_msg_.size());
+  expect_members_ = o_.conns - o_.slow;
 
   uint32_t n = o_.conns + (o_.mode == "fanout" ? 1 : 0);
-  size_t rb = o_.mode == "idle" ? 4096 : std::max<size_t>(16384, 4 * (o_.size + 256));
+  size_t rb = o_.mode == "idle" || o_.mode == "handshake"
+                  ? 4096
+                  : std::max<size_t>(16384, 4 * (o_.size + 256));
   conns_.reserve(n);
   for (uint32_t i = 0; i < n; ++i) {
     auto c = std::make_unique<Conn>(io_);
-    c->id = i;
+    c->id = o_.id_base + i;
     c->rbuf.resize(rb);
     if (o_.mode != "idle") {
       c->wq.reserve(4096);
@@ -453,13 +579,25 @@ int Gen::run() {
     }
     // fanout: conn 0 is the publisher (user u0), members are u1..uN
     c->publisher = o_.mode == "fanout" && i == 0;
+    c->slow = o_.mode == "fanout" && i > o_.conns - o_.slow;
     std::string host = o_.host + ":" + std::to_string(o_.port);
     c->request = "GET " + o_.path + " HTTP/1.1\r\nHost: " + host +
                  "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
                  "Authorization: Bearer " +
-                 make_token(o_.secret, "u" + std::to_string(i)) + "\r\n\r\n";
+                 make_token(o_.secret, "u" + std::to_string(o_.id_base + i)) + "\r\n\r\n";
+    if (o_.mode == "handshake") std::string().swap(c->request);  // taken from tokens_
     conns_.push_back(std::move(c));
+  }
+  if (o_.mode == "handshake") {  // requests for 1,000 users, used in turn
+    std::string host = o_.host + ":" + std::to_string(o_.port);
+    for (uint32_t u = 0; u < 1000; ++u)
+      tokens_.push_back("GET " + o_.path + " HTTP/1.1\r\nHost: " + host +
+                        "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                        "Sec-WebSocket-Version: 13\r\nAuthorization: Bearer " +
+                        make_token(o_.secret, "u" + std::to_string(u)) + "\r\n\r\n");
+    lat_.reserve(size_t(1) << 22);
   }
   if (o_.mode == "fanout") {
     pub_ = conns_[0].get();
@@ -492,8 +630,10 @@ int Gen::run() {
 
   s_before_ = snap(o_.server_pid);
   t_setup0_ = now_ns();
-  for (uint32_t i = 0; i < std::min(o_.concurrency, n); ++i)
-    start_connect(*conns_[next_connect_++]);
+  if (o_.mode != "handshake") {
+    for (uint32_t i = 0; i < std::min(o_.concurrency, n); ++i)
+      start_connect(*conns_[next_connect_++]);
+  }
   phase_timer_.expires_after(
       std::chrono::milliseconds(static_cast<int64_t>(o_.setup_timeout * 1000)));
   phase_timer_.async_wait([this](error_code ec) {
@@ -501,15 +641,13 @@ int Gen::run() {
       fail("setup not finished within --setup-timeout (opened " + std::to_string(opened_) +
            ", joined " + std::to_string(joined_) + ")");
   });
+  if (o_.mode == "handshake") begin_traffic();  // (re-arms phase_timer_: no setup phase)
   if (o_.spin) {
     while (!io_.stopped()) io_.poll();
   } else {
     io_.run();
   }
-  report();
-  bool clean =
-      fatal_.empty() && errors_ == 0 && unexpected_ == 0 && disconnects_ == 0 && order_errors_ == 0;
-  return clean ? 0 : 1;
+  if (start_line_ && !arrived_) start_line_->drop();  // failed before the start: don't hold others
 }
 
 void Gen::start_connect(Conn& c) {
@@ -521,10 +659,18 @@ void Gen::start_connect(Conn& c) {
     c.sock.bind(tcp::endpoint(asio::ip::address_v4(src), 0), ec);
   }
   if (ec) return fail("socket: " + ec.message());
-  c.sock.async_connect(server_, [this, &c](error_code ec) {
+  // A slow reader gets a small receive buffer, so that what it does not read backs up into the
+  // server's queue within seconds rather than into megabytes of loopback socket buffers.
+  if (c.slow) c.sock.set_option(asio::socket_base::receive_buffer_size(4096), ec);
+  c.sock.async_connect(server_, [this, &c, g = c.gen](error_code ec) {
+    if (g != c.gen || c.closed) return;
     if (ec) return fail("connect: " + ec.message());
-    c.sock.set_option(tcp::no_delay(true));
-    asio::async_write(c.sock, asio::buffer(c.request), [this, &c](error_code ec, size_t) {
+    c.sock.set_option(tcp::no_delay(true), ec);
+    const std::string& req =
+        o_.mode == "handshake" ? tokens_[hs_attempts_++ % tokens_.size()] : c.request;
+    asio::async_write(c.sock, asio::buffer(req), [this, &c, g](error_code ec, size_t) {
+      if (g != c.gen || c.closed) return;
+      if (ec && o_.mode == "handshake") return hs_fail(c, "handshake write: " + ec.message());
       if (ec) return fail("handshake write: " + ec.message());
       std::string().swap(c.request);
       on_handshake_bytes(c);
@@ -538,7 +684,10 @@ void Gen::on_handshake_bytes(Conn& c) {
   if (end == std::string_view::npos) {
     if (c.rlen == c.rbuf.size()) return fail("handshake response too large");
     c.sock.async_read_some(asio::buffer(c.rbuf.data() + c.rlen, c.rbuf.size() - c.rlen),
-                           [this, &c](error_code ec, size_t n) {
+                           [this, &c, g = c.gen](error_code ec, size_t n) {
+                             if (g != c.gen || c.closed) return;
+                             if (ec && o_.mode == "handshake")
+                               return hs_fail(c, "handshake read: " + ec.message());
                              if (ec) return fail("handshake read: " + ec.message());
                              c.rlen += n;
                              on_handshake_bytes(c);
@@ -553,19 +702,76 @@ void Gen::on_handshake_bytes(Conn& c) {
   size_t used = end + 4;
   std::memmove(c.rbuf.data(), c.rbuf.data() + used, c.rlen - used);
   c.rlen -= used;
+  on_upgraded(c);
+}
+
+void Gen::on_upgraded(Conn& c) {
+  c.upgraded = true;
+  // Socket.IO is open once its namespace connect is answered (40{...}), handshake mode once the
+  // welcome arrives; Dispatch's protocol at the 101.
+  if (o_.mode == "handshake" && o_.no_welcome) return hs_done(c);
+  if (!o_.engineio && o_.mode != "handshake") on_open(c);
+  parse(c);  // frames that came with the response (the welcome)
+  if (c.closed) return;
+  read(c);
+  flush();
+}
+
+void Gen::on_open(Conn& c) {
   c.open = true;
   --connecting_;
   ++opened_;
   if (next_connect_ < conns_.size()) start_connect(*conns_[next_connect_++]);
-  parse(c);  // frames that came with the response (the welcome)
-  read(c);
   if (opened_ == conns_.size()) all_open();
-  flush();
+}
+
+// ---- handshake mode: each slot connects, upgrades, waits for the welcome, resets, again -----
+
+void Gen::hs_start(Conn& c) {
+  ++c.gen;
+  c.closed = c.upgraded = c.open = c.close_sent = c.writing = c.dirty = false;
+  c.rlen = 0;
+  c.wq.clear();
+  c.wcur.clear();
+  c.hs_start = now_ns();
+  start_connect(c);
+}
+
+// The connection is closed with a TCP reset (SO_LINGER 0): no TIME_WAIT piles up on either side
+// at thousands of handshakes per second. The server sees the reset and frees the connection.
+void Gen::hs_done(Conn& c) {
+  int64_t t = now_ns();
+  if (measuring_ && c.hs_start > 0) {  // completed inside the window
+    ++handshakes_;
+    if (lat_.size() < lat_.capacity()) lat_.push_back(t - c.hs_start);
+  }
+  error_code ig;
+  c.sock.set_option(asio::socket_base::linger(true, 0), ig);
+  c.sock.close(ig);
+  c.closed = true;
+  c.hs_start = 0;
+  --connecting_;
+  if (stopping_) return check_drained();
+  asio::post(io_, [this, &c] {
+    if (!stopping_)
+      hs_start(c);
+    else
+      check_drained();
+  });
+}
+
+void Gen::hs_fail(Conn& c, const std::string& why) {
+  ++errors_;
+  if (first_problem_.empty())
+    first_problem_ = "handshake slot " + std::to_string(c.id) + ": " + why;
+  c.hs_start = 0;  // not counted
+  hs_done(c);
 }
 
 void Gen::all_open() {
   t_setup1_ = now_ns();
   if (o_.mode == "echo") {
+    at_start_line();
     begin_traffic();
     return;
   }
@@ -578,20 +784,24 @@ void Gen::all_open() {
     std::string room = o_.room;
     if (o_.mode == "idle")
       room = "room:idle:" + std::to_string(o_.rooms ? c->id % o_.rooms : c->id);
-    int n =
-        std::snprintf(buf, sizeof buf, R"({"event":"join","target":"%s","id":1})", room.c_str());
+    int n = o_.engineio  // Socket.IO: an event with an acknowledgement (id 1)
+                ? std::snprintf(buf, sizeof buf, R"(421["join","%s"])", room.c_str())
+                : std::snprintf(buf, sizeof buf, R"({"event":"join","target":"%s","id":1})",
+                                room.c_str());
     queue(*c, 1, buf, static_cast<size_t>(n));
   }
 }
 
 void Gen::all_joined() {
   if (o_.mode == "idle") {
+    at_start_line();
     phase_ = Phase::Warmup;
     // Let the server settle (give back buffers taken for the handshake and the join).
     phase_timer_.expires_after(std::chrono::milliseconds(static_cast<int64_t>(o_.warmup * 1000)));
     phase_timer_.async_wait([this](error_code ec) {
       if (ec) return;
       begin_measure();
+      if (o_.ping > 0) ping_tick();
       phase_timer_.expires_after(std::chrono::milliseconds(static_cast<int64_t>(o_.hold * 1000)));
       phase_timer_.async_wait([this](error_code ec) {
         if (ec) return;
@@ -610,10 +820,13 @@ void Gen::begin_traffic() {
     sched_start_ = now_ns();
     sched_next_ = 0;
     on_tick();
+  } else if (o_.mode == "handshake") {
+    for (auto& c : conns_) hs_start(*c);
   } else if (o_.mode == "echo") {
     for (auto& c : conns_)
       for (uint32_t k = 0; k < o_.inflight; ++k) {
         queue_raw(*c, echo_frame_.data(), echo_frame_.size());
+        ++sent_total_;
         ++c->inflight;
       }
   } else {  // fanout closed loop
@@ -660,6 +873,8 @@ void Gen::check_drained() {
   bool done = false;
   if (o_.mode == "fanout") {
     done = completed_ == published_;
+  } else if (o_.mode == "handshake") {
+    done = std::all_of(conns_.begin(), conns_.end(), [](auto& c) { return c->hs_start == 0; });
   } else if (o_.rate > 0) {
     done = std::all_of(conns_.begin(), conns_.end(),
                        [](auto& c) { return c->closed || c->rhead == c->rtail; });
@@ -679,11 +894,24 @@ void Gen::finish() {
   tick_.cancel();
   phase_timer_.cancel();
   for (auto& c : conns_) {
-    if (c->open && !c->closed && !c->close_sent) {
+    if ((o_.mode == "handshake" || c->paused) && !c->closed) {  // reset, as in hs_done
+      error_code ig;
+      c->sock.set_option(asio::socket_base::linger(true, 0), ig);
+      c->sock.close(ig);
+      c->closed = true;
+      ++closed_count_;
+    }
+    if (o_.mode == "handshake") continue;
+    if (c->upgraded && !c->closed && !c->close_sent) {
       static const char code[2] = {0x03, static_cast<char>(0xe8)};  // 1000
       queue(*c, 8, code, 2);
       c->close_sent = true;
     }
+  }
+  if (o_.mode == "handshake") {
+    phase_ = Phase::Done;
+    io_.stop();
+    return;
   }
   flush();
   deadline_.expires_after(std::chrono::seconds(2));
@@ -697,9 +925,14 @@ void Gen::finish() {
 }
 
 void Gen::read(Conn& c) {
+  if (c.slow && c.joined) {  // a slow reader: never reads again
+    c.paused = true;
+    return;
+  }
   if (c.rlen == c.rbuf.size()) c.rbuf.resize(c.rbuf.size() * 2);
   c.sock.async_read_some(asio::buffer(c.rbuf.data() + c.rlen, c.rbuf.size() - c.rlen),
-                         [this, &c](error_code ec, size_t n) {
+                         [this, &c, g = c.gen](error_code ec, size_t n) {
+                           if (g != c.gen) return;
                            if (ec) return lost(c, "read", ec);
                            c.rlen += n;
                            parse(c);
@@ -711,6 +944,7 @@ void Gen::read(Conn& c) {
 
 void Gen::lost(Conn& c, const char* what, const error_code& ec) {
   if (c.closed) return;
+  if (o_.mode == "handshake") return hs_fail(c, std::string(what) + ": " + ec.message());
   c.closed = true;
   ++closed_count_;
   error_code ig;
@@ -756,7 +990,8 @@ void Gen::write(Conn& c) {
   if (c.wq.empty()) return;
   c.writing = true;
   std::swap(c.wq, c.wcur);
-  asio::async_write(c.sock, asio::buffer(c.wcur), [this, &c](error_code ec, size_t) {
+  asio::async_write(c.sock, asio::buffer(c.wcur), [this, &c, g = c.gen](error_code ec, size_t) {
+    if (g != c.gen) return;
     c.writing = false;
     c.wcur.clear();
     if (ec) return lost(c, "write", ec);
@@ -800,6 +1035,7 @@ void Gen::parse(Conn& c) {
         queue(c, 0xA, d, len);
         break;
       case 0xA:
+        ++pongs_;
         break;
       case 0x8:
         on_close_frame(c, d, len);
@@ -859,8 +1095,32 @@ void Gen::on_close_frame(Conn& c, const char* p, size_t n) {
 }
 
 void Gen::on_message(Conn& c, const char* p, size_t n) {
-  if (starts(p, n, R"({"event":"welcome")")) return;
-  if (starts(p, n, R"({"event":"error")")) {
+  if (o_.engineio) {              // Engine.IO and Socket.IO control packets
+    if (n == 1 && p[0] == '2') {  // ping → pong
+      ++pings_;
+      return queue(c, 1, "3", 1);
+    }
+    if (starts(p, n, "0{")) return queue(c, 1, "40", 2);  // open → connect to namespace "/"
+    if (starts(p, n, "40")) {                             // namespace connected
+      if (!c.open && o_.mode != "handshake") on_open(c);
+      return;
+    }
+    if (starts(p, n, "44") || starts(p, n, "41")) {  // connect_error, disconnect
+      ++errors_;
+      note_error("Socket.IO refusal", c, p, n);
+      if (o_.mode == "handshake") return hs_fail(c, std::string(p, std::min<size_t>(n, 200)));
+      if (!c.open)
+        return fail("Socket.IO refused the connection: " +
+                    std::string(p, std::min<size_t>(n, 200)));
+      return;
+    }
+  }
+  if (starts(p, n, welcome_pre_)) {
+    if (o_.mode == "handshake" && !c.closed) hs_done(c);
+    return;
+  }
+  if (o_.mode == "handshake") return;
+  if (starts(p, n, error_pre_)) {
     ++errors_;
     note_error("error frame", c, p, n);
     if (o_.mode == "echo") echo_reply(c, nullptr, 0);
@@ -874,12 +1134,12 @@ void Gen::on_message(Conn& c, const char* p, size_t n) {
     echo_reply(c, p, n);
     return;
   }
-  if (!c.joined && (starts(p, n, R"({"event":"ack")") || starts(p, n, R"({"event":"join")"))) {
+  if (!c.joined && (starts(p, n, ack_pre_) || starts(p, n, R"({"event":"join")"))) {
     c.joined = true;
     if (++joined_ == conns_.size() - (pub_ ? 1 : 0)) all_joined();
     return;
   }
-  if (o_.mode == "fanout" && !c.publisher && starts(p, n, R"({"event":"send")")) {
+  if (o_.mode == "fanout" && !c.publisher && starts(p, n, send_pre_)) {
     fanout_delivery(c, p, n);
     return;
   }
@@ -890,6 +1150,7 @@ void Gen::on_message(Conn& c, const char* p, size_t n) {
 void Gen::echo_reply(Conn& c, const char*, size_t) {
   int64_t t = now_ns();
   if (measuring_) ++replies_;
+  ++received_total_;
   if (o_.rate > 0) {
     if (c.rhead == c.rtail) {
       ++unexpected_;
@@ -906,6 +1167,7 @@ void Gen::echo_reply(Conn& c, const char*, size_t) {
   if (c.inflight > 0) --c.inflight;
   if (!stopping_) {
     queue_raw(c, echo_frame_.data(), echo_frame_.size());
+    ++sent_total_;
     ++c.inflight;
   } else {
     check_drained();
@@ -921,21 +1183,26 @@ void Gen::publish(int64_t when) {
   static_assert(sizeof buf > 128);
   // the filler goes in place; sizes above the stack buffer use a (rare) heap path
   std::string_view f = fill_;
-  int head = std::snprintf(buf, 128, R"({"event":"send","target":"%s","payload":{"s":%llu,"d":")",
-                           o_.room.c_str(), static_cast<unsigned long long>(seq));
+  int head =
+      std::snprintf(buf, 128,
+                    o_.engineio ? R"(42["send","%s",{"s":%llu,"d":")"
+                                : R"({"event":"send","target":"%s","payload":{"s":%llu,"d":")",
+                    o_.room.c_str(), static_cast<unsigned long long>(seq));
+  const char* tail = o_.engineio ? "\"}]" : "\"}}";
   size_t need = static_cast<size_t>(head) + f.size() + 3;
   if (need <= sizeof buf) {
     std::memcpy(buf + head, f.data(), f.size());
-    std::memcpy(buf + head + f.size(), "\"}}", 3);
+    std::memcpy(buf + head + f.size(), tail, 3);
     queue(*pub_, 1, buf, need);
   } else {
     std::string s(buf, static_cast<size_t>(head));
-    s.append(f).append("\"}}");
+    s.append(f).append(tail);
     queue(*pub_, 1, s.data(), s.size());
   }
 }
 
 void Gen::fanout_delivery(Conn& c, const char* p, size_t n) {
+  if (c.slow) return;  // what a slow reader still got before it stopped is not counted
   int64_t t = now_ns();
   static constexpr std::string_view key = R"({"s":)";
   const char* k = static_cast<const char*>(memmem(p, n, key.data(), key.size()));
@@ -957,9 +1224,10 @@ void Gen::fanout_delivery(Conn& c, const char* p, size_t n) {
     c.expect = seq;                                   // resynchronise so one gap is reported once
   }
   ++c.expect;
+  ++deliveries_total_;
   if (measuring_) ++deliveries_;
   uint32_t& cnt = fcount_[seq % kRing];
-  if (++cnt == o_.conns) {
+  if (++cnt == expect_members_) {
     // completions come in sequence order: each member sees messages in order
     ++completed_;
     int64_t sent = fsent_[seq % kRing];
@@ -971,6 +1239,24 @@ void Gen::fanout_delivery(Conn& c, const char* p, size_t n) {
       while (published_ - completed_ < o_.inflight) publish(t);
     }
   }
+}
+
+// idle --ping: spreads the pings evenly, each connection once per --ping seconds.
+void Gen::ping_tick() {
+  if (stopping_ || !measuring_) return;
+  double elapsed = static_cast<double>(now_ns() - win_start_) / 1e9;
+  auto due = static_cast<uint64_t>(elapsed / o_.ping * static_cast<double>(conns_.size()));
+  for (; next_ping_ < due; ++next_ping_) {
+    Conn& c = *conns_[next_ping_ % conns_.size()];
+    if (!c.open || c.closed) continue;
+    queue(c, 0x9, "p", 1);
+    ++pings_sent_;
+  }
+  flush();
+  tick_.expires_after(std::chrono::milliseconds(20));
+  tick_.async_wait([this](error_code ec) {
+    if (!ec) ping_tick();
+  });
 }
 
 // Open loop: sends everything whose intended time has come, then sleeps until the next one.
@@ -989,6 +1275,7 @@ void Gen::on_tick() {
       c.ring[c.rtail] = due;
       c.rtail = next;
       queue_raw(c, echo_frame_.data(), echo_frame_.size());
+      ++sent_total_;
     } else {
       publish(due);
     }
@@ -1037,8 +1324,13 @@ void Gen::report() {
     out += ",\"" + std::string(k) + "\":" + std::to_string(v);
   };
   if (!o_.label.empty()) out += ",\"label\":" + json_str(o_.label);
-  addi(o_.mode == "fanout" ? "members" : "conns", o_.conns);
-  if (o_.mode != "idle") {
+  if (o_.engineio) out += ",\"proto\":\"socketio\"";
+  if (o_.mode == "handshake")
+    addi("concurrency", o_.conns);
+  else
+    addi(o_.mode == "fanout" ? "members" : "conns", o_.conns);
+  if (o_.slow) addi("slow", o_.slow);
+  if (o_.mode != "idle" && o_.mode != "handshake") {
     addi("size", o_.size);
     if (o_.rate > 0)
       add("rate", o_.rate, 0);
@@ -1047,8 +1339,24 @@ void Gen::report() {
   }
   add("window_s", secs, 3);
   if (t_setup1_ > 0) add("setup_s", static_cast<double>(t_setup1_ - t_setup0_) / 1e9, 3);
-  uint64_t count = o_.mode == "echo" ? replies_ : deliveries_;
-  if (o_.mode == "echo") {
+  uint64_t count = o_.mode == "echo"        ? replies_
+                   : o_.mode == "handshake" ? handshakes_
+                                            : deliveries_;
+  if (o_.mode == "echo") {  // every request sent must have had its reply by the end
+    addi("sent", sent_total_);
+    addi("received", received_total_);
+    uint64_t missing = sent_total_ > received_total_ ? sent_total_ - received_total_ : 0;
+    addi("missing", missing);
+    if (missing) {
+      ++order_errors_;
+      if (first_problem_.empty())
+        first_problem_ = std::to_string(missing) + " echo replies missing after the drain";
+    }
+  }
+  if (o_.mode == "handshake") {
+    addi("handshakes", count);
+    add("handshakes_per_s", secs > 0 ? static_cast<double>(count) / secs : 0);
+  } else if (o_.mode == "echo") {
     addi("messages", count);
     add("msgs_per_s", secs > 0 ? static_cast<double>(count) / secs : 0);
   } else if (o_.mode == "fanout") {
@@ -1067,7 +1375,13 @@ void Gen::report() {
       addi("rss_after_kb", static_cast<uint64_t>(std::max(0L, s1_.rss)));
       add("rss_bytes_per_conn",
           1024.0 * static_cast<double>(s1_.rss - s_before_.rss) / static_cast<double>(o_.conns), 0);
+    } else {
+      addi("rss_start_kb", static_cast<uint64_t>(std::max(0L, s0_.rss)));
+      addi("rss_end_kb", static_cast<uint64_t>(std::max(0L, s1_.rss)));
     }
+    // peak RSS of the server's life (a fresh server per run): bounded memory shows here
+    addi("rss_peak_kb",
+         static_cast<uint64_t>(std::max({0L, s1_.rss, proc_status_kb(o_.server_pid, "VmHWM:")})));
   }
   add("gen_cpu_pct", secs > 0 ? 100.0 * gen / secs : 0);
   if (secs > 0) {
@@ -1097,7 +1411,8 @@ void Gen::report() {
   if (o_.mode == "fanout") {
     uint64_t missing = 0;
     for (auto& c : conns_)
-      if (!c->publisher && c->expect < published_) missing += published_ - c->expect;
+      if (!c->publisher && !c->slow && c->expect < published_) missing += published_ - c->expect;
+    addi("deliveries_total", deliveries_total_);
     addi("missing", missing);
     if (missing && first_problem_.empty())
       first_problem_ = std::to_string(missing) + " deliveries missing after the drain";
@@ -1105,6 +1420,10 @@ void Gen::report() {
     addi("order_errors", order_errors_);
   }
   addi("pings", pings_);
+  if (o_.ping > 0) {
+    addi("pings_sent", pings_sent_);
+    addi("pongs", pongs_);
+  }
   addi("errors", errors_);
   addi("unexpected", unexpected_);
   addi("disconnects", disconnects_);
@@ -1122,6 +1441,42 @@ void Gen::report() {
 
 int main(int argc, char** argv) {
   Options o = parse(argc, argv);
-  Gen g(std::move(o));
-  return g.run();
+  uint32_t threads = o.threads;
+  if (threads == 0) {
+    cpu_set_t set;
+    threads =
+        sched_getaffinity(0, sizeof set, &set) == 0 ? static_cast<uint32_t>(CPU_COUNT(&set)) : 1;
+    if (o.mode == "fanout") threads = 1;
+  }
+  if (o.mode == "fanout" && threads > 1) usage("fanout runs on one thread (--threads 1)");
+  threads = std::max(1u, std::min(threads, o.conns));
+  if (threads == 1) {
+    Gen g(std::move(o));
+    g.run();
+    g.report();
+    return g.clean() ? 0 : 1;
+  }
+  // One Gen per thread, each with its share of the connections (users numbered on from the
+  // previous share; the open-loop rate split the same way); the first one reports for all.
+  std::vector<std::unique_ptr<Gen>> gens;
+  StartLine start(threads);
+  uint32_t total = o.conns, base = 0;
+  for (uint32_t t = 0; t < threads; ++t) {
+    Options mine = o;
+    mine.conns = total / threads + (t < total % threads ? 1 : 0);
+    mine.id_base = base;
+    mine.rate = o.rate * mine.conns / total;
+    if (t > 0) mine.server_pid = 0;  // the first thread reads the server's figures
+    base += mine.conns;
+    gens.push_back(std::make_unique<Gen>(std::move(mine)));
+    gens.back()->set_start_line(&start);
+  }
+  std::vector<std::thread> workers;
+  for (uint32_t t = 1; t < threads; ++t) workers.emplace_back([&g = *gens[t]] { g.run(); });
+  gens[0]->run();
+  for (auto& w : workers) w.join();
+  for (uint32_t t = 1; t < threads; ++t) gens[0]->merge(*gens[t]);
+  gens[0]->set_totals(total, o.rate);
+  gens[0]->report();
+  return gens[0]->clean() ? 0 : 1;
 }
