@@ -195,7 +195,7 @@ def plan(full):
                     load_curve=(0.1, 0.25, 0.5, 0.75, 0.9),
                     rooms=[(m, s) for m in (100, 1000, 10000) for s in (64, 512)], slow=True,
                     idle=(1000, 5000, 10000, 15000), idle_main=15000)
-    return dict(echo=[(100, 64)], inflight=(1, 8), load_curve=(0.5,), rooms=[(1000, 64)], slow=False,
+    return dict(echo=[(100, 64)], inflight=(1, 8), load_curve=(0.5,), rooms=[(1000, 64)], slow=True,
                 idle=(5000,), idle_main=5000)
 
 
@@ -206,7 +206,7 @@ def main():
     ap.add_argument("--no-docs", action="store_true", help="leave docs/BENCHMARKS.md alone after --full")
     ap.add_argument("--peers", default=",".join(PEERS))
     ap.add_argument("--only", default="", help="comma list of echo,fanout,slow,idle,handshake "
-                    "(default: all of the plan; quick has no slow-reader runs unless named here)")
+                    "(default: all of the plan)")
     ap.add_argument("--window", type=float)
     ap.add_argument("--warmup", type=float, default=1)
     ap.add_argument("--repeat", type=int, default=1, help="runs per measurement; the median one is reported")
@@ -263,12 +263,20 @@ def main():
                               workload="echo-latency", conns=conns, size=size, frac=frac, sat=sat)
 
     # fan-out: one publisher, 8 publishes in flight; then open loop at half; then a slow reader
-    if "fanout" in only:
+    # The slow-reader run follows the same peer's run without it at once: the two are compared,
+    # and a shared machine drifts over minutes.
+    slow = "slow" in only and P["slow"]
+    if "fanout" in only or slow:
         for members, size in P["rooms"]:
             for p in peers:
                 suite.run("fanout-m%d-s%d" % (members, size), p, "fanout",
                           dict(members=members, size=size, inflight=8, seconds=window, **common),
                           workload="fanout", members=members, size=size)
+                if slow:
+                    suite.run("slow-m%d-s%d" % (members, size), p, "fanout",
+                              dict(members=members, size=size, inflight=8, slow=1, seconds=window, **common),
+                              workload="slow", members=members, size=size)
+    if "fanout" in only:
         # Latency at one publish rate for all: half the slowest peer's saturation. (Half of each
         # peer's own closed-loop rate would not be a light load for the fast ones: with 8 publishes
         # in flight each member gets 8 frames per write; one at a time, 8 writes.)
@@ -284,12 +292,6 @@ def main():
                 suite.run("fanout-m%d-s%d-lat" % (members, size), p, "fanout",
                           dict(members=members, size=size, rate=rate, seconds=secs, **common),
                           workload="fanout-latency", members=members, size=size, rate_pub=rate)
-    if "slow" in only and (P["slow"] or args.only):
-        for members, size in P["rooms"]:
-            for p in peers:
-                suite.run("slow-m%d-s%d" % (members, size), p, "fanout",
-                          dict(members=members, size=size, inflight=8, slow=1, seconds=window, **common),
-                          workload="slow", members=members, size=size)
 
     # idle: authenticated connections, each in its own room, each pinging every 10 s
     if "idle" in only:

@@ -3,7 +3,7 @@
 # same load in one run, on this machine: each server pinned to CPU 0, the load generator to CPU 1.
 #
 #   bench/suite.sh            quick: a subset, under 5 minutes; prints the table
-#   bench/suite.sh --full     everything in docs/BENCHMARKS.md (about 40 minutes); also rewrites
+#   bench/suite.sh --full     everything in docs/BENCHMARKS.md (about 30 minutes); also rewrites
 #                             the results section of docs/BENCHMARKS.md and its charts
 #   options: --docs (rewrite the docs after a quick run too), --no-docs, --peers dispatch,beast,...
 #            --only echo,fanout,slow,idle,handshake   --window S   --warmup S

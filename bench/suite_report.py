@@ -159,7 +159,7 @@ def chart(outdir, name, title, xlabel, ylabel, data, logx=False, logy=False):
         "set ylabel '%s'" % ylabel,
         "set key outside right top",
         "set grid",
-        "set format y '%.0s%c'" if not logy else "set format y '%.0s%c'",
+        "set format y '%.0s%c'" if logy else "set format y '%.1s%c'",
         "set format x '%.0s%c'",
     ]
     if logx:
