@@ -73,10 +73,8 @@ void MessageRun::answer(ErrorCode code, std::string_view message) {
   ErrorDetails details;
   details.field = missing_field_;
   details.retry_after_ms = code == ErrorCode::rate_limited ? retry_after_ms_ : -1;
-  connection_.send(build_error_frame(code, message, message_.ref_json, message_.event, details));
-  if (counts_against_budget(code) && !connection_.spend_error_budget()) {
-    connection_.close(ws::close_code::policy, "too many errors");
-  }
+  connection_.send_error(
+      code, build_error_frame(code, message, message_.ref_json, message_.event, details));
 }
 
 // ---------------------------------------------------------------- who and what

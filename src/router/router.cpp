@@ -18,10 +18,7 @@ namespace {
 // An error found before any step ran (parsing, unknown event).
 void answer_early(Connection& connection, const IncomingMessage& message, ErrorCode code,
                   std::string_view text) {
-  connection.send(build_error_frame(code, text, message.ref_json, message.event));
-  if (counts_against_budget(code) && !connection.spend_error_budget()) {
-    connection.close(ws::close_code::policy, "too many errors");
-  }
+  connection.send_error(code, build_error_frame(code, text, message.ref_json, message.event));
 }
 
 std::string padded_copy(const char* data, size_t length) {

@@ -327,7 +327,7 @@ void Connection::on_protocol_error(uint16_t close_code, std::string_view reason)
 bool Connection::over_queue_limit(size_t adding) const {
   const uint64_t limit = loop_.config().config().server.send_queue_limit;
   if (queue_.bytes() > 0 && queue_.bytes() + adding > limit) return true;
-  Engine& engine = const_cast<EventLoop&>(loop_).engine();
+  Engine& engine = loop_.engine();
   return engine.queued_bytes().load(std::memory_order_relaxed) + adding > engine.queued_bytes_cap();
 }
 
@@ -519,9 +519,13 @@ void Connection::on_timer(SteadyTime now) {
 
 // ---------------------------------------------------------------- errors and lifetime
 
-bool Connection::spend_error_budget() {
+void Connection::send_error(ErrorCode code, const FrameRef& frame) {
+  send(frame);
+  if (!counts_against_budget(code)) return;
   const auto& budget = loop_.config().config().server.error_budget;
-  return error_budget_.spend(steady_now(), budget.count, budget.window);
+  if (!error_budget_.spend(steady_now(), budget.count, budget.window)) {
+    close(ws::close_code::policy, "too many errors");
+  }
 }
 
 void Connection::set_pending(std::unique_ptr<PendingMessage> pending) {

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "core/error_budget.h"
+#include "core/error_code.h"
 #include "core/out_frame.h"
 #include "protocol/frame_reader.h"
 #include "router/router.h"
@@ -64,8 +65,9 @@ class Connection final : public ws::FrameReaderHandler,
   // Writes what is queued; called by the loop at the end of the turn.
   void flush();
 
-  // Error budget (server.error_budget); false when the connection has spent it.
-  bool spend_error_budget();
+  // Sends an error frame and charges the error budget (server.error_budget) unless the code
+  // does not count; a connection that has spent its budget is closed with 1008.
+  void send_error(ErrorCode code, const FrameRef& frame);
 
   // --- steps that finish later (router/message_run.cpp)
   PendingMessage* pending() { return pending_.get(); }
