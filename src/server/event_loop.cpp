@@ -36,6 +36,7 @@ EventLoop::~EventLoop() {
 
 void EventLoop::start_thread() {
   arm_tick();
+  poller_.start();
   thread_ = std::thread([this] {
     auto guard = boost::asio::make_work_guard(io_);
     io_.run();
@@ -57,8 +58,8 @@ void EventLoop::arm_tick() {
 
 // ---------------------------------------------------------------- connections
 
-void EventLoop::add_connection(LoopSocket socket) {
-  auto* connection = new Connection(*this, std::move(socket), engine_.next_connection_number());
+void EventLoop::add_connection(int fd) {
+  auto* connection = new Connection(*this, fd, engine_.next_connection_number());
   connections_.push_back(*connection);
   ++connection_count_;
   engine_.live_connections().fetch_add(1);

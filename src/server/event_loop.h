@@ -1,8 +1,10 @@
 // One event loop: an Asio io_context on its own thread that owns its connections for life
-// (DESIGN.md: shared nothing). It keeps the loop-local tables (room → members, user →
-// connections), the timer wheel, one read buffer and one JSON parser for all its connections,
-// and the end-of-turn work: tasks for other loops are batched into one post per loop per turn,
-// and the frames queued for each connection during the turn go out in one writev.
+// (DESIGN.md: shared nothing). Its sockets live in its ReadinessPoller, one epoll set that is
+// a single descriptor in the io_context; timers and cross-loop posts go through Asio. It keeps the
+// loop-local tables (room → members, user → connections), the timer wheel, one read buffer and one
+// JSON parser for all its connections, and the end-of-turn work: tasks for other loops are batched
+// into one post per loop per turn, and the frames queued for each connection during the turn go out
+// in one writev.
 #pragma once
 
 #include <simdjson.h>
@@ -22,6 +24,7 @@
 #include "rooms/local_rooms.h"
 #include "server/loop_task.h"
 #include "transport/connection_hook.h"
+#include "transport/readiness_poller.h"
 #include "transport/timer_wheel.h"
 
 namespace dispatch {
@@ -38,6 +41,7 @@ class EventLoop {
   unsigned index() const { return index_; }
   Engine& engine() { return engine_; }
   boost::asio::io_context& io() { return io_; }
+  ReadinessPoller& poller() { return poller_; }
 
   void start_thread();
   void join_thread();
@@ -46,8 +50,8 @@ class EventLoop {
   const std::shared_ptr<const CompiledConfig>& config_ptr() const { return config_; }
 
   // --- connections (on this loop's thread)
-  // Takes a freshly accepted socket (already bound to this loop's io_context).
-  void add_connection(LoopSocket socket);
+  // Takes a freshly accepted non-blocking socket descriptor (owned from here on).
+  void add_connection(int fd);
   void destroy(Connection* connection);
   size_t connection_count() const { return connection_count_; }
   // Closes every connection with this code (shutdown) and reports when none is left.
@@ -88,6 +92,7 @@ class EventLoop {
   Engine& engine_;
   unsigned index_;
   boost::asio::io_context io_{1};
+  ReadinessPoller poller_{io_};
   std::thread thread_;
   std::shared_ptr<const CompiledConfig> config_;
 

@@ -6,7 +6,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include <algorithm>
 #include <csignal>
@@ -18,9 +17,9 @@
 #include "log/log.h"
 #include "protocol/websocket.h"
 #include "router/compiled_config.h"
+#include "server/acceptor.h"
 #include "server/engine.h"
 #include "server/event_loop.h"
-#include "transport/connection_hook.h"
 
 namespace dispatch {
 
@@ -67,59 +66,6 @@ unsigned threads_for(const config::ServerConfig& server) {
   if (count == 0) count = std::max(1u, std::thread::hardware_concurrency());
   return std::min<unsigned>(count, Directory::max_loops);
 }
-
-class Acceptor {
- public:
-  Acceptor(Engine& engine, tcp::acceptor acceptor)
-      : engine_(engine), acceptor_(std::move(acceptor)), backoff_(acceptor_.get_executor()) {}
-
-  void start() { accept_next(); }
-  void stop() {
-    boost::system::error_code ec;
-    acceptor_.close(ec);
-    backoff_.cancel();
-  }
-
- private:
-  void accept_next() {
-    EventLoop& target = engine_.loop(next_loop_);
-    next_loop_ = (next_loop_ + 1) % engine_.loop_count();
-    acceptor_.async_accept(
-        target.io().get_executor(),
-        [this, &target](const boost::system::error_code& ec, LoopSocket socket) {
-          if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
-          if (ec) {
-            // Out of file descriptors (or a similar pressure): wait instead of spinning, and
-            // say so once every few seconds rather than on every retry.
-            ++failed_accepts_;
-            const auto now = std::chrono::steady_clock::now();
-            if (now - last_warning_ >= std::chrono::seconds(5)) {
-              last_warning_ = now;
-              log::warn("accept failed; retrying every 100 ms")
-                  .field("error", ec.message())
-                  .field("failures_since_last_warning", failed_accepts_);
-              failed_accepts_ = 0;
-            }
-            backoff_.expires_after(std::chrono::milliseconds(100));
-            backoff_.async_wait([this](const boost::system::error_code& wait_error) {
-              if (!wait_error) accept_next();
-            });
-            return;
-          }
-          asio::post(target.io(), [&target, socket = std::move(socket)]() mutable {
-            target.add_connection(std::move(socket));
-          });
-          accept_next();
-        });
-  }
-
-  Engine& engine_;
-  tcp::acceptor acceptor_;
-  asio::steady_timer backoff_;
-  unsigned next_loop_ = 0;
-  uint64_t failed_accepts_ = 0;
-  std::chrono::steady_clock::time_point last_warning_{};
-};
 
 }  // namespace
 

@@ -2,7 +2,9 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/asio/post.hpp>
 
@@ -54,13 +56,15 @@ struct AcceptedIdentity {
   std::optional<int64_t> expires_at;
 };
 
-Connection::Connection(EventLoop& loop, LoopSocket socket, uint64_t number)
+Connection::Connection(EventLoop& loop, int fd, uint64_t number)
     : loop_(loop),
-      socket_(std::move(socket)),
       number_(number),
+      fd_(fd),
       reader_(loop.config().config().server.max_message_size) {}
 
-Connection::~Connection() = default;
+Connection::~Connection() {
+  if (fd_ >= 0) ::close(fd_);
+}
 
 const std::vector<std::string>& Connection::permissions() const {
   static const std::vector<std::string> none;
@@ -85,52 +89,74 @@ bool Connection::is_member(std::string_view room) const {
 }
 
 void Connection::start() {
-  boost::system::error_code ec;
-  socket_.non_blocking(true, ec);
-  socket_.set_option(boost::asio::ip::tcp::no_delay(true), ec);
+  const int no_delay = 1;
+  ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &no_delay, sizeof no_delay);
   const SteadyTime now = steady_now();
   state_deadline_ = now + loop_.config().config().server.handshake_timeout;
   last_received_ = last_data_ = last_ping_sent_ = now;
   reschedule(now);
-  arm_read();
+  // Bytes that arrived before this are reported at once: adding a ready socket signals it.
+  if (!loop_.poller().add(fd_, *this)) abort();
 }
 
 // ---------------------------------------------------------------- reading
 
-void Connection::arm_read() {
-  if (reading_ || state_ == State::closed) return;
-  reading_ = true;
-  socket_.async_wait(LoopSocket::wait_read, [this](const boost::system::error_code& ec) {
-    reading_ = false;
-    if (!ec && state_ != State::closed) on_readable();
-    maybe_destroy();
-  });
+void Connection::on_ready(uint32_t events) {
+  if (state_ == State::closed) return;
+  if ((events & EPOLLOUT) && write_blocked_) {
+    write_blocked_ = false;
+    flush();
+    if (state_ == State::closed) return;
+  }
+  const bool failed = (events & (EPOLLERR | EPOLLHUP)) != 0;
+  if (events & (EPOLLIN | EPOLLRDHUP) || failed) {
+    if (!reader_.paused()) {
+      on_readable();
+    } else if (failed) {
+      abort();  // nobody will read what is left: the socket is gone
+    }
+  }
 }
 
+// Reads until the kernel has no more (a short read) or the reader pauses. A client that keeps
+// the socket full is read a few buffers at a time so others get their turn.
 void Connection::on_readable() {
+  constexpr int reads_per_turn = 4;
   char* buffer = loop_.read_buffer();
-  ssize_t received = ::recv(socket_.native_handle(), buffer, EventLoop::read_buffer_size, 0);
-  if (received < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-      arm_read();
-    } else {
-      abort();
+  for (int round = 0; round < reads_per_turn; ++round) {
+    ssize_t received = ::recv(fd_, buffer, EventLoop::read_buffer_size, 0);
+    if (received < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) abort();
+      return;
     }
-    return;
+    if (received == 0) {  // the client closed its side
+      abort();
+      return;
+    }
+    last_received_ = steady_now();
+    const auto length = static_cast<size_t>(received);
+    if (state_ == State::handshaking) {
+      handle_handshake_bytes(buffer, length);
+    } else if (state_ == State::open || state_ == State::closing) {
+      reader_.set_max_message_size(loop_.config().config().server.max_message_size);
+      reader_.feed(buffer, length, *this);
+    }
+    if (state_ == State::closed || reader_.paused()) return;
+    if (length < EventLoop::read_buffer_size) return;  // drained: the next byte brings an event
   }
-  if (received == 0) {  // the client closed its side
-    abort();
-    return;
-  }
-  last_received_ = steady_now();
-  const auto length = static_cast<size_t>(received);
-  if (state_ == State::handshaking) {
-    handle_handshake_bytes(buffer, length);
-  } else if (state_ == State::open || state_ == State::closing) {
-    reader_.set_max_message_size(loop_.config().config().server.max_message_size);
-    reader_.feed(buffer, length, *this);
-  }
-  if (state_ != State::closed && !reader_.paused()) arm_read();
+  read_later();
+}
+
+void Connection::read_later() {
+  if (read_scheduled_ || state_ == State::closed) return;
+  read_scheduled_ = true;
+  hold();
+  boost::asio::post(loop_.io(), [this] {
+    read_scheduled_ = false;
+    if (state_ != State::closed && !reader_.paused()) on_readable();
+    release_hold();
+  });
 }
 
 void Connection::handle_handshake_bytes(char* data, size_t length) {
@@ -345,7 +371,7 @@ void Connection::send(const FrameRef& frame) {
   if (state_ != State::open) return;
   // Over the limit within one turn (a burst): first let the kernel take what it can. Only a
   // client whose socket is full (we are waiting for writability) is a slow consumer.
-  if (over_queue_limit(frame->size()) && !writing_) flush();
+  if (over_queue_limit(frame->size()) && !write_blocked_) flush();
   if (state_ != State::open) return;
   if (over_queue_limit(frame->size())) {
     switch (loop_.config().config().server.slow_consumer) {
@@ -395,7 +421,7 @@ void Connection::close(uint16_t code, std::string_view reason) {
 }
 
 void Connection::flush() {
-  if (state_ == State::closed || writing_) return;
+  if (state_ == State::closed || write_blocked_) return;
   const uint64_t queue_limit = loop_.config().config().server.send_queue_limit;
   // A pong waits while much is queued: a client that floods pings but never reads gets one
   // pending pong, not a growing queue of them.
@@ -413,11 +439,11 @@ void Connection::flush() {
     msghdr message{};
     message.msg_iov = vectors;
     message.msg_iovlen = static_cast<size_t>(count);
-    ssize_t written = ::sendmsg(socket_.native_handle(), &message, MSG_NOSIGNAL);
+    ssize_t written = ::sendmsg(fd_, &message, MSG_NOSIGNAL);
     if (written < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        arm_write();
+        write_blocked_ = true;  // the poller says when the socket drains
       } else {
         abort();
       }
@@ -426,7 +452,7 @@ void Connection::flush() {
     queue_.consume(static_cast<size_t>(written));
     account_queued(-written);
     if (static_cast<size_t>(written) < requested) {
-      arm_write();
+      write_blocked_ = true;
       return;
     }
   }
@@ -436,20 +462,9 @@ void Connection::flush() {
     // TCP first (RFC 6455 section 7.1.1) is not kept waiting; keep reading for its close frame
     // or EOF, bounded by the close deadline.
     half_closed_ = true;
-    boost::system::error_code ec;
-    socket_.shutdown(LoopSocket::shutdown_send, ec);
+    ::shutdown(fd_, SHUT_WR);
   }
   if (close_after_flush_) abort();
-}
-
-void Connection::arm_write() {
-  if (writing_ || state_ == State::closed) return;
-  writing_ = true;
-  socket_.async_wait(LoopSocket::wait_write, [this](const boost::system::error_code& ec) {
-    writing_ = false;
-    if (!ec && state_ != State::closed) flush();
-    maybe_destroy();
-  });
 }
 
 // ---------------------------------------------------------------- timers
@@ -542,7 +557,7 @@ void Connection::continue_after_pending() {
   if (pending_ || state_ == State::closed) return;
   if (reader_.paused()) {
     reader_.resume(*this);
-    if (state_ != State::closed && !reader_.paused()) arm_read();
+    if (state_ != State::closed && !reader_.paused()) read_later();
   }
 }
 
@@ -567,15 +582,15 @@ void Connection::abort() {
   queue_ = SendQueue();
   pending_pong_ = FrameRef();
   close_frame_ = FrameRef();
-  boost::system::error_code ec;
-  socket_.close(ec);
+  ::close(fd_);  // also leaves the poller
+  fd_ = -1;
   // Freed in a handler of its own, never in the middle of a call chain that still uses it.
   hold();
   boost::asio::post(loop_.io(), [this] { release_hold(); });
 }
 
 void Connection::maybe_destroy() {
-  if (state_ == State::closed && !reading_ && !writing_ && !flush_scheduled_ && holds_ == 0) {
+  if (state_ == State::closed && !flush_scheduled_ && holds_ == 0) {
     loop_.destroy(this);
   }
 }

@@ -4,12 +4,13 @@
 //   open        — frames decoded in place by the FrameReader, messages handed to the router,
 //                 frames queued by anyone on this loop and written in one writev per turn;
 //   closing     — our close frame is queued; we wait (bounded) for the client's;
-//   closed      — socket closed; the object is freed once no async wait refers to it.
-// Reading waits for readability first and reads into the loop's shared buffer, so an idle
-// connection holds no read buffer; its only timer is an entry in the loop's wheel.
+//   closed      — socket closed; the object is freed in a later handler, once nothing holds it.
+// The socket is a plain descriptor in the loop's ReadinessPoller (added once, edge-triggered):
+// when it is readable the connection reads into the loop's shared buffer until a read comes
+// back short, so an idle connection holds no read buffer; its only timer is an entry in the
+// loop's wheel.
 #pragma once
 
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/intrusive/list_hook.hpp>
 
 #include <cstdint>
@@ -26,6 +27,7 @@
 #include "protocol/frame_reader.h"
 #include "router/router.h"
 #include "transport/connection_hook.h"
+#include "transport/readiness_poller.h"
 #include "transport/send_queue.h"
 #include "transport/timer_wheel.h"
 
@@ -37,11 +39,13 @@ struct PendingMessage;
 
 class Connection final : public ws::FrameReaderHandler,
                          public TimerEntry,
+                         public ReadinessTarget,
                          public ConnectionListHook {
  public:
   enum class State : uint8_t { handshaking, open, closing, closed };
 
-  Connection(EventLoop& loop, LoopSocket socket, uint64_t number);
+  // Takes ownership of fd, a connected non-blocking TCP socket.
+  Connection(EventLoop& loop, int fd, uint64_t number);
   ~Connection() override;
 
   void start();
@@ -88,17 +92,19 @@ class Connection final : public ws::FrameReaderHandler,
   // --- TimerEntry
   void on_timer(SteadyTime now) override;
 
+  // --- ReadinessTarget
+  void on_ready(uint32_t events) override;
+
  private:
   friend class EventLoop;  // manages flush_scheduled_
 
-  void arm_read();
   void on_readable();
+  void read_later();  // reads again in a later handler (edge-triggered: no new event will come)
   void handle_handshake_bytes(char* data, size_t length);
   void accept(std::string response, struct AcceptedIdentity identity, std::string_view leftover);
   void refuse_http(std::string response);
   void send_control(FrameRef frame);   // queued past the limit; never dropped
   void queue_control(FrameRef frame);  // the same, without asking for a flush
-  void arm_write();
   bool over_queue_limit(size_t adding) const;
   void account_queued(int64_t delta);
   void unregister();
@@ -107,11 +113,11 @@ class Connection final : public ws::FrameReaderHandler,
   void reschedule(SteadyTime now);
 
   EventLoop& loop_;
-  LoopSocket socket_;
   uint64_t number_;
+  int fd_;  // -1 once closed
   State state_ = State::handshaking;
-  bool reading_ = false;          // an async wait for readability is outstanding
-  bool writing_ = false;          // an async wait for writability is outstanding
+  bool write_blocked_ = false;    // the socket took less than offered; waiting for EPOLLOUT
+  bool read_scheduled_ = false;   // read_later() is posted
   bool flush_scheduled_ = false;  // in the loop's flush list
   bool close_after_flush_ = false;
   bool close_queued_ = false;  // our close frame is in the queue (or written)

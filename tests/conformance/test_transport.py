@@ -212,6 +212,37 @@ class Handshake(ServerCase):
         self.assertLess(time.monotonic() - t0, 4.5)
 
 
+class Bursts(ServerCase):
+    """A client that writes far more than one read takes (the server reads a few 64 KiB buffers
+    per turn, then comes back to the rest by itself: no new bytes arrive to remind it)."""
+    CONFIG = server_config("  send_queue_limit: 8MiB\n")
+    MESSAGES = 4000  # 300 B each: 1.2 MB written in one sendall
+
+    def test_one_large_write_is_answered_completely_and_in_order(self):
+        c = self.connect(rcvbuf=1 << 20)
+        burst = b"".join(
+            build_frame(OP_TEXT, json.dumps({"event": "echo", "payload": {"n": i, "pad": "p" * 250}},
+                                            separators=(",", ":")).encode())
+            for i in range(self.MESSAGES))
+        self.assertGreater(len(burst), 4 * 65536 * 4)
+        got, errors = [], []
+
+        def read_all():
+            try:
+                while len(got) < self.MESSAGES:
+                    got.append(c.recv_json(timeout=10)["payload"]["n"])
+            except BaseException as e:   # reported by the main thread
+                errors.append(e)
+
+        t = threading.Thread(target=read_all, daemon=True)
+        t.start()
+        c.sock.settimeout(10)
+        c.sock.sendall(burst)
+        t.join(timeout=30)
+        self.assertEqual(errors, [], f"failed after {len(got)} echoes")
+        self.assertEqual(got, list(range(self.MESSAGES)))
+
+
 SLOW_CONFIG = server_config(
     "  send_queue_limit: 64KiB\n  slow_consumer: disconnect\n",
     extra="""\
