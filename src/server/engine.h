@@ -32,8 +32,9 @@ class Engine {
   std::atomic<int64_t>& live_connections() { return live_connections_; }  // every socket
 
   // Bytes queued for writing in the whole process, bounded by queued_bytes_cap: beyond it the
-  // connection whose frame would exceed it is treated as a slow consumer.
-  std::atomic<uint64_t>& queued_bytes() { return queued_bytes_; }
+  // connection whose frame would exceed it is treated as a slow consumer. Loops publish their
+  // share in steps (EventLoop::account_queued), so this lags each loop by at most a step.
+  std::atomic<int64_t>& queued_bytes() { return queued_bytes_; }
   uint64_t queued_bytes_cap() const { return queued_bytes_cap_; }
 
  private:
@@ -43,7 +44,7 @@ class Engine {
   std::atomic<uint64_t> next_connection_{1};
   std::atomic<int64_t> open_connections_{0};
   std::atomic<int64_t> live_connections_{0};
-  std::atomic<uint64_t> queued_bytes_{0};
+  std::atomic<int64_t> queued_bytes_{0};
   uint64_t queued_bytes_cap_;
 };
 

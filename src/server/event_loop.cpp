@@ -179,6 +179,24 @@ void EventLoop::run_task(LoopTask& task) {
 
 // ---------------------------------------------------------------- end of turn
 
+void EventLoop::account_queued(int64_t delta) {
+  constexpr int64_t publish_step = 256 * 1024;
+  queued_unpublished_ += delta;
+  if (queued_unpublished_ > publish_step || queued_unpublished_ < -publish_step) publish_queued();
+}
+
+void EventLoop::publish_queued() {
+  if (queued_unpublished_ == 0) return;
+  engine_.queued_bytes().fetch_add(queued_unpublished_, std::memory_order_relaxed);
+  queued_unpublished_ = 0;
+}
+
+bool EventLoop::over_process_queue_cap(size_t adding) const {
+  const int64_t queued =
+      engine_.queued_bytes().load(std::memory_order_relaxed) + queued_unpublished_;
+  return queued + static_cast<int64_t>(adding) > static_cast<int64_t>(engine_.queued_bytes_cap());
+}
+
 void EventLoop::want_flush(Connection& connection) {
   if (connection.flush_scheduled_) return;
   connection.flush_scheduled_ = true;
@@ -213,6 +231,7 @@ void EventLoop::turn_end() {
   for (Connection* connection : to_flush) {
     if (!connection->flush_scheduled_) connection->maybe_destroy();
   }
+  publish_queued();
   if (flush_list_.empty()) {  // keep the larger buffer for the next turn
     to_flush.clear();
     flush_list_.swap(to_flush);

@@ -76,6 +76,12 @@ class EventLoop {
   // --- end of turn
   void want_flush(Connection& connection);
 
+  // --- bytes queued on this loop's connections, toward the engine's process-wide cap. Published
+  // to the engine's atomic count in steps (at the end of each turn, or at once past a step), not
+  // with two atomic operations per frame.
+  void account_queued(int64_t delta);
+  bool over_process_queue_cap(size_t adding) const;
+
   // --- shared per-loop resources
   char* read_buffer() { return read_buffer_.get(); }
   static constexpr size_t read_buffer_size = 64 * 1024;
@@ -88,6 +94,7 @@ class EventLoop {
   void schedule_turn_end();
   void turn_end();
   void arm_tick();
+  void publish_queued();
 
   Engine& engine_;
   unsigned index_;
@@ -106,6 +113,7 @@ class EventLoop {
   std::vector<std::vector<LoopTask>> outbox_;  // per target loop
   std::vector<Connection*> flush_list_;
   bool turn_end_scheduled_ = false;
+  int64_t queued_unpublished_ = 0;
 
   std::unique_ptr<char[]> read_buffer_;
   simdjson::dom::parser json_parser_;

@@ -353,47 +353,49 @@ void Connection::on_protocol_error(uint16_t close_code, std::string_view reason)
 bool Connection::over_queue_limit(size_t adding) const {
   const uint64_t limit = loop_.config().config().server.send_queue_limit;
   if (queue_.bytes() > 0 && queue_.bytes() + adding > limit) return true;
-  Engine& engine = loop_.engine();
-  return engine.queued_bytes().load(std::memory_order_relaxed) + adding > engine.queued_bytes_cap();
+  return loop_.over_process_queue_cap(adding);
 }
 
 void Connection::account_queued(int64_t delta) {
-  if (delta >= 0) {
-    loop_.engine().queued_bytes().fetch_add(static_cast<uint64_t>(delta),
-                                            std::memory_order_relaxed);
-  } else {
-    loop_.engine().queued_bytes().fetch_sub(static_cast<uint64_t>(-delta),
-                                            std::memory_order_relaxed);
-  }
+  loop_.account_queued(delta);
 }
 
 void Connection::send(const FrameRef& frame) {
   if (state_ != State::open) return;
   // Over the limit within one turn (a burst): first let the kernel take what it can. Only a
   // client whose socket is full (we are waiting for writability) is a slow consumer.
-  if (over_queue_limit(frame->size()) && !write_blocked_) flush();
-  if (state_ != State::open) return;
   if (over_queue_limit(frame->size())) {
-    switch (loop_.config().config().server.slow_consumer) {
-      case config::SlowConsumerPolicy::disconnect: {
-        account_queued(-static_cast<int64_t>(queue_.drop_all_but_partial_head()));
-        log::info("slow consumer disconnected").field("conn_id", id()).field("user_id", user_id_);
-        close(ws::close_code::policy, "slow consumer");
-        return;
-      }
-      case config::SlowConsumerPolicy::drop_newest:
-        return;
-      case config::SlowConsumerPolicy::drop_oldest: {
-        const uint64_t limit = loop_.config().config().server.send_queue_limit;
-        const uint64_t keep = limit > frame->size() ? limit - frame->size() : 0;
-        account_queued(-static_cast<int64_t>(queue_.drop_oldest_until(keep)));
-        break;
-      }
+    if (!write_blocked_) {
+      flush();
+      if (state_ != State::open) return;
     }
+    if (over_queue_limit(frame->size()) && !apply_slow_consumer_policy(frame->size())) return;
   }
   queue_.push(frame);
   account_queued(static_cast<int64_t>(frame->size()));
   loop_.want_flush(*this);
+}
+
+// The queue is over its limit (or the process over its cap): this connection alone pays.
+// Returns whether the new frame is still to be queued.
+bool Connection::apply_slow_consumer_policy(size_t adding) {
+  switch (loop_.config().config().server.slow_consumer) {
+    case config::SlowConsumerPolicy::disconnect: {
+      account_queued(-static_cast<int64_t>(queue_.drop_all_but_partial_head()));
+      log::info("slow consumer disconnected").field("conn_id", id()).field("user_id", user_id_);
+      close(ws::close_code::policy, "slow consumer");
+      return false;
+    }
+    case config::SlowConsumerPolicy::drop_newest:
+      return false;
+    case config::SlowConsumerPolicy::drop_oldest: {
+      const uint64_t limit = loop_.config().config().server.send_queue_limit;
+      const uint64_t keep = limit > adding ? limit - adding : 0;
+      account_queued(-static_cast<int64_t>(queue_.drop_oldest_until(keep)));
+      return true;
+    }
+  }
+  return true;
 }
 
 void Connection::send_control(FrameRef frame) {

@@ -106,6 +106,7 @@ class Connection final : public ws::FrameReaderHandler,
   void send_control(FrameRef frame);   // queued past the limit; never dropped
   void queue_control(FrameRef frame);  // the same, without asking for a flush
   bool over_queue_limit(size_t adding) const;
+  bool apply_slow_consumer_policy(size_t adding);
   void account_queued(int64_t delta);
   void unregister();
   void abort();
