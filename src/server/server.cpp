@@ -129,6 +129,8 @@ int serve(const ServeOptions& options, const StepRegistry& registry) {
   tcp::acceptor acceptor(engine.loop(0).io());
   acceptor.open(endpoint.protocol(), ec);
   if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  // Accepted sockets inherit it: no setsockopt per connection.
+  if (!ec) acceptor.set_option(tcp::no_delay(true), ec);
   if (!ec) acceptor.bind(endpoint, ec);
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {

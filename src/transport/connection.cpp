@@ -1,7 +1,5 @@
 #include "transport/connection.h"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -89,8 +87,7 @@ bool Connection::is_member(std::string_view room) const {
 }
 
 void Connection::start() {
-  const int no_delay = 1;
-  ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &no_delay, sizeof no_delay);
+  // TCP_NODELAY comes from the listening socket (Linux copies it to accepted sockets).
   const SteadyTime now = steady_now();
   state_deadline_ = now + loop_.config().config().server.handshake_timeout;
   last_received_ = last_data_ = last_ping_sent_ = now;
