@@ -11,6 +11,9 @@
 //   idle   --conns N --hold S [--rooms R] [--ping S: each connection pings every S seconds]
 //   handshake --concurrency C --seconds S   (connect, upgrade with a token, wait for the welcome,
 //            close; C at once, sustained; handshakes/s and connect-to-welcome latency)
+// --size B is the whole message the client sends (JSON text, without the WebSocket header): the
+//   filler inside the payload is fitted to it. The report gives msg_bytes (sent) and
+//   delivered_bytes (the average reply or delivery), so a server's envelope shows.
 // fanout --slow K: the last K members stop reading once joined (a slow reader): the others'
 //   deliveries are counted and checked as usual, the slow ones' are not expected.
 // --engineio 1: speak Socket.IO (Engine.IO v4 over WebSocket: open packet 0{...}, connect 40,
@@ -95,7 +98,7 @@ struct Options {
   double hold = 10;
   double drain = 5;
   uint32_t rooms = 0;  // idle: number of rooms (connection i joins room i % rooms); 0 = one each
-  std::string room = "room:bench";
+  std::string room = "r";  // short: a 64 B publish still has room for its filler
   int server_pid = 0;
   uint32_t sources = 0;        // 0 = auto (one 127.0.0.x per 25,000 connections)
   uint32_t concurrency = 128;  // handshakes in progress at once
@@ -489,6 +492,8 @@ class Gen {
   // counters
   uint64_t replies_ = 0, deliveries_ = 0, errors_ = 0, unexpected_ = 0, disconnects_ = 0;
   uint64_t sent_total_ = 0, received_total_ = 0;  // echo requests / replies, whole run
+  // message sizes (JSON text): what the client sent, what came back per reply or delivery
+  uint64_t sent_bytes_ = 0, sent_count_ = 0, received_bytes_ = 0, received_count_ = 0;
   uint64_t deliveries_total_ = 0;                 // fanout: to counted members, whole run
   uint64_t order_errors_ = 0, pings_ = 0;
   uint64_t handshakes_ = 0, hs_attempts_ = 0;            // handshake mode
@@ -541,6 +546,8 @@ void Gen::merge(Gen& g) {
   unexpected_ += g.unexpected_, disconnects_ += g.disconnects_, order_errors_ += g.order_errors_;
   pings_ += g.pings_, handshakes_ += g.handshakes_, sent_total_ += g.sent_total_;
   received_total_ += g.received_total_, deliveries_total_ += g.deliveries_total_;
+  sent_bytes_ += g.sent_bytes_, sent_count_ += g.sent_count_;
+  received_bytes_ += g.received_bytes_, received_count_ += g.received_count_;
   pings_sent_ += g.pings_sent_, pongs_ += g.pongs_;
   lat_.insert(lat_.end(), g.lat_.begin(), g.lat_.end());
   if (fatal_.empty()) fatal_ = g.fatal_;
@@ -551,13 +558,20 @@ void Gen::merge(Gen& g) {
 void Gen::run() {
   std::signal(SIGPIPE, SIG_IGN);
   server_ = tcp::endpoint(asio::ip::make_address(o_.host), o_.port);
+  // --size is the whole message the client sends (the issue's "64 B"): the filler is what is
+  // left after the JSON around it, and never shorter than nothing.
   fill_ = filler(o_.size);
+  auto fitted = [&](std::string_view before, std::string_view after) {
+    const size_t around = before.size() + after.size();
+    return std::string(before) + fill_.substr(0, o_.size > around ? o_.size - around : 0) +
+           std::string(after);
+  };
   if (o_.engineio) {
-    echo_msg_ = R"(42["echo",{"d":")" + fill_ + R"("}])";
+    echo_msg_ = fitted(R"(42["echo",{"d":")", R"("}])");
     welcome_pre_ = R"(42["welcome")", error_pre_ = R"(42["error")", ack_pre_ = "43";
     send_pre_ = R"(42["send",)";
   } else {
-    echo_msg_ = R"({"event":"echo","payload":{"d":")" + fill_ + R"("}})";
+    echo_msg_ = fitted(R"({"event":"echo","payload":{"d":")", R"("}})");
     welcome_pre_ = R"({"event":"welcome")", error_pre_ = R"({"event":"error")";
     ack_pre_ = R"({"event":"ack")", send_pre_ = R"({"event":"send")";
   }
@@ -1147,9 +1161,11 @@ void Gen::on_message(Conn& c, const char* p, size_t n) {
   note_error("unexpected message", c, p, n);
 }
 
-void Gen::echo_reply(Conn& c, const char*, size_t) {
+void Gen::echo_reply(Conn& c, const char*, size_t n) {
   int64_t t = now_ns();
   if (measuring_) ++replies_;
+  received_bytes_ += n;
+  ++received_count_;
   ++received_total_;
   if (o_.rate > 0) {
     if (c.rhead == c.rtail) {
@@ -1189,7 +1205,10 @@ void Gen::publish(int64_t when) {
                                 : R"({"event":"send","target":"%s","payload":{"s":%llu,"d":")",
                     o_.room.c_str(), static_cast<unsigned long long>(seq));
   const char* tail = o_.engineio ? "\"}]" : "\"}}";
+  f = f.substr(0, o_.size > static_cast<size_t>(head) + 3 ? o_.size - static_cast<size_t>(head) - 3 : 0);
   size_t need = static_cast<size_t>(head) + f.size() + 3;
+  sent_bytes_ += need;
+  ++sent_count_;
   if (need <= sizeof buf) {
     std::memcpy(buf + head, f.data(), f.size());
     std::memcpy(buf + head + f.size(), tail, 3);
@@ -1225,6 +1244,8 @@ void Gen::fanout_delivery(Conn& c, const char* p, size_t n) {
   }
   ++c.expect;
   ++deliveries_total_;
+  received_bytes_ += n;
+  ++received_count_;
   if (measuring_) ++deliveries_;
   uint32_t& cnt = fcount_[seq % kRing];
   if (++cnt == expect_members_) {
@@ -1332,6 +1353,12 @@ void Gen::report() {
   if (o_.slow) addi("slow", o_.slow);
   if (o_.mode != "idle" && o_.mode != "handshake") {
     addi("size", o_.size);
+    if (o_.mode == "echo") add("msg_bytes", static_cast<double>(echo_msg_.size()));
+    if (o_.mode == "fanout" && sent_count_ > 0)
+      add("msg_bytes", static_cast<double>(sent_bytes_) / static_cast<double>(sent_count_));
+    if (received_count_ > 0)
+      add("delivered_bytes",
+          static_cast<double>(received_bytes_) / static_cast<double>(received_count_));
     if (o_.rate > 0)
       add("rate", o_.rate, 0);
     else

@@ -205,8 +205,8 @@ def main():
     ap.add_argument("--docs", action="store_true", help="rewrite docs/BENCHMARKS.md after a quick run too")
     ap.add_argument("--no-docs", action="store_true", help="leave docs/BENCHMARKS.md alone after --full")
     ap.add_argument("--peers", default=",".join(PEERS))
-    ap.add_argument("--only", default="", help="comma list of echo,fanout,slow,idle,handshake "
-                    "(default: all of the plan)")
+    ap.add_argument("--only", default="", help="comma list of echo,fanout,slow,idle,handshake,"
+                    "batch (default: all of the plan; batch only with --full or by name)")
     ap.add_argument("--window", type=float)
     ap.add_argument("--warmup", type=float, default=1)
     ap.add_argument("--repeat", type=int, default=1, help="runs per measurement; the median one is reported")
@@ -214,6 +214,8 @@ def main():
     args = ap.parse_args()
     peers = [p for p in args.peers.split(",") if p]
     only = set(args.only.split(",")) if args.only else {"echo", "fanout", "slow", "idle", "handshake"}
+    if args.full and not args.only:
+        only.add("batch")
     window = args.window or (5 if args.full else 3)
     P = plan(args.full)
 
@@ -294,6 +296,16 @@ def main():
                 suite.run("fanout-m%d-s%d-lat" % (members, size), p, "fanout",
                           dict(members=members, size=size, rate=rate, seconds=secs, **common),
                           workload="fanout-latency", members=members, size=size, rate_pub=rate)
+
+    # batch: what one write costs. The same fan-out with 1, 8 and 32 publishes in flight: each
+    # member's write carries up to that many frames, so CPU per delivery falls with it; at 1 it
+    # is the price of one write of one frame, the floor the kernel sets for any server here.
+    if "batch" in only:
+        for k in (1, 8, 32):
+            for p in peers:
+                suite.run("fanout-m1000-s64-k%d" % k, p, "fanout",
+                          dict(members=1000, size=64, inflight=k, seconds=window, **common),
+                          workload="fanout-batch", members=1000, size=64, batch=k)
 
     # idle: authenticated connections, each in its own room, each pinging every 10 s
     if "idle" in only:

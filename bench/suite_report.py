@@ -86,6 +86,13 @@ def table(results, meta):
             what = "fan-out 1 → %s members, %d B" % (fmt(any_r["members"]), any_r["size"])
             R.row(what + ": deliveries/s", key, "deliveries_per_s")
             R.row(what + ": server CPU µs/delivery", key, "server_cpu_us_per_msg", "{:.3f}")
+            R.row(what + ": bytes per message sent → per delivery", key, "delivered_bytes",
+                  cell=lambda r: "%s → %s" % (fmt(r.get("msg_bytes")), fmt(r.get("delivered_bytes"))))
+        elif w == "fanout-batch":
+            what = "fan-out 1 → %s members, %d B, %d publishes in flight" % (
+                fmt(any_r["members"]), any_r["size"], any_r["batch"])
+            R.row(what + ": deliveries/s", key, "deliveries_per_s")
+            R.row(what + ": server CPU µs/delivery", key, "server_cpu_us_per_msg", "{:.3f}")
         elif w == "fanout-latency":
             what = "fan-out 1 → %s members, %d B, %s publishes/s (%s)" % (
                 fmt(any_r["members"]), any_r["size"], fmt(any_r.get("rate"), "{:,.1f}"),
