@@ -307,13 +307,16 @@ def main():
                           dict(members=1000, size=64, inflight=k, seconds=window, **common),
                           workload="fanout-batch", members=1000, size=64, batch=k)
 
-    # idle: authenticated connections, each in its own room, each pinging every 10 s
+    # idle: authenticated connections, each in its own room, each pinging every 25 s (the
+    # heartbeat Socket.IO and Centrifugo clients use by default); in the full run the largest
+    # count also at one ping every 10 s per connection
     if "idle" in only:
-        for n in P["idle"]:
+        pings = [(n, 25) for n in P["idle"]] + ([(P["idle_main"], 10)] if args.full else [])
+        for n, ping in pings:
             for p in peers:
-                suite.run("idle-%d" % n, p, "idle",
-                          dict(conns=n, hold=max(window, 5), ping=10, **common),
-                          workload="idle", conns=n)
+                suite.run("idle-%d" % n + ("" if ping == 25 else "-ping%d" % ping), p, "idle",
+                          dict(conns=n, hold=max(window, 5), ping=ping, **common),
+                          workload="idle", conns=n, ping_s=ping)
 
     # handshakes: connect + HS256 token + welcome, 32 at a time, sustained
     if "handshake" in only:

@@ -113,7 +113,8 @@ def table(results, meta):
             R.row(what + ": others' deliveries/s (vs without)", key, "deliveries_per_s", cell=slow_cell)
             R.row(what + ": server peak RSS MiB", key, "rss_peak_kb", cell=lambda r: fmt(r.get("rss_peak_kb", 0) / 1024, "{:,.1f}"))
         elif w == "idle":
-            what = "idle %s conns (one room each, pinging every 10 s)" % fmt(any_r["conns"])
+            what = "idle %s conns (one room each, each pinging every %d s)" % (
+                fmt(any_r["conns"]), any_r.get("ping_s", 10))
             R.row(what + ": user-space bytes/conn", key, "rss_bytes_per_conn")
             R.row(what + ": server CPU %", key, "server_cpu_pct", "{:.2f}")
         elif w == "handshake":
@@ -191,7 +192,7 @@ def charts(outdir, results, peers):
         made.append(("Deliveries/s against room size", c))
     c = chart(outdir, "memory-vs-conns", "Idle: server RSS against connections (one room each)",
               "connections", "server RSS (bytes)",
-              series(results, peers, lambda r: r.get("workload") == "idle",
+              series(results, peers, lambda r: r.get("workload") == "idle" and r.get("ping_s", 25) == 25,
                      lambda r: r["conns"], lambda r: r.get("rss_after_kb", 0) * 1024), logy=True)
     if c:
         made.append(("Memory against connection count", c))

@@ -3,8 +3,6 @@
 #include "auth/jwt.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <simdjson.h>
 
 #include <algorithm>
@@ -13,6 +11,7 @@
 #include <limits>
 
 #include "auth/base64url.h"
+#include "auth/hmac.h"
 
 namespace dispatch::auth {
 namespace {
@@ -21,24 +20,12 @@ using simdjson::dom::element;
 using simdjson::dom::element_type;
 using simdjson::dom::object;
 
-// Returns the digest for a supported HMAC `alg`, or nullptr.
-const EVP_MD* hmac_digest_for(std::string_view alg) {
-  if (alg == "HS256") return EVP_sha256();
-  if (alg == "HS384") return EVP_sha384();
-  if (alg == "HS512") return EVP_sha512();
-  return nullptr;
-}
-
-struct Mac {
-  unsigned char bytes[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-};
-
-bool compute_hmac(const EVP_MD* digest, std::string_view secret, std::string_view data, Mac& mac) {
-  if (secret.size() > static_cast<size_t>(INT_MAX)) return false;
-  return HMAC(digest, secret.data(), static_cast<int>(secret.size()),
-              reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac.bytes,
-              &mac.size) != nullptr;
+// Returns the digest for a supported HMAC `alg`.
+std::optional<HmacDigest> hmac_digest_for(std::string_view alg) {
+  if (alg == "HS256") return HmacDigest::sha256;
+  if (alg == "HS384") return HmacDigest::sha384;
+  if (alg == "HS512") return HmacDigest::sha512;
+  return std::nullopt;
 }
 
 // One parser per thread: parsing allocates nothing once the parser has grown to token size.
@@ -209,8 +196,8 @@ JwtError verify_into(std::string_view token, const JwtSettings& settings, int64_
   if (header["alg"].get_string().get(alg) != simdjson::SUCCESS) return JwtError::malformed;
   // `crit` names extensions the recipient must understand (RFC 7515 4.1.11); we support none.
   if (header["crit"].error() != simdjson::NO_SUCH_FIELD) return JwtError::malformed;
-  const EVP_MD* digest = hmac_digest_for(alg);
-  if (digest == nullptr) return JwtError::unsupported_algorithm;
+  const std::optional<HmacDigest> digest = hmac_digest_for(alg);
+  if (!digest) return JwtError::unsupported_algorithm;
 
   const std::optional<std::string> payload_json = base64url_decode(payload_text);
   const std::optional<std::string> signature = base64url_decode(signature_text);
@@ -218,7 +205,7 @@ JwtError verify_into(std::string_view token, const JwtSettings& settings, int64_
 
   Mac expected;
   if (settings.secret.empty() ||
-      !compute_hmac(digest, settings.secret, token.substr(0, second_dot), expected) ||
+      !compute_hmac(*digest, settings.secret, token.substr(0, second_dot), expected) ||
       signature->size() != expected.size ||
       CRYPTO_memcmp(signature->data(), expected.bytes, expected.size) != 0) {
     return JwtError::bad_signature;
@@ -273,7 +260,7 @@ std::string sign_jwt_hs256(std::string_view claims_json, std::string_view secret
   token.push_back('.');
   token += base64url_encode(claims_json);
   Mac mac;
-  if (!compute_hmac(EVP_sha256(), secret, token, mac)) return {};
+  if (!compute_hmac(HmacDigest::sha256, secret, token, mac)) return {};
   token.push_back('.');
   token += base64url_encode(std::string_view(reinterpret_cast<const char*>(mac.bytes), mac.size));
   return token;

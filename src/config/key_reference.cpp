@@ -192,7 +192,8 @@ server:
 
 ### Timeouts
 
-The server pings every `ping_interval`; a client from which nothing arrives for
+The server pings every `ping_interval` (a client that pings at least that often gets pongs
+instead: each pong does what a ping would); a client from which nothing arrives for
 `ping_interval + pong_timeout` is closed with 4000 "timeout". `read_timeout` is stricter: a
 client that sends no data message for that long is closed with 4000 "timeout" even though it
 answers pings. `shutdown_grace` bounds the drain after SIGINT/SIGTERM (every client first gets

@@ -311,6 +311,9 @@ bool Connection::on_message(ws::MessageKind kind, char* data, size_t length) {
 
 void Connection::on_ping(std::string_view payload) {
   if (state_ != State::open) return;
+  // Our pong does what our own ping would: traffic towards the client, and an answer that
+  // shows we are alive. A client that pings at least every ping_interval is not pinged.
+  last_ping_sent_ = last_received_;
   pending_pong_ = build_control_frame(0xA, payload);
   loop_.want_flush(*this);
 }

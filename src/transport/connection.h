@@ -145,7 +145,7 @@ class Connection final : public ws::FrameReaderHandler,
   SteadyTime state_deadline_{};  // handshaking: the handshake timeout; closing: the close wait
   SteadyTime last_received_{};
   SteadyTime last_data_{};
-  SteadyTime last_ping_sent_{};
+  SteadyTime last_ping_sent_{};  // our last ping, or our last pong to the client's ping
   SteadyTime token_deadline_ = SteadyTime::max();  // exp + leeway of the session token
   ErrorBudget error_budget_;
 

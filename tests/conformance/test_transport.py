@@ -71,6 +71,17 @@ class ServerPings(ServerCase):
         self.assertGreaterEqual(info["pings"], 3, "server should ping every 300ms")
         self.roundtrip(c, "still here")
 
+    def test_client_that_pings_is_not_pinged_until_it_stops(self):
+        # Our pong to its ping does what our ping would; without the rule it would get ~5 pings.
+        c = self.connect()
+        outcome, _, info = drain_until_close(c, 1.5, answer_pings=True, ping_every=0.1)
+        self.assertEqual(outcome, ("open",))
+        self.assertGreaterEqual(info["pongs"], 8, "its pings were not answered")
+        self.assertLessEqual(info["pings"], 1, "pinged although it pinged every 100 ms")
+        outcome, _, info = drain_until_close(c, 1.5, answer_pings=True)
+        self.assertEqual(outcome, ("open",))
+        self.assertGreaterEqual(info["pings"], 2, "not pinged after it stopped pinging")
+
     def test_client_never_answering_pings_is_dropped(self):
         c = self.connect()
         t0 = time.monotonic()
