@@ -49,10 +49,23 @@ class CountingTarget : public ReadinessTarget {
   std::function<void(uint32_t)> then;
 };
 
-void run_briefly(boost::asio::io_context& io) {
-  io.restart();
-  io.run_for(std::chrono::milliseconds(30));
-}
+// A poller on its own io_context, run for a moment at a time.
+class ReadinessPollerTest : public ::testing::Test {
+ protected:
+  void run_briefly() {
+    io.restart();
+    io.run_for(std::chrono::milliseconds(30));
+  }
+  // Watches the pair's socket, starts the poller and lets the first (writable) event pass.
+  void watch_started(const SocketPair& pair, CountingTarget& target) {
+    ASSERT_TRUE(poller.add(pair.ours, target));
+    poller.start();
+    run_briefly();
+  }
+
+  boost::asio::io_context io;
+  ReadinessPoller poller{io};
+};
 
 void drain(int fd) {
   char buffer[4096];
@@ -60,80 +73,66 @@ void drain(int fd) {
   }
 }
 
-TEST(ReadinessPoller, ReportsANewlyReadableSocketOnceUntilMoreBytesArrive) {
-  boost::asio::io_context io;
-  ReadinessPoller poller(io);
+TEST_F(ReadinessPollerTest, ReportsANewlyReadableSocketOnceUntilMoreBytesArrive) {
   SocketPair pair;
   CountingTarget target;
-  ASSERT_TRUE(poller.add(pair.ours, target));
-  poller.start();
-  run_briefly(io);
+  watch_started(pair, target);
   EXPECT_EQ(target.readable, 0);
   EXPECT_EQ(target.writable, 1);  // a fresh socket is writable once
 
   pair.send_from_peer("hello");
-  run_briefly(io);
+  run_briefly();
   EXPECT_EQ(target.readable, 1);
 
-  run_briefly(io);  // not read, but no new bytes: edge-triggered, not reported again
+  run_briefly();  // not read, but no new bytes: edge-triggered, not reported again
   EXPECT_EQ(target.readable, 1);
 
   pair.send_from_peer("again");
-  run_briefly(io);
+  run_briefly();
   EXPECT_EQ(target.readable, 2);
 }
 
-TEST(ReadinessPoller, BytesWaitingBeforeTheSocketIsAddedAreReported) {
-  boost::asio::io_context io;
-  ReadinessPoller poller(io);
+TEST_F(ReadinessPollerTest, BytesWaitingBeforeTheSocketIsAddedAreReported) {
   SocketPair pair;
   pair.send_from_peer("early");
   CountingTarget target;
   poller.start();
   ASSERT_TRUE(poller.add(pair.ours, target));
-  run_briefly(io);
+  run_briefly();
   EXPECT_EQ(target.readable, 1);
 }
 
-TEST(ReadinessPoller, ReportsWritabilityAfterTheSendBufferDrains) {
-  boost::asio::io_context io;
-  ReadinessPoller poller(io);
+TEST_F(ReadinessPollerTest, ReportsWritabilityAfterTheSendBufferDrains) {
   SocketPair pair;
   CountingTarget target;
-  ASSERT_TRUE(poller.add(pair.ours, target));
-  poller.start();
-  run_briefly(io);
+  watch_started(pair, target);
   const int writable_before = target.writable;
 
   std::vector<char> block(64 * 1024, 'x');
   while (::write(pair.ours, block.data(), block.size()) > 0) {
   }
   ASSERT_EQ(errno, EAGAIN);
-  run_briefly(io);
+  run_briefly();
   EXPECT_EQ(target.writable, writable_before);  // still full
 
   drain(pair.theirs);
-  run_briefly(io);
+  run_briefly();
   EXPECT_GT(target.writable, writable_before);
 }
 
-TEST(ReadinessPoller, DeliversMoreReadySocketsThanOneWaitTakes) {
-  boost::asio::io_context io;
-  ReadinessPoller poller(io);
+TEST_F(ReadinessPollerTest, DeliversMoreReadySocketsThanOneWaitTakes) {
   constexpr int count = 600;  // more than two waits' worth
   std::vector<SocketPair> pairs(count);
   std::vector<CountingTarget> targets(count);
   for (int i = 0; i < count; ++i) ASSERT_TRUE(poller.add(pairs[i].ours, targets[i]));
   poller.start();
-  run_briefly(io);
+  run_briefly();
   for (auto& pair : pairs) pair.send_from_peer("x");
-  run_briefly(io);
+  run_briefly();
   for (int i = 0; i < count; ++i) EXPECT_EQ(targets[i].readable, 1) << "socket " << i;
 }
 
-TEST(ReadinessPoller, ASocketClosedByAnotherTargetIsNotReportedAfterItsBatch) {
-  boost::asio::io_context io;
-  ReadinessPoller poller(io);
+TEST_F(ReadinessPollerTest, ASocketClosedByAnotherTargetIsNotReportedAfterItsBatch) {
   SocketPair first;
   SocketPair second;
   CountingTarget first_target;
@@ -141,7 +140,7 @@ TEST(ReadinessPoller, ASocketClosedByAnotherTargetIsNotReportedAfterItsBatch) {
   ASSERT_TRUE(poller.add(first.ours, first_target));
   ASSERT_TRUE(poller.add(second.ours, second_target));
   poller.start();
-  run_briefly(io);
+  run_briefly();
 
   // Both are ready in one batch and the first delivered closes the other. The batch was taken
   // before the close, so the other may still be told once (its object must outlive the batch,
@@ -155,7 +154,7 @@ TEST(ReadinessPoller, ASocketClosedByAnotherTargetIsNotReportedAfterItsBatch) {
   };
   first.send_from_peer("a");
   second.send_from_peer("b");
-  run_briefly(io);
+  run_briefly();
   const int delivered = first_target.readable + second_target.readable;
   EXPECT_GE(delivered, 1);
 
@@ -163,36 +162,28 @@ TEST(ReadinessPoller, ASocketClosedByAnotherTargetIsNotReportedAfterItsBatch) {
   second_target.then = nullptr;
   if (first.ours >= 0) first.send_from_peer("more");
   if (second.ours >= 0) second.send_from_peer("more");
-  run_briefly(io);
+  run_briefly();
   EXPECT_EQ(first_target.readable + second_target.readable, delivered + 1)
       << "only the socket still open is reported";
 }
 
-TEST(ReadinessPoller, RemovedSocketsAreNoLongerReported) {
-  boost::asio::io_context io;
-  ReadinessPoller poller(io);
+TEST_F(ReadinessPollerTest, RemovedSocketsAreNoLongerReported) {
   SocketPair pair;
   CountingTarget target;
-  ASSERT_TRUE(poller.add(pair.ours, target));
-  poller.start();
-  run_briefly(io);
+  watch_started(pair, target);
   poller.remove(pair.ours);
   pair.send_from_peer("ignored");
-  run_briefly(io);
+  run_briefly();
   EXPECT_EQ(target.readable, 0);
 }
 
-TEST(ReadinessPoller, StopEndsDelivery) {
-  boost::asio::io_context io;
-  ReadinessPoller poller(io);
+TEST_F(ReadinessPollerTest, StopEndsDelivery) {
   SocketPair pair;
   CountingTarget target;
-  ASSERT_TRUE(poller.add(pair.ours, target));
-  poller.start();
-  run_briefly(io);
+  watch_started(pair, target);
   poller.stop();
   pair.send_from_peer("late");
-  run_briefly(io);
+  run_briefly();
   EXPECT_EQ(target.readable, 0);
 }
 
