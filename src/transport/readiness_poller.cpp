@@ -70,7 +70,6 @@ void ReadinessPoller::deliver_ready() {
     static_cast<ReadinessTarget*>(events_[static_cast<size_t>(i)].data.ptr)
         ->on_ready(events_[static_cast<size_t>(i)].events);
   }
-  events_delivered_ += static_cast<uint64_t>(count);
   if (stopped_) return;
   if (count == max_events_per_wait) {
     // More may be ready: take them in a later handler so timers and other work get a turn.

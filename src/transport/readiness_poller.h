@@ -48,9 +48,6 @@ class ReadinessPoller {
   // Stops waiting (the loop is shutting down).
   void stop();
 
-  // Ready sockets handed out since start (for tests and diagnostics).
-  uint64_t events_delivered() const { return events_delivered_; }
-
  private:
   static constexpr int max_events_per_wait = 256;
 
@@ -61,7 +58,6 @@ class ReadinessPoller {
   int epoll_fd_ = -1;
   boost::asio::posix::stream_descriptor watch_;
   std::array<epoll_event, max_events_per_wait> events_{};
-  uint64_t events_delivered_ = 0;
   bool stopped_ = false;
 };
 
