@@ -106,6 +106,9 @@ void Connection::on_ready(uint32_t events) {
     if (state_ == State::closed) return;
   }
   const bool failed = (events & (EPOLLERR | EPOLLHUP)) != 0;
+  // The client's FIN may have come with its last bytes: then a short read does not mean the
+  // socket is drained, the end of the stream is still to be read (and no new event will say so).
+  if (events & (EPOLLRDHUP | EPOLLHUP)) peer_closed_ = true;
   if (events & (EPOLLIN | EPOLLRDHUP) || failed) {
     if (!reader_.paused()) {
       on_readable();
@@ -115,8 +118,9 @@ void Connection::on_ready(uint32_t events) {
   }
 }
 
-// Reads until the kernel has no more (a short read) or the reader pauses. A client that keeps
-// the socket full is read a few buffers at a time so others get their turn.
+// Reads until the kernel has no more (a short read; after the client's FIN, until the end of the
+// stream) or the reader pauses. A client that keeps the socket full is read a few buffers at a
+// time so others get their turn.
 void Connection::on_readable() {
   constexpr int reads_per_turn = 4;
   char* buffer = loop_.read_buffer();
@@ -127,7 +131,8 @@ void Connection::on_readable() {
       if (errno != EAGAIN && errno != EWOULDBLOCK) abort();
       return;
     }
-    if (received == 0) {  // the client closed its side
+    if (received == 0) {  // the client closed its side: what was queued for it goes first
+      flush();
       abort();
       return;
     }
@@ -140,7 +145,8 @@ void Connection::on_readable() {
       reader_.feed(buffer, length, *this);
     }
     if (state_ == State::closed || reader_.paused()) return;
-    if (length < EventLoop::read_buffer_size) return;  // drained: the next byte brings an event
+    // Drained: the next byte brings an event.
+    if (length < EventLoop::read_buffer_size && !peer_closed_) return;
   }
   read_later();
 }

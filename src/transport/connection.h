@@ -119,6 +119,7 @@ class Connection final : public ws::FrameReaderHandler,
   State state_ = State::handshaking;
   bool write_blocked_ = false;    // the socket took less than offered; waiting for EPOLLOUT
   bool read_scheduled_ = false;   // read_later() is posted
+  bool peer_closed_ = false;      // the client's FIN has arrived (maybe not yet read)
   bool flush_scheduled_ = false;  // in the loop's flush list
   bool close_after_flush_ = false;
   bool close_queued_ = false;  // our close frame is in the queue (or written)

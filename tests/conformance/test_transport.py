@@ -254,6 +254,25 @@ class Bursts(ServerCase):
         self.assertEqual(got, list(range(self.MESSAGES)))
 
 
+class ClientFin(ServerCase):
+    """A client that sends its last message and its FIN together (shutdown of its sending side):
+    the message is answered, and the server closes at once rather than at the ping timeout."""
+    CONFIG = server_config()
+
+    def test_last_message_with_fin_is_answered_then_closed(self):
+        for case in ("fin right after", "fin with a burst"):
+            with self.subTest(case=case):
+                c = self.connect()
+                count = 1 if case == "fin right after" else 300
+                c.sock.sendall(b"".join(build_frame(OP_TEXT, echo_text({"n": i}).encode())
+                                        for i in range(count)))
+                c.sock.shutdown(socket.SHUT_WR)
+                for i in range(count):
+                    self.assert_echo(c, {"n": i})
+                took = c.wait_closed(timeout=3.0)
+                self.assertLess(took, 3.0)
+
+
 SLOW_CONFIG = server_config(
     "  send_queue_limit: 64KiB\n  slow_consumer: disconnect\n",
     extra="""\
