@@ -1,10 +1,7 @@
-// The two small types a loop needs to hold connections without the whole Connection: the hook
-// that links a Connection into its loop's list, and the socket type. The socket is bound to its
-// loop's io_context executor (8 bytes) rather than the type-erased any_io_executor.
+// The small types a loop needs to hold connections without the whole Connection: the hook that
+// links a Connection into its loop's list, and the small lists of connections and rooms.
 #pragma once
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/container/small_vector.hpp>
 #include <boost/intrusive/list.hpp>
 
@@ -17,9 +14,6 @@ struct LocalRoom;
 // connections are in one room, and an idle connection's memory is counted in these.
 using ConnectionList = boost::container::small_vector<Connection*, 1>;
 using RoomList = boost::container::small_vector<LocalRoom*, 1>;
-
-using LoopSocket =
-    boost::asio::basic_stream_socket<boost::asio::ip::tcp, boost::asio::io_context::executor_type>;
 
 using ConnectionListHook =
     boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
