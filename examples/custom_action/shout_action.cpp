@@ -2,8 +2,6 @@
 
 #include <boost/asio/steady_timer.hpp>
 
-#include "template/json_escape.h"
-
 #include <cctype>
 #include <memory>
 #include <string>
@@ -14,8 +12,7 @@ namespace {
 
 class Shout final : public dispatch::Step {
  public:
-  Shout(std::string event, const dispatch::tmpl::Template& text)
-      : event_(std::move(event)), text_(text) {}
+  Shout(std::string event, const dispatch::Param& text) : event_(std::move(event)), text_(text) {}
 
   dispatch::StepStatus run(dispatch::StepContext& ctx) override {
     std::string text;
@@ -32,7 +29,7 @@ class Shout final : public dispatch::Step {
                        text = std::move(text)](const boost::system::error_code&) {
       completion->done([event, text](dispatch::StepContext& later) {
         std::string payload = "{\"text\":\"";
-        dispatch::tmpl::append_json_escaped(payload, text);
+        dispatch::append_json_escaped(payload, text);
         payload += "\"}";
         later.reply(event, payload);
         return dispatch::StepStatus::done;
@@ -43,7 +40,7 @@ class Shout final : public dispatch::Step {
 
  private:
   std::string event_;
-  const dispatch::tmpl::Template& text_;
+  const dispatch::Param& text_;
 };
 
 }  // namespace
@@ -52,8 +49,7 @@ void register_shout_action(dispatch::StepRegistry& registry) {
   dispatch::StepDefinition definition;
   definition.name = "shout";
   definition.kind = dispatch::StepKind::action;
-  definition.params = {{"event", dispatch::tmpl::ParamKind::name, false, true},
-                       {"text", dispatch::tmpl::ParamKind::text}};
+  definition.params = {dispatch::params::event_name("event"), dispatch::params::text("text")};
   definition.factory = [](dispatch::StepBuildContext& build) -> std::unique_ptr<dispatch::Step> {
     return std::make_unique<Shout>(std::string(build.param(0)->literal_text()), *build.param(1));
   };

@@ -1,11 +1,18 @@
 // The public extension API of Dispatch: actions and modifiers are classes registered by name.
 // The built-in ones (`_notify_room`, `rate_limit`, ...) use exactly this header, so a custom
 // step is a peer of the built-ins: same context, same param checks, same place in config.yaml.
+// Build against an installed Dispatch with `find_package(Dispatch)` and link `Dispatch::dispatch`
+// (see examples/custom_action, a separate CMake project).
 //
 // A step is built once per use in config (at load time and at each reload) by its factory, with
 // its params already compiled as templates of the kinds it declared. Per message, run() gets a
 // StepContext and returns done, failed (after ctx.fail(...)) or pending (after ctx.defer(): the
 // step finishes later, from any thread, through the Completion; the connection's messages wait).
+//
+// Threads: ONE step instance serves every event loop at once, so run() is called concurrently
+// from several threads. Keep per-message state in locals (or the Completion's captures); state
+// that outlives a message (counters, caches) needs its own synchronisation or one copy per
+// thread. A StepContext belongs to one run() call and one thread: never keep it.
 //
 // A minimal custom action (see examples/custom_action for a complete, tested one):
 //
@@ -32,14 +39,11 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/error_code.h"
-#include "template/template.h"
+#include "dispatch/error_code.h"
+#include "dispatch/json.h"
+#include "dispatch/param.h"
 
 namespace dispatch {
-
-namespace config {
-struct Config;
-}
 
 enum class StepStatus { done, failed, pending };
 enum class StepKind { action, modifier };
@@ -83,11 +87,13 @@ class StepContext {
   virtual std::chrono::steady_clock::time_point now() const = 0;
   virtual boost::asio::any_io_executor executor() const = 0;  // the connection's event loop
 
-  // Fills a template with this message's values. False: a value was missing; the step has then
+  // Fills a param with this message's values. False: a value was missing; the step has then
   // failed with `missing_field` already and must return StepStatus::failed.
-  virtual bool fill(const tmpl::Template& param, std::string& out) = 0;
+  virtual bool fill(const Param& param, std::string& out) = 0;
 
-  // --- effects. `payload_json` must be a valid JSON document (a filled json param is).
+  // --- effects. `payload_json` must be a valid JSON document (a filled json param is; text of
+  // your own: build it with append_json_escaped). Debug builds check it and fail the step with
+  // `internal` when it is not.
   // To the sending connection only; carries the message's `ref` when it had an id.
   virtual void reply(std::string_view event, std::string_view payload_json) = 0;
   // To every connection of the sending user.
@@ -127,23 +133,14 @@ class Step {
   virtual StepStatus run(StepContext& ctx) = 0;
 };
 
-// One declared param: its kind decides how its template is compiled and filled.
-struct ParamSpec {
-  std::string name;
-  tmpl::ParamKind kind = tmpl::ParamKind::name;
-  bool optional = false;
-  bool event_name = false;  // a literal that may not be welcome/ack/error
-};
-
 // What a factory gets at load time.
 class StepBuildContext {
  public:
   virtual ~StepBuildContext() = default;
-  virtual const config::Config& config() const = 0;
   virtual std::string_view event_name() const = 0;
-  // The compiled param i, or nullptr when an optional param was not given. The template lives
-  // as long as the step built from it: keep the pointer or a reference.
-  virtual const tmpl::Template* param(size_t index) const = 0;
+  // The compiled param i, or nullptr when an optional param was not given. It lives as long as
+  // the step built from it: keep the pointer or a reference.
+  virtual const Param* param(size_t index) const = 0;
   virtual size_t param_count() const = 0;
   virtual const std::map<std::string, std::string>& options() const = 0;
   // A load-time error at this step's position in the config; the config is then refused.
@@ -157,7 +154,7 @@ using StepFactory = std::function<std::unique_ptr<Step>(StepBuildContext&)>;
 struct StepDefinition {
   std::string name;
   StepKind kind = StepKind::action;
-  std::vector<ParamSpec> params;  // the trailing ones may be optional
+  std::vector<ParamSpec> params;  // built with dispatch::params::...; trailing ones may be optional
   StepFactory factory;
   std::vector<std::string> allowed_options;  // step keys besides name/params (e.g. "scope")
   bool uses_target = false;  // reads the message's target even without a {$target.id} param
@@ -165,7 +162,8 @@ struct StepDefinition {
 
 class StepRegistry {
  public:
-  // Adds a step; a second definition of the same name and kind replaces the first.
+  // Adds a step. A name is registered once per kind: a second definition (e.g. a custom step
+  // named like a built-in) throws std::invalid_argument saying so, at start-up.
   void add(StepDefinition definition);
   const StepDefinition* find(StepKind kind, std::string_view name) const;
   std::vector<std::string> names(StepKind kind) const;

@@ -669,13 +669,13 @@ void render_compat_table(std::string& out, const std::vector<const KeyInfo*>& ke
   }
 }
 
-std::string_view kind_name(tmpl::ParamKind kind) {
+std::string_view kind_name(ParamKind kind) {
   switch (kind) {
-    case tmpl::ParamKind::name:
+    case ParamKind::name:
       return "name";
-    case tmpl::ParamKind::json:
+    case ParamKind::json:
       return "JSON";
-    case tmpl::ParamKind::text:
+    case ParamKind::text:
       return "text";
   }
   return "?";

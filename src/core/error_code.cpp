@@ -1,4 +1,4 @@
-#include "core/error_code.h"
+#include "dispatch/error_code.h"
 
 namespace dispatch {
 

@@ -1,6 +1,7 @@
 #include "core/server_frames.h"
 
 #include <fmt/format.h>
+#include <simdjson.h>
 
 #include <string>
 
@@ -111,6 +112,11 @@ FrameRef build_control_frame(uint8_t opcode, std::string_view payload) {
 
 FrameRef build_raw_frame(std::string_view bytes) {
   return FrameRef(OutFrame::create(bytes));
+}
+
+bool is_json_document(std::string_view text) {
+  thread_local simdjson::dom::parser parser;
+  return parser.parse(text.data(), text.size(), true).error() == simdjson::SUCCESS;
 }
 
 }  // namespace dispatch

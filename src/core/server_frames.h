@@ -6,8 +6,8 @@
 #include <optional>
 #include <string_view>
 
-#include "core/error_code.h"
 #include "core/out_frame.h"
+#include "dispatch/error_code.h"
 
 namespace dispatch {
 
@@ -33,6 +33,10 @@ FrameRef build_error_frame(ErrorCode code, std::string_view message, std::string
                            std::optional<std::string_view> event, const ErrorDetails& details = {});
 
 FrameRef build_ack_frame(std::string_view ref_json);
+
+// Whether `text` is one valid JSON document (what build_event_frame expects of a payload).
+// Parses it: for checks outside the message path (debug builds, tests).
+bool is_json_document(std::string_view text);
 
 FrameRef build_close_frame(uint16_t code, std::string_view reason);
 FrameRef build_control_frame(uint8_t opcode, std::string_view payload);

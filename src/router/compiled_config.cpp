@@ -4,11 +4,13 @@
 
 #include <algorithm>
 
+#include "steps/engine_build_context.h"
+
 namespace dispatch {
 
 namespace {
 
-class BuildContext final : public StepBuildContext {
+class BuildContext final : public EngineBuildContext {
  public:
   BuildContext(const config::Config& config, const config::EventSpec& event,
                const config::StepSpec& step, std::vector<std::optional<tmpl::Template>>& params,
@@ -22,7 +24,7 @@ class BuildContext final : public StepBuildContext {
 
   const config::Config& config() const override { return config_; }
   std::string_view event_name() const override { return event_.name; }
-  const tmpl::Template* param(size_t index) const override {
+  const Param* param(size_t index) const override {
     if (index >= params_.size() || !params_[index]) return nullptr;
     return &*params_[index];
   }
@@ -58,16 +60,6 @@ std::string known_names(const StepRegistry& registry, StepKind kind) {
 }
 
 }  // namespace
-
-auth::JwtSettings jwt_settings_of(const config::JwtConfig& jwt) {
-  auth::JwtSettings settings;
-  settings.secret = jwt.secret;
-  settings.issuer = jwt.issuer;
-  settings.audience = jwt.audience;
-  settings.leeway = std::chrono::duration_cast<std::chrono::seconds>(jwt.leeway);
-  settings.require_exp = jwt.require_exp;
-  return settings;
-}
 
 bool CompiledConfig::is_known_permission(std::string_view name) const {
   return std::find(config_.permissions.begin(), config_.permissions.end(), name) !=

@@ -12,8 +12,10 @@
 #include <vector>
 
 #include "auth/jwt.h"
+#include "auth/jwt_config.h"
 #include "config/config.h"
 #include "dispatch/extension.h"
+#include "template/template.h"
 #include "rooms/directory.h"
 
 namespace dispatch {
@@ -52,7 +54,5 @@ class CompiledConfig {
   std::vector<std::unique_ptr<std::vector<std::optional<tmpl::Template>>>> param_storage_;
   auth::JwtSettings session_jwt_;
 };
-
-auth::JwtSettings jwt_settings_of(const config::JwtConfig& jwt);
 
 }  // namespace dispatch

@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/error_code.h"
+#include "dispatch/error_code.h"
 
 namespace dispatch {
 

@@ -11,6 +11,7 @@
 #include "core/server_frames.h"
 #include "dispatch/extension.h"
 #include "router/incoming_message.h"
+#include "template/template.h"
 
 namespace dispatch {
 
@@ -43,7 +44,7 @@ class MessageRun final : public StepContext, public tmpl::TemplateScope {
   bool is_member(std::string_view room) const override;
   std::chrono::steady_clock::time_point now() const override;
   boost::asio::any_io_executor executor() const override;
-  bool fill(const tmpl::Template& param, std::string& out) override;
+  bool fill(const Param& param, std::string& out) override;
   void reply(std::string_view event, std::string_view payload_json) override;
   void send_to_origin(std::string_view event, std::string_view payload_json) override;
   void send_to_target(std::string_view target, std::string_view event,
@@ -65,6 +66,7 @@ class MessageRun final : public StepContext, public tmpl::TemplateScope {
 
  private:
   void answer(ErrorCode code, std::string_view message);
+  bool accept_payload(std::string_view payload_json);
   std::string_view keep(std::string text);
 
   Connection& connection_;

@@ -13,7 +13,7 @@
 
 #include <functional>
 
-#include "core/error_code.h"
+#include "dispatch/error_code.h"
 #include "dispatch/extension.h"
 
 namespace dispatch {

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <stdexcept>
 
 #include "dispatch/extension.h"
 
@@ -9,10 +10,13 @@ void StepRegistry::add(StepDefinition definition) {
     return d.kind == definition.kind && d.name == definition.name;
   });
   if (same != definitions_.end()) {
-    *same = std::move(definition);
-  } else {
-    definitions_.push_back(std::move(definition));
+    throw std::invalid_argument(
+        "a step named `" + definition.name + "` is already registered as " +
+        (definition.kind == StepKind::action ? "an action" : "a modifier") +
+        ": give the custom step another name (built-in names start with `_` or are listed by "
+        "`dispatch --help`)");
   }
+  definitions_.push_back(std::move(definition));
 }
 
 const StepDefinition* StepRegistry::find(StepKind kind, std::string_view name) const {

@@ -1,13 +1,11 @@
 // How a template param is compiled: its kind and the checks its action asks for.
 #pragma once
 
+#include "dispatch/param.h"
+
 namespace dispatch::tmpl {
 
-enum class ParamKind {
-  name,  // event names, room ids, user ids: plain text
-  json,  // payload documents: valid JSON once filled, filled JSON-safely
-  text,  // log lines: plain text
-};
+using ::dispatch::ParamKind;  // declared in the public header: steps declare their params' kinds
 
 struct CompileOptions {
   bool must_be_literal = false;              // placeholders are an error

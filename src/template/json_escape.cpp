@@ -3,7 +3,7 @@
 #include <array>
 #include <cstdint>
 
-namespace dispatch::tmpl {
+namespace dispatch {
 namespace {
 
 // For each byte: 0 = copy as is, otherwise the character after the backslash ('u' = \u00XX).
@@ -44,4 +44,4 @@ void append_json_escaped(std::string& out, std::string_view text) {
   out.append(text.data() + run_start, text.size() - run_start);
 }
 
-}  // namespace dispatch::tmpl
+}  // namespace dispatch

@@ -107,3 +107,21 @@ bool uses_payload(const Template& compiled) {
 }
 
 }  // namespace dispatch::tmpl
+
+namespace dispatch {
+
+// Every Param is a tmpl::Template (Param's constructor is private to it).
+ParamKind Param::kind() const {
+  return static_cast<const tmpl::Template*>(this)->kind();
+}
+bool Param::is_literal() const {
+  return static_cast<const tmpl::Template*>(this)->is_literal();
+}
+std::string_view Param::literal_text() const {
+  return static_cast<const tmpl::Template*>(this)->literal_text();
+}
+std::string_view Param::source() const {
+  return static_cast<const tmpl::Template*>(this)->source();
+}
+
+}  // namespace dispatch

@@ -32,7 +32,9 @@
 
 namespace dispatch::tmpl {
 
-class Template {
+// A compiled param is the public dispatch::Param a step's factory receives (the accessors
+// below are the same, inline, for the engine).
+class Template final : public Param {
  public:
   // Returns nullopt and sets `error` when the source is not a valid template of that kind.
   static std::optional<Template> compile(std::string_view source, ParamKind kind,

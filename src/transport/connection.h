@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "core/error_budget.h"
-#include "core/error_code.h"
+#include "dispatch/error_code.h"
 #include "core/out_frame.h"
 #include "protocol/frame_reader.h"
 #include "router/router.h"

@@ -32,9 +32,9 @@ constexpr const char* kRegenerate =
     "regenerate it: DISPATCH_WRITE_CONFIG_REFERENCE=1 ./build/tests/dispatch_unit_tests "
     "--gtest_filter='ConfigReference*'";
 
-// tests/unit/config_reference_test.cpp -> the repository root.
+// The repository root, from the build (not __FILE__: ccache with a base_dir makes it relative).
 std::filesystem::path repo_root() {
-  return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
+  return DISPATCH_SOURCE_DIR;
 }
 
 std::filesystem::path config_doc_path() {

@@ -267,3 +267,13 @@ TEST(ServerFrames, ControlAndRawFrames) {
 
 }  // namespace
 }  // namespace dispatch
+
+TEST(ServerFrames, IsJsonDocumentAcceptsOneDocumentOnly) {
+  EXPECT_TRUE(dispatch::is_json_document(R"({"a":[1,2,{"b":null}]})"));
+  EXPECT_TRUE(dispatch::is_json_document("\"text\""));
+  EXPECT_TRUE(dispatch::is_json_document("42"));
+  EXPECT_FALSE(dispatch::is_json_document(R"({"a":1)"));
+  EXPECT_FALSE(dispatch::is_json_document(R"({"a":"unterminated})"));
+  EXPECT_FALSE(dispatch::is_json_document(""));
+  EXPECT_FALSE(dispatch::is_json_document("{} {}"));
+}

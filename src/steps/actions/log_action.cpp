@@ -10,7 +10,7 @@ namespace {
 
 class LogAction final : public Step {
  public:
-  explicit LogAction(const tmpl::Template& text) : text_(text) {}
+  explicit LogAction(const Param& text) : text_(text) {}
 
   StepStatus run(StepContext& ctx) override {
     std::string line;
@@ -20,7 +20,7 @@ class LogAction final : public Step {
   }
 
  private:
-  const tmpl::Template& text_;
+  const Param& text_;
 };
 
 }  // namespace
@@ -28,7 +28,7 @@ class LogAction final : public Step {
 void register_log_action(StepRegistry& registry) {
   StepDefinition definition;
   definition.name = "_log";
-  definition.params = {{"message", tmpl::ParamKind::text}};
+  definition.params = {params::text("message")};
   definition.factory = [](StepBuildContext& build) -> std::unique_ptr<Step> {
     return std::make_unique<LogAction>(*build.param(0));
   };

@@ -10,8 +10,7 @@ namespace {
 
 class MembershipAction final : public Step {
  public:
-  MembershipAction(bool joining, bool this_connection_only, const tmpl::Template& user,
-                   const tmpl::Template& room)
+  MembershipAction(bool joining, bool this_connection_only, const Param& user, const Param& room)
       : joining_(joining), this_connection_only_(this_connection_only), user_(user), room_(room) {}
 
   StepStatus run(StepContext& ctx) override {
@@ -34,8 +33,8 @@ class MembershipAction final : public Step {
  private:
   bool joining_;
   bool this_connection_only_;
-  const tmpl::Template& user_;
-  const tmpl::Template& room_;
+  const Param& user_;
+  const Param& room_;
 };
 
 }  // namespace
@@ -43,12 +42,11 @@ class MembershipAction final : public Step {
 void register_membership_actions(StepRegistry& registry) {
   StepDefinition join;
   join.name = "_join";
-  join.params = {{"user id", tmpl::ParamKind::name},
-                 {"room id", tmpl::ParamKind::name},
-                 {"scope", tmpl::ParamKind::name, true}};
+  join.params = {params::name("user id"), params::name("room id"),
+                 params::optional(params::name("scope"))};
   join.factory = [](StepBuildContext& build) -> std::unique_ptr<Step> {
     bool this_connection_only = false;
-    if (const tmpl::Template* scope = build.param(2)) {
+    if (const Param* scope = build.param(2)) {
       if (!scope->is_literal() ||
           (scope->literal_text() != "connection" && scope->literal_text() != "user")) {
         build.error(
@@ -65,7 +63,7 @@ void register_membership_actions(StepRegistry& registry) {
 
   StepDefinition leave;
   leave.name = "_leave";
-  leave.params = {{"user id", tmpl::ParamKind::name}, {"room id", tmpl::ParamKind::name}};
+  leave.params = {params::name("user id"), params::name("room id")};
   leave.factory = [](StepBuildContext& build) -> std::unique_ptr<Step> {
     return std::make_unique<MembershipAction>(false, false, *build.param(0), *build.param(1));
   };

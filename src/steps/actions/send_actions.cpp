@@ -14,8 +14,7 @@ enum class Audience { sender_connection, sender_user, target, user, everyone };
 
 class SendAction final : public Step {
  public:
-  SendAction(Audience audience, const tmpl::Template* user, const tmpl::Template& event,
-             const tmpl::Template& payload)
+  SendAction(Audience audience, const Param* user, const Param& event, const Param& payload)
       : audience_(audience), user_(user), event_(event.literal_text()), payload_(payload) {}
 
   StepStatus run(StepContext& ctx) override {
@@ -52,18 +51,18 @@ class SendAction final : public Step {
 
  private:
   Audience audience_;
-  const tmpl::Template* user_;
+  const Param* user_;
   std::string event_;
-  const tmpl::Template& payload_;
+  const Param& payload_;
 };
 
 StepDefinition send_definition(std::string name, Audience audience) {
   StepDefinition definition;
   definition.name = std::move(name);
   definition.kind = StepKind::action;
-  if (audience == Audience::user) definition.params.push_back({"user id", tmpl::ParamKind::name});
-  definition.params.push_back({"event", tmpl::ParamKind::name, false, true});
-  definition.params.push_back({"payload", tmpl::ParamKind::json});
+  if (audience == Audience::user) definition.params.push_back(params::name("user id"));
+  definition.params.push_back(params::event_name("event"));
+  definition.params.push_back(params::json("payload"));
   definition.uses_target = audience == Audience::target;
   definition.factory = [audience](StepBuildContext& build) -> std::unique_ptr<Step> {
     const size_t first = audience == Audience::user ? 1 : 0;

@@ -63,10 +63,10 @@ void register_rate_limit_modifier(StepRegistry& registry) {
   StepDefinition definition;
   definition.name = "rate_limit";
   definition.kind = StepKind::modifier;
-  definition.params = {{"rate", tmpl::ParamKind::text}, {"key", tmpl::ParamKind::text, true}};
+  definition.params = {params::text("rate"), params::optional(params::text("key"))};
   definition.allowed_options = {"scope"};
   definition.factory = [](StepBuildContext& build) -> std::unique_ptr<Step> {
-    const tmpl::Template& rate_param = *build.param(0);
+    const Param& rate_param = *build.param(0);
     if (!rate_param.is_literal()) {
       build.error("the rate must be written out, like \"10/m\"");
       return nullptr;
@@ -78,7 +78,7 @@ void register_rate_limit_modifier(StepRegistry& registry) {
     }
     std::vector<KeyPart> key;
     std::string_view key_text = "user+event";
-    if (const tmpl::Template* key_param = build.param(1)) {
+    if (const Param* key_param = build.param(1)) {
       if (!key_param->is_literal()) {
         build.error("the key must be written out, like \"user+event\"");
         return nullptr;

@@ -11,11 +11,11 @@
 #include <vector>
 
 #include "auth/jwt.h"
+#include "auth/jwt_config.h"
 #include "config/config.h"
 #include "dispatch/extension.h"
-#include "router/compiled_config.h"
 #include "steps/builtin_steps.h"
-#include "template/json_escape.h"
+#include "steps/engine_build_context.h"
 
 namespace dispatch {
 
@@ -73,7 +73,7 @@ class Secure final : public Step {
  private:
   static std::string quoted(std::string_view text) {
     std::string out = "\"";
-    tmpl::append_json_escaped(out, text);
+    append_json_escaped(out, text);
     out.push_back('"');
     return out;
   }
@@ -90,9 +90,9 @@ void register_secure_modifier(StepRegistry& registry) {
   definition.name = "secure";
   definition.kind = StepKind::modifier;
   for (int i = 0; i < 8; ++i)
-    definition.params.push_back({"claim=value", tmpl::ParamKind::text, true});
+    definition.params.push_back(params::optional(params::text("claim=value")));
   definition.factory = [](StepBuildContext& build) -> std::unique_ptr<Step> {
-    const auto& event_jwt = build.config().auth.event_jwt;
+    const auto& event_jwt = engine_config(build).auth.event_jwt;
     if (!event_jwt || event_jwt->secret.empty()) {
       build.error(
           "needs auth.event_jwt.secret (a session token must never pass as an event "
@@ -101,7 +101,7 @@ void register_secure_modifier(StepRegistry& registry) {
     }
     std::vector<ClaimCheck> checks;
     for (size_t i = 0; i < build.param_count(); ++i) {
-      const tmpl::Template* param = build.param(i);
+      const Param* param = build.param(i);
       if (!param) continue;
       std::string_view text = param->literal_text();
       size_t equals = text.find('=');

@@ -1,5 +1,5 @@
-// The one list of error codes a client can receive (SPEC section 4), and where each maps
-// on the wire. Every rejection on the message path is one of these; nothing else is sent.
+// The one list of error codes a client can receive (SPEC section 4), and where each maps on the
+// wire. Every rejection on the message path is one of these; a custom step fails with one too.
 #pragma once
 
 #include <string_view>

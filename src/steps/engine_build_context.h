@@ -1,0 +1,21 @@
+// What a built-in step may read at load time beyond the public StepBuildContext: the typed
+// config (`secure` reads auth.event_jwt). The engine's build context (router/compiled_config.cpp)
+// is one of these; a custom step sees only the public interface.
+#pragma once
+
+#include "config/config.h"
+#include "dispatch/extension.h"
+
+namespace dispatch {
+
+class EngineBuildContext : public StepBuildContext {
+ public:
+  virtual const config::Config& config() const = 0;
+};
+
+// The config behind a build context of the engine's (every context that builds a built-in).
+inline const config::Config& engine_config(StepBuildContext& build) {
+  return dynamic_cast<EngineBuildContext&>(build).config();
+}
+
+}  // namespace dispatch
