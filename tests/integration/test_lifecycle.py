@@ -173,6 +173,50 @@ class OtherSignals(DispatchTestCase):
         self.assertTrue(server.running())
 
 
+class ListenAddressOverride(DispatchTestCase):
+    """`dispatch serve --address host:port` (and `dispatch --address`) listens there instead of
+    at the config's server.address; the file is not touched and a reload keeps the override."""
+
+    def test_serve_address_replaces_config_address(self):
+        with socket.socket() as taken:      # the config's own address is held by someone else
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            text = config("a", address=f"127.0.0.1:{port}")
+            server = self.start_server(text, args=["--address", "127.0.0.1:0"])
+            self.assertEqual(server.listening["address"], "127.0.0.1")
+            self.assertNotEqual(server.port, port)
+            with open(server.config_path, encoding="utf-8") as f:
+                self.assertEqual(f.read(), text)
+
+            async def go():
+                ws = await open_client(server, "addr")
+                self.assertEqual(await call(ws, "a", 1), ("ok", "a_ok"))
+                # A reload applies the same override: no "changes only on restart" warning.
+                mark = server.log_mark()
+                server.send_signal(signal.SIGHUP)
+                server.wait_for_log(lambda l: l.get("msg") == "config reloaded", 5, since=mark)
+                self.assertEqual([l for l in server.logs()[mark:] if "only on restart" in str(l.get("msg"))], [])
+                self.assertEqual(await call(ws, "a", 2), ("ok", "a_ok"))
+                ws2 = await open_client(server, "addr2")
+                self.assertEqual(await call(ws2, "a", 1), ("ok", "a_ok"))
+            self.arun(go())
+
+    def test_default_run_takes_address(self):
+        # No command and no config: the embedded development config, on the address given.
+        server = self.start_server(command=(), config_arg=False, args=["--address", "127.0.0.1:0"])
+        self.assertEqual(server.listening["address"], "127.0.0.1")
+        self.assertNotEqual(server.port, 8080)
+        self.assertIn("embedded DEVELOPMENT config", server.output())
+
+    def test_bad_address_is_a_command_line_error(self):
+        for argv in (["serve", "--address", "127.0.0.1"], ["--address", "[::1:80"],
+                     ["serve", "--address", "127.0.0.1:99999"]):
+            r = run_dispatch(argv, timeout=10)
+            self.assertEqual(r.returncode, 2, r)
+            self.assertIn("--address", r.stderr, r)
+
+
 class StartupFailures(DispatchTestCase):
     def run_serve(self, text, env=None, timeout=12):
         try:

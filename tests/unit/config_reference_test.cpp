@@ -20,6 +20,7 @@
 #include "config_test_support.h"
 #include "dispatch/extension.h"
 #include "router/compiled_config.h"
+#include "test_paths.h"
 
 namespace dispatch::config {
 namespace {
@@ -32,10 +33,7 @@ constexpr const char* kRegenerate =
     "regenerate it: DISPATCH_WRITE_CONFIG_REFERENCE=1 ./build/tests/dispatch_unit_tests "
     "--gtest_filter='ConfigReference*'";
 
-// tests/unit/config_reference_test.cpp -> the repository root.
-std::filesystem::path repo_root() {
-  return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
-}
+using test_paths::repo_root;
 
 std::filesystem::path config_doc_path() {
   return repo_root() / "docs" / "CONFIG.md";
