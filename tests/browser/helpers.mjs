@@ -116,21 +116,6 @@ export async function freePort() {
   return port;
 }
 
-// True when something already listens on (or holds) 127.0.0.1:<port>.
-export async function portBusy(port) {
-  const server = net.createServer();
-  try {
-    server.listen(port, "127.0.0.1");
-    await Promise.race([once(server, "listening"), once(server, "error").then(([e]) => { throw e; })]);
-  } catch (error) {
-    if (error.code === "EADDRINUSE" || error.code === "EACCES") return true;
-    throw error;
-  } finally {
-    server.close();
-  }
-  return false;
-}
-
 export function makeTempDir(prefix) {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
