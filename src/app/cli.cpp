@@ -66,6 +66,13 @@ int run_command_line(int argc, char** argv, const StepRegistry& registry) {
   serve_command->add_option("--config,-c", config_path, "config file (default ./config.yaml)");
   serve_command->add_option("--env-file", env_file, "dotenv file read before the config")
       ->capture_default_str();
+  // Also on the app itself: `dispatch --address ...` is the default run with another address.
+  std::string address;
+  const char* address_help =
+      "host:port to listen on instead of the config's server.address (\":9000\", "
+      "\"127.0.0.1:0\" = any free port); the config file stays as it is";
+  serve_command->add_option("--address", address, address_help);
+  app.add_option("--address", address, address_help);
 
   auto* check_command = app.add_subcommand(
       "check", "Validate a config: prints every problem as file:line:col: message, exits 0 or 1.");
@@ -92,6 +99,8 @@ int run_command_line(int argc, char** argv, const StepRegistry& registry) {
   app.footer(R"(Commands (dispatch <command> --help for each):
   dispatch                      same as `dispatch serve`
   dispatch serve --config FILE  run the server with FILE
+  dispatch serve --address HOST:PORT
+                                listen there instead of the config's server.address
   dispatch check --config FILE  validate FILE: every problem as file:line:col: message
   dispatch token --sub alice    a development session token (HS256)
 
@@ -118,6 +127,7 @@ Docs: README.md (quick start), docs/CONFIG.md (every key), docs/PROTOCOL.md (the
 Logs are JSON lines on stdout, at log.level; secrets and tokens are never logged.
 Examples:
   dispatch serve --config config.yaml
+  dispatch serve --config config.yaml --address 127.0.0.1:9000
   DISPATCH_JWT_SECRET=$(openssl rand -hex 32) dispatch serve -c config.yaml --env-file prod.env)");
   check_command->footer(
       R"(Checks everything `serve` checks at start: YAML syntax, unknown keys (with a "did you mean"
@@ -197,6 +207,14 @@ Use it in a browser: new WebSocket("ws://127.0.0.1:8080/ws", ["dispatch.v1", "be
   }
 
   ServeOptions options;
+  if (!address.empty()) {
+    auto parsed = config::parse_listen_address(address);
+    if (!parsed) {
+      std::cerr << "--address `" << address << "`: " << parsed.error << "\n";
+      return 2;
+    }
+    options.address_override = *parsed.value;
+  }
   options.env_file = env_file;
   options.env_file_required = serve_command->count("--env-file") > 0;
   if (!config_path.empty()) {

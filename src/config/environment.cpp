@@ -158,7 +158,10 @@ Environment Environment::from_process(const std::string& env_file_path, bool env
   std::ifstream file(env_file_path, std::ios::binary);
   if (!file) {
     if (env_file_required) {
-      errors.push_back({{env_file_path, 0, 0}, "cannot read the environment file"});
+      // Built in place: GCC 12 at -O3 warns (maybe-uninitialized) on the braced temporary.
+      ConfigError& error = errors.emplace_back();
+      error.mark.file = env_file_path;
+      error.message = "cannot read the environment file";
     }
     return Environment({}, true);
   }

@@ -45,7 +45,10 @@ again on SIGHUP: a config that fails `check` is refused on reload and the runnin
 (`server.address` and `server.threads` change only on restart). With no `--config` and no
 `./config.yaml`, `dispatch` runs an embedded development config (a small chat on
 `127.0.0.1:8080` with a public secret) and warns loudly; a `--config` file that does not exist
-is an error.
+is an error. `--address HOST:PORT` (on `dispatch serve`, or on `dispatch` alone) listens there
+instead of at `server.address`, without editing the file — e.g. `--address 127.0.0.1:9000`
+when 8080 is taken, or `--address 127.0.0.1:0` for any free port (the `listening` log line
+says which); a reload keeps it.
 
 A small complete config:
 

@@ -307,9 +307,12 @@ LoadResult load_config_text(std::string_view yaml, const std::string& file_name,
 LoadResult load_config_file(const std::string& path, const Environment& environment) {
   std::ifstream file(path, std::ios::binary);
   if (!file) {
+    const int open_error = errno;
     LoadResult result;
-    result.errors.push_back(
-        {{path, 0, 0}, std::string("cannot read the config file: ") + std::strerror(errno)});
+    // Built in place: GCC 12 at -O3 warns (maybe-uninitialized) on the braced temporary.
+    ConfigError& error = result.errors.emplace_back();
+    error.mark.file = path;
+    error.message = std::string("cannot read the config file: ") + std::strerror(open_error);
     return result;
   }
   std::ostringstream contents;

@@ -81,6 +81,10 @@ CheckedConfig check_config(const ServeOptions& options, const StepRegistry& regi
           : config::load_config_file(options.config_path, environment);
   checked.errors = std::move(loaded.errors);
   checked.warnings = std::move(loaded.warnings);
+  if (loaded.config && options.address_override) {
+    loaded.config->server.host = options.address_override->host;
+    loaded.config->server.port = options.address_override->port;
+  }
   if (loaded.config) {
     checked.compiled = CompiledConfig::compile(std::move(*loaded.config), registry, checked.errors);
   } else if (loaded.partial) {

@@ -5,8 +5,10 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "config/address.h"
 #include "config/config.h"
 #include "dispatch/extension.h"
 #include "router/compiled_config.h"
@@ -18,6 +20,9 @@ struct ServeOptions {
   std::string config_text;  // used when config_path is empty
   std::string env_file = ".env";
   bool env_file_required = false;
+  // `dispatch serve --address`: replaces server.address of every config loaded (start and
+  // SIGHUP), so one config file can run on another port without being edited.
+  std::optional<config::ListenAddress> address_override;
 };
 
 struct CheckedConfig {

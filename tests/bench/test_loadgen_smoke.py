@@ -32,7 +32,7 @@ class LoadgenSmoke(unittest.TestCase):
         cls.loadgen = os.environ.get("DISPATCH_LOADGEN", os.path.join(ROOT, "build", "tests", "dispatch_loadgen"))
         for path in (cls.server_bin, cls.loadgen):
             if not os.access(path, os.X_OK):
-                raise unittest.SkipTest("not built: " + path)
+                raise FileNotFoundError(f"not built: {path} (build first, or set DISPATCH_BIN / DISPATCH_LOADGEN)")
         cls.port = free_port()
         env = dict(os.environ, DISPATCH_BENCH_PORT=str(cls.port), DISPATCH_JWT_SECRET=SECRET)
         cls.server = subprocess.Popen([cls.server_bin, "serve", "--config", CONFIG], env=env,

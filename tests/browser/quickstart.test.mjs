@@ -1,17 +1,23 @@
 // The README's quick start, as a user does it: `dispatch` with no config (the embedded
-// development config on 127.0.0.1:8080), `dispatch token --sub alice`, then the browser-console
-// snippet of README.md (its quick start) pasted VERBATIM into the console of the page the docs name (the only edit is
-// the one the docs ask for: the token in place of PASTE-YOUR-TOKEN-HERE). The snippet is read from
-// the Markdown, so the docs and this test cannot drift apart.
+// development config), `dispatch token --sub alice`, then the browser-console snippet of
+// README.md (its quick start) pasted VERBATIM into the console of the page the docs name. The
+// only edits are the ones the docs ask for: the token in place of PASTE-YOUR-TOKEN-HERE, and —
+// as the README says for a machine where 8080 is taken — another port: the server runs as
+// `dispatch --address 127.0.0.1:0` (any free port, so the test runs while something else
+// listens on 8080) and that port replaces 8080. The snippet is read from the Markdown, so the
+// docs and this test cannot drift apart.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import fs from "node:fs";
 import http from "node:http";
 import {
-  TOKEN_PLACEHOLDER, freePort, launchBrowser, makeTempDir, mintToken, portBusy,
+  TOKEN_PLACEHOLDER, freePort, launchBrowser, listeningPort, makeTempDir, mintToken,
   quickstartSnippet, startServer, waitFor,
 } from "./helpers.mjs";
+
+// The address the README's snippet and the embedded development config use.
+const README_ADDRESS = "127.0.0.1:8080";
 
 // Pastes `code` into the page's DevTools console: Runtime.evaluate in REPL mode, what the
 // console itself does (top-level const/let, then further pastes may redeclare them).
@@ -46,11 +52,14 @@ async function runSnippetOn(browser, url, token, server) {
   const snippet = quickstartSnippet();
   assert.equal(snippet.split(TOKEN_PLACEHOLDER).length, 2,
                `the snippet must hold ${TOKEN_PLACEHOLDER} exactly once`);
+  assert.equal(snippet.split(README_ADDRESS).length, 2,
+               `the snippet must hold ${README_ADDRESS} exactly once`);
   const page = await browser.newPage();
   try {
     await page.goto(url);
     const logged = recordConsole(page);
-    await pasteIntoConsole(page, snippet.replace(TOKEN_PLACEHOLDER, token));
+    await pasteIntoConsole(page, snippet.replace(TOKEN_PLACEHOLDER, token)
+                                        .replace(README_ADDRESS, `127.0.0.1:${server.port}`));
 
     const received = async () => (await logged()).filter((a) => a[0] === "received").map((a) => a[1]);
     await waitFor(async () => (await received()).some((f) => f.event === "ack" && f.payload?.ref === 2), {
@@ -90,26 +99,23 @@ async function runSnippetOn(browser, url, token, server) {
 }
 
 test("README quick start: dispatch with no config, token, console snippet", { timeout: 55_000 }, async (t) => {
-  if (await portBusy(8080)) {
-    t.skip("SKIPPED: 127.0.0.1:8080 is busy — the quick start's embedded config listens there " +
-           "(SPEC fixes the address); free the port to run this test");
-    return;
-  }
   // A working directory without config.yaml or .env: the embedded development config.
   const cwd = makeTempDir("dispatch-quickstart-");
-  const server = await startServer({ args: [], cwd });
+  const server = await startServer({ args: ["--address", "127.0.0.1:0"], cwd });
   let browser;
   try {
     assert.match(server.output(), /embedded DEVELOPMENT config/i, "the loud development warning");
-    assert.match(server.output(), /"port":8080/);
+    assert.match(server.output(), /"msg":"listening","address":"127\.0\.0\.1"/);
+    server.port = listeningPort(server);
     const token = mintToken("alice", { cwd });
 
     browser = await launchBrowser();
-    // The page the README tells the user to open (whatever the server answers there).
-    // (Not about:blank: Chromium's Local Network Access checks block a connection from an
-    // opaque origin to 127.0.0.1, net::ERR_BLOCKED_BY_LOCAL_NETWORK_ACCESS_CHECKS.)
-    await t.test("from http://127.0.0.1:8080/", () =>
-      runSnippetOn(browser, "http://127.0.0.1:8080/", token, server));
+    // The page the README tells the user to open (whatever the server answers there), on the
+    // server's port. (Not about:blank: Chromium's Local Network Access checks block a connection
+    // from an opaque origin to 127.0.0.1, net::ERR_BLOCKED_BY_LOCAL_NETWORK_ACCESS_CHECKS.)
+    const home = `http://127.0.0.1:${server.port}/`;
+    await t.test(`from ${home} (the README's http://${README_ADDRESS}/)`, () =>
+      runSnippetOn(browser, home, token, server));
 
     // A page of another origin on this machine (another port): works because the embedded
     // config allows "*".

@@ -14,7 +14,8 @@ Tokens
     make_token(sub, secret=DEFAULT_SECRET, alg="HS256", header=None, **claims) -> JWT string
 Clients (async; every await is bounded)
     connect(url, token, via=...), open_client(server, sub), recv_json, recv_raw,
-    expect_no_frame, expect_close, recv_until, expect_error, send_json, request
+    expect_no_frame, expect_close, recv_until, expect_error, send_json, request,
+    expect_quiet (negative checks by a round trip, not by waiting)
     run_async(coro, timeout) - asyncio.run with a deadline; closes the clients it opened
     DispatchTestCase - start_server/start_class_server/arun; a test whose server crashed fails
         with the server's exit status and output tail; a crashed shared server is restarted
@@ -71,13 +72,12 @@ def example_bin() -> str:
 
 
 def require_binary(path: str | None = None) -> str:
-    """Return the binary path. A path named by $DISPATCH_BIN / $DISPATCH_EXAMPLE_BIN that does not
-    exist is an error; a missing default path (nothing built yet) skips the test."""
+    """Return the binary path; a missing binary fails the test (a test never skips for a missing
+    fixture): build first, or set $DISPATCH_BIN / $DISPATCH_EXAMPLE_BIN."""
     path = path or dispatch_bin()
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-        if path in (os.environ.get("DISPATCH_BIN"), os.environ.get("DISPATCH_EXAMPLE_BIN")):
-            raise FileNotFoundError(f"server binary named in the environment not found: {path}")
-        raise unittest.SkipTest(f"server binary not found: {path}")
+        raise FileNotFoundError(f"server binary not found: {path} (build it, or set DISPATCH_BIN / "
+                                f"DISPATCH_EXAMPLE_BIN)")
     return path
 
 
@@ -222,10 +222,10 @@ class DispatchServer:
     def __init__(self, config_text: str | None = None, env: dict | None = None,
                  binary: str | None = None, args=None, *, config_path: str | None = None,
                  cwd: str | None = None, wait: bool = True, start_timeout: float = 10.0,
-                 command=("serve",)):
+                 command=("serve",), config_arg: bool = True):
         self.binary = require_binary(binary or dispatch_bin())
         self.tmpdir = tempfile.mkdtemp(prefix="dispatch-test-")
-        if config_path is None:
+        if config_path is None and (config_arg or config_text is not None):
             config_path = os.path.join(self.tmpdir, "config.yaml")
             with open(config_path, "w", encoding="utf-8") as f:
                 f.write(config_text if config_text is not None else free_config())
@@ -238,7 +238,9 @@ class DispatchServer:
         self._lines: list[tuple[str, str]] = []   # (stream name, line) in arrival order
         self._logs: list[dict] = []               # parsed JSON lines from stdout and stderr
         self._eof = {"stdout": False, "stderr": False}
-        self.argv = [self.binary, *command, "--config", config_path, *(args or [])]
+        # config_arg=False: no --config (the default run: ./config.yaml in cwd, or the embedded one).
+        config_args = ["--config", config_path] if config_arg else []
+        self.argv = [self.binary, *command, *config_args, *(args or [])]
         self._cwd = cwd or self.tmpdir
         self._env = _child_env(env)
         self._start_timeout = start_timeout
@@ -339,6 +341,14 @@ class DispatchServer:
         tail = "\n".join(l for _, l in self.lines()[-40:])
         state = f"exited with {self.proc.poll()}" if self.proc.poll() is not None else "running"
         raise AssertionError(f"no matching log line within {timeout}s (server {state}); output tail:\n{tail}")
+
+    def sync_logs(self, timeout: float = 5.0) -> None:
+        """Log barrier, instead of waiting a while: has the server log a line now (a refused
+        upgrade without a token logs "connection refused" at info level) and waits for it, so
+        every line logged before is in .logs()."""
+        mark = self.log_mark()
+        raw_upgrade(self.port, token=None)
+        self.wait_for_log(lambda l: l.get("msg") == "connection refused", timeout, since=mark)
 
     def wait_listening(self, timeout: float = 10.0, since: int = 0) -> dict:
         try:
@@ -606,6 +616,9 @@ async def recv_json(ws, timeout: float = 2.0):
 
 
 async def expect_no_frame(ws, timeout: float = 0.3) -> None:
+    """Nothing arrives within `timeout` s. That passes whenever the frame is merely late: for a
+    negative check use expect_quiet (a round trip); this is for a connection that must not be
+    written to at all (where a barrier message cannot be sent)."""
     try:
         msg = await asyncio.wait_for(ws.recv(), timeout)
     except asyncio.TimeoutError:
@@ -614,6 +627,27 @@ async def expect_no_frame(ws, timeout: float = 0.3) -> None:
         raise AssertionError(f"connection closed (code={ws.close_code} reason={ws.close_reason!r}) "
                              f"where only silence was expected") from None
     raise AssertionError(f"unexpected frame: {msg[:300]!r}")
+
+
+_BARRIER_IDS = iter(range(1, 1 << 62))
+
+
+async def expect_quiet(ws, event: str = "__barrier__", timeout: float = 2.0) -> None:
+    """Negative check by a round trip, not by waiting: sends {"event": event, "id": <fresh>} and
+    asserts that the first frame back is the answer to it (its `ack`, or its `error`, such as
+    `unknown_event` for the default event, which no config declares). A connection's frames are
+    sent in order, and a delivery from another connection's message is handed to this
+    connection's loop before that message is answered, so a frame that was on its way to `ws`
+    (because of anything answered before this call) would arrive before the answer.
+    An `unknown_event` error spends the connection's error budget (server.error_budget, 10 per
+    10 s by default): pass a declared, harmless event where a test sends many barriers."""
+    ref = f"barrier-{next(_BARRIER_IDS)}"
+    await send_json(ws, {"event": event, "id": ref})
+    frame = await recv_json(ws, timeout)
+    payload = frame.get("payload") if isinstance(frame, dict) else None
+    if not (isinstance(payload, dict) and frame.get("event") in ("ack", "error")
+            and payload.get("ref") == ref):
+        raise AssertionError(f"expected nothing before the answer to the barrier {ref!r}, got {frame}")
 
 
 async def expect_close(ws, timeout: float = 5.0):
@@ -889,6 +923,12 @@ class RawWebSocket:
 
     def send_frame(self, opcode: int, payload: bytes = b"", *, fin: bool = True, mask: bool = True,
                    rsv: int = 0) -> None:
+        self.sock.sendall(self.encode_frame(opcode, payload, fin=fin, mask=mask, rsv=rsv))
+
+    @staticmethod
+    def encode_frame(opcode: int, payload: bytes = b"", *, fin: bool = True, mask: bool = True,
+                     rsv: int = 0) -> bytes:
+        """The bytes of one frame (to send in pieces with .sock.sendall)."""
         head = bytes([(0x80 if fin else 0) | (rsv << 4) | opcode])
         n = len(payload)
         mbit = 0x80 if mask else 0
@@ -903,7 +943,7 @@ class RawWebSocket:
             payload = bytes(b ^ key[i % 4] for i, b in enumerate(payload)) if n < 4096 else \
                 _mask_fast(payload, key)
             head += key
-        self.sock.sendall(head + payload)
+        return head + payload
 
     def send_text(self, text: str) -> None:
         self.send_frame(OP_TEXT, text.encode("utf-8"))

@@ -6,8 +6,8 @@ import json
 import unittest
 
 from dispatch_harness import (
-    DispatchTestCase, check_error, example_bin, free_config, open_client, recv_json, request,
-    require_binary,
+    OP_TEXT, DispatchTestCase, RawWebSocket, check_error, example_bin, free_config, make_token,
+    open_client, recv_json, request, require_binary,
 )
 
 CONFIG_EVENTS = """
@@ -66,15 +66,30 @@ class ExampleAction(DispatchTestCase):
         self.arun(go())
 
     def test_other_connections_not_blocked(self):
+        # `slow` has shouts pending and only the first half of its next message sent, until
+        # `other` has been answered: a server that serves one connection at a time (waiting for
+        # the rest of slow's message, or for its pending steps) never answers `other`.
+        slow = RawWebSocket(self.server.port, make_token("shouter3"))
+        self.addCleanup(slow.close)
+        self.assertEqual(slow.recv_json()["event"], "welcome")
+        for i in range(5):
+            slow.send_json({"event": "shout", "payload": {"text": f"x{i}"}, "id": i})
+        last = RawWebSocket.encode_frame(
+            OP_TEXT, json.dumps({"event": "shout", "payload": {"text": "x5"}, "id": 5}).encode())
+        slow.sock.sendall(last[:len(last) // 2])
+
         async def go():
-            slow, other = await open_client(self.server, "shouter3"), await open_client(self.server, "quick")
-            for i in range(5):
-                await slow.send(json.dumps({"event": "shout", "payload": {"text": "x"}, "id": i}))
+            other = await open_client(self.server, "quick")
             frames = await request(other, {"event": "quick", "id": 1})
             self.assertEqual([f["event"] for f in frames], ["quick_ok", "ack"])
-            for _ in range(15):
-                await recv_json(slow, 5)
         self.arun(go())
+
+        slow.sock.sendall(last[len(last) // 2:])
+        for i in range(6):      # slow's messages, all answered in order
+            shouted, after, ack = [slow.recv_json(5) for _ in range(3)]
+            self.assertEqual((shouted["event"], shouted["payload"]), ("shouted", {"text": f"X{i}"}))
+            self.assertEqual((after["event"], after.get("ref")), ("after", i))
+            self.assertEqual(ack, {"event": "ack", "payload": {"ref": i}})
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import time
 import unittest
 
 from dispatch_harness import (
-    DispatchTestCase, check_error, compact, expect_close, expect_error, expect_no_frame,
+    DispatchTestCase, check_error, compact, expect_close, expect_error, expect_quiet,
     free_config, make_token, now, open_client, recv_json, request, send_json,
 )
 
@@ -234,7 +234,7 @@ class Messages(DispatchTestCase):
             check_error(await recv_json(ws), "unknown_event", ref=None, event="ECHO")
             await send_json(ws, msg("welcome"))           # server frame names are not events
             check_error(await recv_json(ws), "unknown_event", event="welcome")
-            await expect_no_frame(ws)
+            await expect_quiet(ws)
         self.arun(go())
 
     # -- ack and ref ---------------------------------------------------------------------------
@@ -250,7 +250,7 @@ class Messages(DispatchTestCase):
                 self.assertIn("ref", reply, "a _reply to a message with an id carries ref")
                 self.assertEqual(reply["ref"], ident)
                 self.assertEqual(type(reply["ref"]), type(ident))
-                await expect_no_frame(ws, 0.1)   # exactly one ack
+                await expect_quiet(ws)   # exactly one ack
         self.arun(go())
 
     def test_no_id_no_ack_and_no_ref(self):
@@ -259,7 +259,7 @@ class Messages(DispatchTestCase):
             await send_json(ws, msg("echo", payload={"x": 1}))
             reply = await recv_json(ws)
             self.assertEqual(compact(reply), compact({"event": "echoed", "payload": {"x": 1}}))
-            await expect_no_frame(ws, 0.4)
+            await expect_quiet(ws)
         self.arun(go())
 
     def test_error_has_no_ack(self):
@@ -267,7 +267,7 @@ class Messages(DispatchTestCase):
             ws = await self.client(uniq("u"))
             await send_json(ws, msg("nope", id=9))
             check_error(await recv_json(ws), "unknown_event", ref=9)
-            await expect_no_frame(ws, 0.4)
+            await expect_quiet(ws)
         self.arun(go())
 
     def test_binary_frames(self):
@@ -312,7 +312,7 @@ class Messages(DispatchTestCase):
             p = await expect_error(ws, "missing_field", ref="nf", event="need_field")
             self.assertIsInstance(p.get("field"), str, p)
             self.assertTrue(p["field"].endswith("a.b"), p)
-            await expect_no_frame(ws, 0.3)   # step3 did not run, no ack
+            await expect_quiet(ws)   # step3 did not run, no ack
             # With the field present every step runs.
             frames = await self.ack(ws, msg("need_field", payload={"a": {"b": "x"}}, id=2))
             self.assertEqual([f["event"] for f in frames], ["step1", "step2", "step3"])
@@ -361,7 +361,7 @@ class Messages(DispatchTestCase):
             self.assertEqual((await recv_json(b))["payload"], {"t": "2"})
             for ws in (a1, a2):
                 self.assertEqual((await recv_json(ws))["payload"], {"t": "2"})
-            await expect_no_frame(a3)
+            await expect_quiet(a3)
         self.arun(go())
 
     def test_sender_copy_before_ack_only_if_member(self):
@@ -385,7 +385,7 @@ class Messages(DispatchTestCase):
             await self.ack(a1, msg("join_conn", room, id=1))
             await self.ack(b, msg("say", room, {"t": 1}, id=1))
             self.assertEqual((await recv_json(a1))["payload"], {"t": 1})
-            await expect_no_frame(a2)
+            await expect_quiet(a2)
         self.arun(go())
 
     def test_join_other_user(self):
@@ -398,7 +398,7 @@ class Messages(DispatchTestCase):
             for ws in (g1, g2):
                 got = await recv_json(ws)
                 self.assertEqual((got["event"], got["room"], got["from"]), ("said", room, host))
-            await expect_no_frame(h)   # the host did not join
+            await expect_quiet(h)   # the host did not join
         self.arun(go())
 
     def test_leave_and_empty_room(self):
@@ -412,13 +412,13 @@ class Messages(DispatchTestCase):
             await self.ack(a2, msg("leave", room, id=2))       # all of alice's connections leave
             frames = await self.ack(b, msg("say", room, {"t": 1}, id=2))
             self.assertEqual(len(frames), 1)
-            await expect_no_frame(a1)
-            await expect_no_frame(a2)
+            await expect_quiet(a1)
+            await expect_quiet(a2)
             await self.ack(b, msg("leave", room, id=3))        # room now empty
             frames = await self.ack(c, msg("say", room, {"t": 2}, id=1))
             self.assertEqual(frames, [])
             for ws in (a1, a2, b):
-                await expect_no_frame(ws, 0.2)
+                await expect_quiet(ws)
             # Leaving a room one is not in is not an error.
             await self.ack(c, msg("leave", room, id=2))
         self.arun(go())
@@ -445,7 +445,7 @@ class Messages(DispatchTestCase):
             want = compact({"event": "origin_msg", "payload": {"o": 1}})
             self.assertEqual([compact(f) for f in frames], [want])
             self.assertEqual(compact(await recv_json(a2)), want)
-            await expect_no_frame(b)
+            await expect_quiet(b)
         self.arun(go())
 
     def test_reply_only_sender_connection(self):
@@ -454,7 +454,7 @@ class Messages(DispatchTestCase):
             a1, a2 = await self.client(alice), await self.client(alice)
             await send_json(a1, msg("echo", payload="x"))
             self.assertEqual(compact(await recv_json(a1)), compact({"event": "echoed", "payload": "x"}))
-            await expect_no_frame(a2)
+            await expect_quiet(a2)
         self.arun(go())
 
     def test_notify_room_to_user_target(self):
@@ -467,7 +467,7 @@ class Messages(DispatchTestCase):
             want = compact({"event": "said", "payload": {"p": 1}, "from": bob})
             for ws in (a1, a2):
                 self.assertEqual(compact(await recv_json(ws)), want)
-            await expect_no_frame(c)
+            await expect_quiet(c)
         self.arun(go())
 
     def test_notify_user(self):
@@ -500,7 +500,7 @@ class Messages(DispatchTestCase):
             a, b = await self.client(uniq("a")), await self.client(uniq("b"))
             frames = await self.ack(a, msg("say", "*", {"s": 1}, id=1))
             self.assertEqual(frames, [])
-            await expect_no_frame(b)
+            await expect_quiet(b)
         self.arun(go())
 
     # -- rate_limit ----------------------------------------------------------------------------
@@ -616,7 +616,7 @@ class Messages(DispatchTestCase):
                     raise AssertionError(f"{why}: {e}") from None
             await send_json(ws, msg("secured", payload={"amount": 1}, id=30))   # no token
             await expect_error(ws, "invalid_token", ref=30)
-            await expect_no_frame(ws)
+            await expect_quiet(ws)
         self.arun(go())
 
     def test_secure_claim_check(self):
@@ -668,7 +668,7 @@ class Messages(DispatchTestCase):
                 a, b = await recv_json(ws, 10), await recv_json(ws, 10)
                 self.assertEqual((a["event"], a["payload"], a["room"]), ("said", {"k": "fan"}, room))
                 self.assertEqual((b["event"], b["payload"]), ("announced", {"k": "all"}))
-                await expect_no_frame(ws, 0.2)
+                await expect_quiet(ws)
             await asyncio.gather(*(check(m) for m in members))
         self.arun(go(), timeout=50)
 

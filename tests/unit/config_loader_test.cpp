@@ -9,6 +9,7 @@
 
 #include "config/loader.h"
 #include "config_test_support.h"
+#include "test_paths.h"
 
 namespace dispatch::config {
 namespace {
@@ -371,8 +372,9 @@ events:
 TEST(ConfigLoader, GoDispatchExampleConfigLoadsUnchanged) {
   const Environment environment(
       {{"GODISPATCH_SERVER_AUTH_JWTSECRET", "a-very-secret-key-from-env-file"}}, false);
-  const LoadResult result =
-      load_config_file("/work/shared/compat/godispatch-config.yaml", environment);
+  // Kept unchanged in tests/compat (origin and licence: tests/compat/NOTICE.md).
+  const auto path = test_paths::repo_root() / "tests" / "compat" / "godispatch-config.yaml";
+  const LoadResult result = load_config_file(path.string(), environment);
   ASSERT_THAT(error_lines(result), IsEmpty());
   ASSERT_TRUE(result.config);
   const Config& config = *result.config;

@@ -20,6 +20,7 @@
 #include "config_test_support.h"
 #include "dispatch/extension.h"
 #include "router/compiled_config.h"
+#include "test_paths.h"
 
 namespace dispatch::config {
 namespace {
@@ -32,10 +33,7 @@ constexpr const char* kRegenerate =
     "regenerate it: DISPATCH_WRITE_CONFIG_REFERENCE=1 ./build/tests/dispatch_unit_tests "
     "--gtest_filter='ConfigReference*'";
 
-// The repository root, from the build (not __FILE__: ccache with a base_dir makes it relative).
-std::filesystem::path repo_root() {
-  return DISPATCH_SOURCE_DIR;
-}
+using test_paths::repo_root;
 
 std::filesystem::path config_doc_path() {
   return repo_root() / "docs" / "CONFIG.md";

@@ -227,6 +227,39 @@ TEST(SlidingWindowCounter, ConcurrentHitsAcrossWindowsAndKeys) {
   EXPECT_LE(counter.size(), static_cast<size_t>(kKeys));
 }
 
+TEST(SlidingWindowCounter, ConcurrentSweepsWhileHitting) {
+  // forget_idle and size() from another thread while hits move keys across windows: no count is
+  // lost or doubled by a sweep, so no fixed window ever passes more than the limit for a key.
+  constexpr uint32_t kLimit = 10;
+  constexpr int64_t kWindowMs = 20;
+  constexpr int kKeys = 16;
+  constexpr int kSteps = 2000;
+  constexpr int kWindows = kSteps / kWindowMs + 1;
+  SlidingWindowCounter counter(kLimit, milliseconds(kWindowMs));
+  std::vector<std::atomic<int>> allowed(kKeys * kWindows);
+  std::atomic<int> hitters_done{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kSteps; ++i) {
+        const int key = (i * 3 + t) % kKeys;
+        if (counter.hit("k" + std::to_string(key), at(i, kWindowMs)).allowed) {
+          ++allowed[key * kWindows + i / kWindowMs];
+        }
+      }
+      ++hitters_done;
+    });
+  }
+  threads.emplace_back([&] {
+    for (int64_t sweep = 0; hitters_done.load() < 2; ++sweep) {
+      counter.forget_idle(at(sweep % kSteps, kWindowMs));
+      EXPECT_LE(counter.size(), static_cast<size_t>(kKeys));
+    }
+  });
+  for (auto& thread : threads) thread.join();
+  for (const auto& count : allowed) EXPECT_LE(count.load(), static_cast<int>(kLimit));
+}
+
 // ---- error budget ----
 
 TEST(ErrorBudget, FitsInSixteenBytes) {
