@@ -126,7 +126,9 @@ TEST(SendQueue, MoreThan64FramesAreGatheredInChunks) {
   SendQueue queue;
   std::string expected;
   for (int i = 0; i < 100; ++i) {
-    const std::string bytes = "[" + std::to_string(i) + "]";
+    std::string bytes = "[";  // appended: see RingWrapsAroundAndGrowsWithoutReordering
+    bytes += std::to_string(i);
+    bytes += ']';
     expected += bytes;
     queue.push(frame_of(bytes));
   }
