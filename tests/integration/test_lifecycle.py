@@ -39,6 +39,22 @@ async def call(ws, event, ident):
     return "error", last["payload"]["code"]
 
 
+def wait_caught(pid, sig, timeout=5.0):
+    """Waits until the process has a handler installed for `sig` (SigCgt in /proc). The server
+    logs "listening" a moment before it installs its SIGHUP handler: a SIGHUP in between takes
+    the default action and ends it."""
+    bit = 1 << (int(sig) - 1)
+    deadline = time.monotonic() + timeout
+    while True:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            caught = next(int(line.split()[1], 16) for line in f if line.startswith("SigCgt:"))
+        if caught & bit:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"pid {pid} installed no {sig.name} handler within {timeout}s")
+        time.sleep(0.01)
+
+
 def wait_not_pending(pid, sig, timeout=5.0):
     """Waits until `sig` is pending neither for the process nor for any of its threads (read from
     /proc), i.e. until it has been delivered or discarded."""
@@ -68,6 +84,7 @@ class GracefulStop(DispatchTestCase):
 
         async def go():
             clients = [await open_client(server, f"stop{i}") for i in range(4)]
+            wait_caught(server.pid, sig)
             timing["t0"] = time.monotonic()
             server.send_signal(sig)
             results = await asyncio.gather(*(expect_close(ws, GRACE + 2) for ws in clients))
@@ -93,6 +110,7 @@ class GracefulStop(DispatchTestCase):
         self.assertEqual(raw.recv_json()["event"], "welcome")
 
         # A client that never answers the close handshake.
+        wait_caught(server.pid, signal.SIGTERM)
         t0 = time.monotonic()
         server.send_signal(signal.SIGTERM)
         fin, op, payload = raw.recv_frame(GRACE)
@@ -118,6 +136,7 @@ class Reload(DispatchTestCase):
             self.assertEqual(await call(ws, "b", 2), ("error", "unknown_event"))
             server.write_config(config("a", "b", reply_suffix="2"))
             mark = server.log_mark()
+            wait_caught(server.pid, signal.SIGHUP)
             server.send_signal(signal.SIGHUP)
             # Logged once the new config is handed to every loop: the next message sees it.
             server.wait_for_log(lambda l: l.get("msg") == "config reloaded", 5, since=mark)
@@ -142,6 +161,7 @@ class Reload(DispatchTestCase):
             for i, text in enumerate(broken):
                 mark = server.log_mark()
                 server.write_config(text)
+                wait_caught(server.pid, signal.SIGHUP)
                 server.send_signal(signal.SIGHUP)
                 server.wait_for_log(lambda l: "reload refused" in str(l.get("msg")), 5, since=mark)
                 self.assertTrue(server.running(), f"broken config #{i} stopped the server")
@@ -155,6 +175,7 @@ class Reload(DispatchTestCase):
 class OtherSignals(DispatchTestCase):
     def test_sigpipe_and_default_ignored_signals_do_not_stop(self):
         server = self.start_server(config("a"))
+        wait_caught(server.pid, signal.SIGHUP)     # the barrier below uses SIGHUP
         for sig in (signal.SIGPIPE, signal.SIGWINCH, signal.SIGURG, signal.SIGCHLD):
             server.send_signal(sig)
             # Barrier: once `sig` is no longer pending it has been delivered (a default action
@@ -219,6 +240,7 @@ class ListenAddressOverride(DispatchTestCase):
                 self.assertEqual(await call(ws, "a", 1), ("ok", "a_ok"))
                 # A reload applies the same override: no "changes only on restart" warning.
                 mark = server.log_mark()
+                wait_caught(server.pid, signal.SIGHUP)
                 server.send_signal(signal.SIGHUP)
                 server.wait_for_log(lambda l: l.get("msg") == "config reloaded", 5, since=mark)
                 self.assertEqual([l for l in server.logs()[mark:] if "only on restart" in str(l.get("msg"))], [])

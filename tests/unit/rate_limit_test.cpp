@@ -243,7 +243,7 @@ TEST(SlidingWindowCounter, ConcurrentSweepsWhileHitting) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kSteps; ++i) {
         const int key = (i * 3 + t) % kKeys;
-        if (counter.hit("k" + std::to_string(key), at(i, kWindowMs)).allowed) {
+        if (counter.hit("key" + std::to_string(key), at(i, kWindowMs)).allowed) {
           ++allowed[key * kWindows + i / kWindowMs];
         }
       }
