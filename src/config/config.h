@@ -87,6 +87,7 @@ struct ServerConfig {
   uint64_t send_queue_limit = 1024 * 1024;
   SlowConsumerPolicy slow_consumer = SlowConsumerPolicy::disconnect;
   Duration shutdown_grace = 10s;
+  Duration step_timeout = 30s;  // a step still pending after this is answered with `internal`
   Duration handshake_timeout = 10s;
   uint64_t max_header_size = 8 * 1024;
   uint64_t max_connections = 0;  // 0 = as many as file descriptors allow

@@ -291,6 +291,11 @@ std::vector<KeyBinding> make_key_bindings() {
       duration_key("server.shutdown_grace", "10s",
                    "on SIGINT/SIGTERM, how long to drain before closing",
                    [](T& t) -> Duration& { return t.config.server.shutdown_grace; }),
+      duration_key(
+          "server.step_timeout", "30s",
+          "a step still pending (e.g. a custom action waiting on I/O) after this is answered "
+          "with error `internal`; the connection's next messages then run",
+          [](T& t) -> Duration& { return t.config.server.step_timeout; }, longer_than_zero),
       duration_key("server.handshake_timeout", "10s",
                    "the upgrade request must arrive whole within this",
                    [](T& t) -> Duration& { return t.config.server.handshake_timeout; }),
