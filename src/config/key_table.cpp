@@ -237,6 +237,13 @@ std::optional<std::string> at_least_1_kib(const uint64_t& value) {
   return "must be at least 1KiB";
 }
 
+std::optional<std::string> from_1_kib_to_64_mib(const uint64_t& value) {
+  static_assert(max_message_size_cap == 64 * 1024 * 1024);
+  if (value < 1024) return "must be at least 1KiB";
+  if (value > max_message_size_cap) return "must be at most 64MiB";
+  return std::nullopt;
+}
+
 std::optional<std::string> absolute_path(const std::string& value) {
   if (value.starts_with('/')) return std::nullopt;
   return "must start with `/`";
@@ -266,8 +273,8 @@ std::vector<KeyBinding> make_key_bindings() {
           [](T& t) -> std::vector<std::string>& { return t.config.server.allowed_origins; }),
       size_key(
           "server.max_message_size", "64KiB",
-          "largest frame or message a client may send (larger: close 1009)",
-          [](T& t) -> uint64_t& { return t.config.server.max_message_size; }, at_least_1_kib),
+          "largest frame or message a client may send (larger: close 1009); at most 64MiB",
+          [](T& t) -> uint64_t& { return t.config.server.max_message_size; }, from_1_kib_to_64_mib),
       duration_key(
           "server.ping_interval", "25s",
           "how often the server pings; a client silent for ping_interval + pong_timeout "

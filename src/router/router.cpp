@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include "config/config.h"
+#include "core/out_frame.h"
 #include "core/server_frames.h"
 #include "protocol/frame_reader.h"
 #include "protocol/websocket.h"
@@ -25,6 +27,11 @@ void answer_early(Connection& connection, const IncomingMessage& message, ErrorC
 // Messages are parsed in place: simdjson reads up to SIMDJSON_PADDING bytes past the end.
 static_assert(ws::message_padding >= simdjson::SIMDJSON_PADDING,
               "ws::message_padding must cover simdjson's read-ahead");
+
+// A frame built from a message (its payload expanded into templates, plus a frame header) stays
+// far below the 32-bit size of an outgoing frame.
+static_assert(config::max_message_size_cap * 16 < OutFrame::max_size,
+              "server.max_message_size's cap leaves no headroom below OutFrame::max_size");
 
 std::string padded_copy(const char* data, size_t length) {
   std::string copy;

@@ -412,7 +412,7 @@ void Connection::send_control(FrameRef frame) {
 
 void Connection::queue_control(FrameRef frame) {
   account_queued(static_cast<int64_t>(frame->size()));
-  queue_.push(std::move(frame));
+  queue_.push_control(std::move(frame));
 }
 
 void Connection::close(uint16_t code, std::string_view reason) {
