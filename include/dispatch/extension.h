@@ -55,6 +55,11 @@ class StepContext;
 // continuation that runs first, on the loop, with a fresh context for the same message (a step
 // that fetched something replies from there). Dropping a Completion without calling either
 // fails the step with `internal`.
+//
+// A Completion may outlive everything it refers to: calling or dropping it after the connection
+// closed, after the step timed out (server.step_timeout: the client was already answered with
+// `internal`), or after the server stopped is safe and does nothing; the continuation is then
+// destroyed without running (on the calling thread, or with the loop).
 class Completion {
  public:
   struct State;
@@ -85,7 +90,9 @@ class StepContext {
   virtual const std::vector<std::string>& token_permissions() const = 0;
   virtual bool is_member(std::string_view room) const = 0;  // the sending connection
   virtual std::chrono::steady_clock::time_point now() const = 0;
-  virtual boost::asio::any_io_executor executor() const = 0;  // the connection's event loop
+  // The connection's event loop; valid only while the server runs (it stops with the server:
+  // handlers still queued on it are then destroyed without running).
+  virtual boost::asio::any_io_executor executor() const = 0;
 
   // Fills a param with this message's values. False: a value was missing; the step has then
   // failed with `missing_field` already and must return StepStatus::failed.

@@ -75,6 +75,10 @@ struct EventSpec {
   bool operator==(const EventSpec&) const = default;
 };
 
+// The largest server.max_message_size: a message, its payload expanded into a few templates and
+// a frame header must stay far below the 32-bit size of an outgoing frame (core/out_frame.h).
+inline constexpr uint64_t max_message_size_cap = 64 * 1024 * 1024;
+
 struct ServerConfig {
   std::string host;  // "" = all interfaces
   uint16_t port = 8080;
@@ -87,6 +91,7 @@ struct ServerConfig {
   uint64_t send_queue_limit = 1024 * 1024;
   SlowConsumerPolicy slow_consumer = SlowConsumerPolicy::disconnect;
   Duration shutdown_grace = 10s;
+  Duration step_timeout = 30s;  // a step still pending after this is answered with `internal`
   Duration handshake_timeout = 10s;
   uint64_t max_header_size = 8 * 1024;
   uint64_t max_connections = 0;  // 0 = as many as file descriptors allow

@@ -200,7 +200,10 @@ instead: each pong does what a ping would); a client from which nothing arrives 
 `ping_interval + pong_timeout` is closed with 4000 "timeout". `read_timeout` is stricter: a
 client that sends no data message for that long is closed with 4000 "timeout" even though it
 answers pings. `shutdown_grace` bounds the drain after SIGINT/SIGTERM (every client first gets
-close 1001 "going away").
+close 1001 "going away"). `step_timeout` bounds a step that finishes later (a custom action
+waiting on I/O): the message is then answered with error `internal` ("step `<name>` did not
+finish within server.step_timeout (30s)"), the connection's next messages run, and the step's
+late completion is ignored.
 
 ```yaml
 server:

@@ -237,6 +237,13 @@ std::optional<std::string> at_least_1_kib(const uint64_t& value) {
   return "must be at least 1KiB";
 }
 
+std::optional<std::string> from_1_kib_to_64_mib(const uint64_t& value) {
+  static_assert(max_message_size_cap == 64 * 1024 * 1024);
+  if (value < 1024) return "must be at least 1KiB";
+  if (value > max_message_size_cap) return "must be at most 64MiB";
+  return std::nullopt;
+}
+
 std::optional<std::string> absolute_path(const std::string& value) {
   if (value.starts_with('/')) return std::nullopt;
   return "must start with `/`";
@@ -266,8 +273,8 @@ std::vector<KeyBinding> make_key_bindings() {
           [](T& t) -> std::vector<std::string>& { return t.config.server.allowed_origins; }),
       size_key(
           "server.max_message_size", "64KiB",
-          "largest frame or message a client may send (larger: close 1009)",
-          [](T& t) -> uint64_t& { return t.config.server.max_message_size; }, at_least_1_kib),
+          "largest frame or message a client may send (larger: close 1009); at most 64MiB",
+          [](T& t) -> uint64_t& { return t.config.server.max_message_size; }, from_1_kib_to_64_mib),
       duration_key(
           "server.ping_interval", "25s",
           "how often the server pings; a client silent for ping_interval + pong_timeout "
@@ -291,6 +298,11 @@ std::vector<KeyBinding> make_key_bindings() {
       duration_key("server.shutdown_grace", "10s",
                    "on SIGINT/SIGTERM, how long to drain before closing",
                    [](T& t) -> Duration& { return t.config.server.shutdown_grace; }),
+      duration_key(
+          "server.step_timeout", "30s",
+          "a step still pending (e.g. a custom action waiting on I/O) after this is answered "
+          "with error `internal`; the connection's next messages then run",
+          [](T& t) -> Duration& { return t.config.server.step_timeout; }, longer_than_zero),
       duration_key("server.handshake_timeout", "10s",
                    "the upgrade request must arrive whole within this",
                    [](T& t) -> Duration& { return t.config.server.handshake_timeout; }),

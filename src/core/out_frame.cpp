@@ -3,10 +3,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <stdexcept>
 
 namespace dispatch {
 
 OutFrame* OutFrame::create(std::string_view bytes) {
+  if (bytes.size() > max_size) throw std::length_error("an outgoing frame larger than 4GiB");
   void* memory = std::malloc(offsetof(OutFrame, data_) + (bytes.empty() ? 1 : bytes.size()));
   if (!memory) throw std::bad_alloc();
   auto* frame = new (memory) OutFrame(bytes.size());

@@ -13,7 +13,11 @@ namespace dispatch {
 
 class OutFrame {
  public:
-  // Allocates a frame holding a copy of `bytes`.
+  // Sizes are 32-bit (the header stays 8 bytes): server.max_message_size is capped far below
+  // this (config::max_message_size_cap), so a frame built from a message never comes near it.
+  static constexpr size_t max_size = UINT32_MAX;
+
+  // Allocates a frame holding a copy of `bytes`; throws std::length_error past max_size.
   static OutFrame* create(std::string_view bytes);
 
   std::string_view bytes() const { return {data_, size_}; }

@@ -1,6 +1,7 @@
 #include "rooms/directory.h"
 
 #include <algorithm>
+#include <cassert>
 
 namespace dispatch {
 
@@ -16,18 +17,23 @@ void Directory::add_room_refs(std::string_view room, unsigned loop, int delta) {
   Shard& shard = shard_for(room);
   std::lock_guard lock(shard.mutex);
   auto found = shard.rooms.find(room);
-  if (found == shard.rooms.end()) {
-    if (delta < 0) return;
-    found = shard.rooms.try_emplace(std::string(room)).first;
-  }
+  if (found == shard.rooms.end()) found = shard.rooms.try_emplace(std::string(room)).first;
   RoomEntry& entry = found->second;
   if (entry.counts.size() < loop_count_) entry.counts.resize(loop_count_, 0);
-  entry.counts[loop] = std::max(0, entry.counts[loop] + delta);
-  if (entry.counts[loop] > 0) {
+  int32_t& count = entry.counts[loop];
+  // Every release follows its add (a membership or an in-flight join), so a count never goes
+  // below zero. Should one ever do, it is kept as it is (not clamped), so that the add which
+  // follows brings it back to exactly zero instead of leaving a phantom member.
+  assert(count + delta >= 0 && "a room reference released that was never added");
+  count += delta;
+  if (count > 0) {
     entry.loops |= uint64_t{1} << loop;
   } else {
     entry.loops &= ~(uint64_t{1} << loop);
-    if (entry.loops == 0) shard.rooms.erase(found);
+    if (entry.loops == 0 &&
+        std::all_of(entry.counts.begin(), entry.counts.end(), [](int32_t c) { return c == 0; })) {
+      shard.rooms.erase(found);
+    }
   }
 }
 

@@ -42,6 +42,7 @@ class Directory {
   // Bit i set: loop i has members of the room (or a join in flight to it).
   uint64_t room_loops(std::string_view room) const;
   // Adds `delta` to loop's count for the room; the room disappears when every count is zero.
+  // A release without its add is a bug: it asserts (debug builds) and is counted exactly.
   void add_room_refs(std::string_view room, unsigned loop, int delta);
   size_t room_count() const;
 

@@ -1,7 +1,6 @@
 #include "router/message_run.h"
 
 #include <fmt/format.h>
-#include <boost/asio/post.hpp>
 
 #include <charconv>
 
@@ -12,6 +11,7 @@
 #include "router/router.h"
 #include "server/engine.h"
 #include "server/event_loop.h"
+#include "server/loop_mailbox.h"
 #include "template/json_escape.h"
 #include "transport/connection.h"
 
@@ -298,9 +298,12 @@ StepStatus MessageRun::fail_rate_limited(int64_t retry_after_ms) {
               fmt::format("rate limit exceeded: retry in {} ms", retry_after_ms));
 }
 
+// What a Completion shares with the handler it posts. It never points at the connection: the
+// handler finds it on the loop by ticket (EventLoop::pending_step_connection), and reaches the
+// loop only through its mailbox, which is closed before the loop is freed.
 struct Completion::State {
-  EventLoop* loop;
-  Connection* connection;
+  std::shared_ptr<LoopMailbox> mailbox;
+  EventLoop* loop;  // used only by the handler, which runs on that loop
   uint64_t ticket;
   std::atomic<bool> finished{false};
 };
@@ -308,10 +311,9 @@ struct Completion::State {
 Completion MessageRun::defer() {
   ticket_ = next_ticket.fetch_add(1, std::memory_order_relaxed);
   auto state = std::make_shared<Completion::State>();
+  state->mailbox = loop_.mailbox();
   state->loop = &loop_;
-  state->connection = &connection_;
   state->ticket = ticket_;
-  connection_.hold();  // released when the completion arrives on the loop
   return Completion(std::move(state));
 }
 
@@ -320,11 +322,9 @@ namespace {
 void finish(const std::shared_ptr<Completion::State>& state, bool ok, ErrorCode code,
             std::string message, Completion::Continuation then) {
   if (!state || state->finished.exchange(true)) return;
-  boost::asio::post(state->loop->io(), [state, ok, code, message = std::move(message),
-                                        then = std::move(then)]() mutable {
-    router::finish_pending(*state->connection, state->ticket, ok, code, std::move(message),
-                           std::move(then));
-    state->connection->release_hold();
+  state->mailbox->post([loop = state->loop, ticket = state->ticket, ok, code,
+                        message = std::move(message), then = std::move(then)]() mutable {
+    router::finish_pending(*loop, ticket, ok, code, std::move(message), std::move(then));
   });
 }
 

@@ -1,7 +1,10 @@
 #include "router/router.h"
 
 #include <fmt/format.h>
+#include <simdjson.h>
 
+#include "config/config.h"
+#include "core/out_frame.h"
 #include "core/server_frames.h"
 #include "protocol/frame_reader.h"
 #include "protocol/websocket.h"
@@ -21,6 +24,15 @@ void answer_early(Connection& connection, const IncomingMessage& message, ErrorC
   connection.send_error(code, build_error_frame(code, text, message.ref_json, message.event));
 }
 
+// Messages are parsed in place: simdjson reads up to SIMDJSON_PADDING bytes past the end.
+static_assert(ws::message_padding >= simdjson::SIMDJSON_PADDING,
+              "ws::message_padding must cover simdjson's read-ahead");
+
+// A frame built from a message (its payload expanded into templates, plus a frame header) stays
+// far below the 32-bit size of an outgoing frame.
+static_assert(config::max_message_size_cap * 16 < OutFrame::max_size,
+              "server.max_message_size's cap leaves no headroom below OutFrame::max_size");
+
 std::string padded_copy(const char* data, size_t length) {
   std::string copy;
   copy.reserve(length + ws::message_padding);
@@ -39,6 +51,28 @@ void note_pending(Connection& connection, const MessageRun& run,
   if (!data_is_pending_raw) pending.raw = padded_copy(data, length);
   pending.next_step = run.pending_step() + 1;
   pending.token_hidden = run.token_hidden();
+  pending.timeout = connection.loop().config().config().server.step_timeout;
+  pending.deadline = std::chrono::steady_clock::now() + pending.timeout;
+  connection.loop().add_pending_step(pending.ticket, connection);
+  connection.watch_step_deadline();
+}
+
+// "30s", "1m", "250ms": as the duration would be written in config.yaml.
+std::string duration_text(std::chrono::milliseconds duration) {
+  const auto ms = duration.count();
+  if (ms > 0 && ms % 60000 == 0) return fmt::format("{}m", ms / 60000);
+  if (ms > 0 && ms % 1000 == 0) return fmt::format("{}s", ms / 1000);
+  return fmt::format("{}ms", ms);
+}
+
+// The pending message parsed again from its copy (the loop's parser has moved on since), for a
+// fresh MessageRun; null when it no longer parses or its event is gone.
+const Pipeline* reparse(Connection& connection, PendingMessage& pending, IncomingMessage& message) {
+  if (parse_incoming(connection.loop().json_parser(), pending.raw.data(), pending.raw.size(),
+                     message)) {
+    return nullptr;
+  }
+  return pending.config->find_event(*message.event);
 }
 
 // Parses and runs one message with the loop's current config.
@@ -91,30 +125,43 @@ void run_queued(Connection& connection) {
   }
 }
 
-void finish_pending(Connection& connection, uint64_t ticket, bool ok, ErrorCode code,
-                    std::string text, std::function<StepStatus(StepContext&)> then) {
-  PendingMessage* pending = connection.pending();
+void finish_pending(EventLoop& loop, uint64_t ticket, bool ok, ErrorCode code, std::string text,
+                    std::function<StepStatus(StepContext&)> then) {
+  Connection* connection = loop.pending_step_connection(ticket);
+  if (!connection) return;  // closed and freed, timed out, or finished already
+  loop.remove_pending_step(ticket);
+  PendingMessage* pending = connection->pending();
   if (!pending || !pending->in_flight || pending->ticket != ticket) return;
   pending->in_flight = false;
-  if (!connection.is_open()) {
-    connection.take_pending();
+  if (!connection->is_open()) {
+    connection->take_pending();
     return;
   }
-  // The message is parsed again from its copy: the loop's parser has moved on since.
   IncomingMessage message;
-  const Pipeline* pipeline = nullptr;
-  if (!parse_incoming(connection.loop().json_parser(), pending->raw.data(), pending->raw.size(),
-                      message)) {
-    pipeline = pending->config->find_event(*message.event);
-  }
-  if (pipeline) {
-    MessageRun run(connection, *pipeline, message, pending->token_hidden);
+  if (const Pipeline* pipeline = reparse(*connection, *pending, message)) {
+    MessageRun run(*connection, *pipeline, message, pending->token_hidden);
     if (!ok) {
       run.answer_failure(code, std::move(text));
     } else if (run.continue_with(then, pending->next_step) == MessageRun::Outcome::pending) {
-      note_pending(connection, run, pending->config, nullptr, 0, true);
+      note_pending(*connection, run, pending->config, nullptr, 0, true);
       return;
     }
+  }
+  connection->continue_after_pending();
+}
+
+void time_out_pending(Connection& connection) {
+  PendingMessage* pending = connection.pending();
+  if (!pending || !pending->in_flight) return;
+  pending->in_flight = false;
+  connection.loop().remove_pending_step(pending->ticket);  // its completion is ignored from now
+  IncomingMessage message;
+  if (const Pipeline* pipeline = reparse(connection, *pending, message)) {
+    const size_t step = pending->next_step - 1;
+    MessageRun run(connection, *pipeline, message, pending->token_hidden);
+    run.answer_failure(ErrorCode::internal,
+                       fmt::format("step `{}` did not finish within server.step_timeout ({})",
+                                   pipeline->step_names[step], duration_text(pending->timeout)));
   }
   connection.continue_after_pending();
 }

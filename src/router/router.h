@@ -2,9 +2,12 @@
 // on the connection's loop; the first failure stops the rest and is answered with an error
 // frame; success is answered with an `ack` when the message had an id. A step may finish later
 // (StepStatus::pending): the message then waits in the connection's PendingMessage, later
-// messages queue behind it, and it resumes on the loop when its Completion fires.
+// messages queue behind it, and it resumes on the loop when its Completion fires — or is
+// answered with `internal` once server.step_timeout has passed, and the completion that comes
+// later is ignored.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -20,6 +23,7 @@ namespace dispatch {
 
 class Connection;
 class CompiledConfig;
+class EventLoop;
 
 namespace ws {
 enum class MessageKind;
@@ -32,7 +36,9 @@ struct PendingMessage {
   std::string raw;                               // the message (with padding)
   size_t next_step = 0;
   bool token_hidden = false;
-  std::deque<std::string> waiting;  // messages that arrived meanwhile, in order
+  std::chrono::steady_clock::time_point deadline{};  // of the in-flight step (step_timeout)
+  std::chrono::milliseconds timeout{};               // the step_timeout that set it
+  std::deque<std::string> waiting;                   // messages that arrived meanwhile, in order
 };
 
 namespace router {
@@ -42,9 +48,13 @@ void handle_message(Connection& connection, ws::MessageKind kind, const char* da
 bool queue_while_pending(Connection& connection, const char* data, size_t length, size_t limit);
 // Runs queued messages until one goes pending or none is left.
 void run_queued(Connection& connection);
-// On the loop, when a pending step's Completion fired.
-void finish_pending(Connection& connection, uint64_t ticket, bool ok, ErrorCode code,
-                    std::string message, std::function<StepStatus(StepContext&)> then);
+// On the loop, when a pending step's Completion fired: a no-op unless the ticket is still in
+// flight on this loop (its connection may be gone, or the step timed out).
+void finish_pending(EventLoop& loop, uint64_t ticket, bool ok, ErrorCode code, std::string message,
+                    std::function<StepStatus(StepContext&)> then);
+// The in-flight step's deadline has passed: answers `internal` and goes on with the next
+// queued messages.
+void time_out_pending(Connection& connection);
 
 }  // namespace router
 }  // namespace dispatch

@@ -24,9 +24,11 @@ EventLoop::EventLoop(Engine& engine, unsigned index, std::shared_ptr<const Compi
       outbox_(Directory::max_loops),
       read_buffer_(new char[read_buffer_size + ws::message_padding]),
       wheel_(std::chrono::steady_clock::now()),
-      tick_timer_(io_) {}
+      tick_timer_(io_),
+      mailbox_(std::make_shared<LoopMailbox>(io_)) {}
 
 EventLoop::~EventLoop() {
+  mailbox_->close();  // late completions from other threads become no-ops from here on
   while (!connections_.empty()) {
     Connection& connection = connections_.front();
     connection.unlink();
@@ -75,6 +77,15 @@ void EventLoop::destroy(Connection* connection) {
   --connection_count_;
   engine_.live_connections().fetch_sub(1);
   delete connection;
+}
+
+void EventLoop::add_pending_step(uint64_t ticket, Connection& connection) {
+  pending_steps_.emplace(ticket, &connection);
+}
+
+Connection* EventLoop::pending_step_connection(uint64_t ticket) const {
+  auto found = pending_steps_.find(ticket);
+  return found == pending_steps_.end() ? nullptr : found->second;
 }
 
 const ConnectionList& EventLoop::user_connections(std::string_view user) const {

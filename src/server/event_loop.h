@@ -22,6 +22,7 @@
 #include "core/out_frame.h"
 #include "rooms/directory.h"
 #include "rooms/local_rooms.h"
+#include "server/loop_mailbox.h"
 #include "server/loop_task.h"
 #include "transport/connection_hook.h"
 #include "transport/readiness_poller.h"
@@ -56,6 +57,14 @@ class EventLoop {
   size_t connection_count() const { return connection_count_; }
   // Closes every connection with this code (shutdown) and reports when none is left.
   void close_all(uint16_t code, std::string_view reason);
+
+  // --- steps that finish later (router/message_run.cpp). A Completion reaches its connection
+  // only through this table of in-flight tickets, never through a pointer of its own: once the
+  // connection is gone (or the step timed out) the ticket is absent and the completion a no-op.
+  const std::shared_ptr<LoopMailbox>& mailbox() const { return mailbox_; }
+  void add_pending_step(uint64_t ticket, Connection& connection);
+  void remove_pending_step(uint64_t ticket) { pending_steps_.erase(ticket); }
+  Connection* pending_step_connection(uint64_t ticket) const;
 
   LocalRooms& rooms() { return rooms_; }
   // This loop's open connections of a user (empty vector if none).
@@ -121,6 +130,8 @@ class EventLoop {
   TimerWheel wheel_;
   boost::asio::steady_timer tick_timer_;
   bool closing_all_ = false;
+  std::shared_ptr<LoopMailbox> mailbox_;
+  std::unordered_map<uint64_t, Connection*> pending_steps_;  // empty unless a step is pending
 };
 
 }  // namespace dispatch

@@ -212,6 +212,8 @@ int serve(const ServeOptions& options, const StepRegistry& registry) {
   while (engine.live_connections().load() > 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  // What is still queued on the loops is dropped with them. A pending step's Completion called
+  // later (from a thread of the step's own) finds its loop's LoopMailbox closed and does nothing.
   for (unsigned i = 0; i < loop_count; ++i) engine.loop(i).io().stop();
   for (unsigned i = 0; i < loop_count; ++i) engine.loop(i).join_thread();
   log::info("stopped");

@@ -61,6 +61,7 @@ Connection::Connection(EventLoop& loop, int fd, uint64_t number)
       reader_(loop.config().config().server.max_message_size) {}
 
 Connection::~Connection() {
+  if (pending_ && pending_->in_flight) loop_.remove_pending_step(pending_->ticket);
   if (fd_ >= 0) ::close(fd_);
 }
 
@@ -411,7 +412,7 @@ void Connection::send_control(FrameRef frame) {
 
 void Connection::queue_control(FrameRef frame) {
   account_queued(static_cast<int64_t>(frame->size()));
-  queue_.push(std::move(frame));
+  queue_.push_control(std::move(frame));
 }
 
 void Connection::close(uint16_t code, std::string_view reason) {
@@ -495,6 +496,7 @@ void Connection::reschedule(SteadyTime now) {
       if (server.read_timeout.count() > 0) next = std::min(next, last_data_ + server.read_timeout);
       next = std::min(next, last_received_ + server.ping_interval + server.pong_timeout);
       next = std::min(next, last_ping_sent_ + server.ping_interval);
+      if (pending_ && pending_->in_flight) next = std::min(next, pending_->deadline);
       break;
   }
   loop_.wheel().schedule(*this, next);
@@ -519,6 +521,10 @@ void Connection::on_timer(SteadyTime now) {
     case State::closed:
       return;
     case State::open:
+      if (pending_ && pending_->in_flight && now >= pending_->deadline) {
+        router::time_out_pending(*this);
+        if (state_ != State::open) return;
+      }
       if (now >= token_deadline_) {
         close(ws::close_code::token_refused, "token expired");
         return;
@@ -553,6 +559,10 @@ void Connection::send_error(ErrorCode code, const FrameRef& frame) {
 
 void Connection::set_pending(std::unique_ptr<PendingMessage> pending) {
   pending_ = std::move(pending);
+}
+
+void Connection::watch_step_deadline() {
+  if (state_ == State::open) reschedule(steady_now());
 }
 
 void Connection::release_hold() {

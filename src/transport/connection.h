@@ -77,6 +77,11 @@ class Connection final : public ws::FrameReaderHandler,
   PendingMessage* pending() { return pending_.get(); }
   void set_pending(std::unique_ptr<PendingMessage> pending);
   std::unique_ptr<PendingMessage> take_pending() { return std::move(pending_); }
+  // A step went pending: the connection's timer now also fires at its deadline
+  // (PendingMessage::deadline, from server.step_timeout), when the router answers it. A Completion
+  // never holds the connection: it reaches it through the loop's table of in-flight tickets, which
+  // forgets the ticket when the connection is freed.
+  void watch_step_deadline();
   void hold() { ++holds_; }  // keeps the object alive while something outside refers to it
   void release_hold();
   // After a pending message finished: runs the messages queued meanwhile, then reads again.

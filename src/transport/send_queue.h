@@ -1,6 +1,7 @@
 // A connection's queue of frames waiting to be written: references to shared frames, counted in
 // bytes, gathered into one writev. Empty, it holds no memory (the ring is allocated on first use
-// and released by release_memory() when idle).
+// and released by release_memory() when idle). Control frames (ping, pong, close, the HTTP
+// response) are marked and never dropped by drop_oldest_until.
 #pragma once
 
 #include <sys/uio.h>
@@ -8,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <utility>
 
 #include "core/out_frame.h"
 
@@ -15,7 +17,8 @@ namespace dispatch {
 
 class SendQueue {
  public:
-  void push(FrameRef frame);
+  void push(FrameRef frame) { push(std::move(frame), false); }
+  void push_control(FrameRef frame) { push(std::move(frame), true); }
   bool empty() const { return count_ == 0; }
   size_t frame_count() const { return count_; }
   uint64_t bytes() const { return bytes_; }  // not yet written, including a partial head
@@ -29,17 +32,24 @@ class SendQueue {
   // Drops every frame except a partially written head (slow-consumer disconnect); returns bytes
   // dropped.
   uint64_t drop_all_but_partial_head();
-  // Drops the oldest whole frames (never a partial head) until at most `limit` bytes remain.
+  // Drops the oldest whole data frames (never a partial head, never a control frame) until at
+  // most `limit` bytes remain; the rest keep their order. O(1) amortised per dropped frame (plus
+  // the few control frames it passes). Returns bytes dropped.
   uint64_t drop_oldest_until(uint64_t limit);
 
   void release_memory();
 
  private:
-  FrameRef& at(size_t index) { return ring_[(head_ + index) & (capacity_ - 1)]; }
-  const FrameRef& at(size_t index) const { return ring_[(head_ + index) & (capacity_ - 1)]; }
+  struct Slot {
+    FrameRef frame;
+    bool control = false;
+  };
+  void push(FrameRef frame, bool control);
+  Slot& at(size_t index) { return ring_[(head_ + index) & (capacity_ - 1)]; }
+  const Slot& at(size_t index) const { return ring_[(head_ + index) & (capacity_ - 1)]; }
   void grow();
 
-  std::unique_ptr<FrameRef[]> ring_;
+  std::unique_ptr<Slot[]> ring_;
   uint32_t capacity_ = 0;  // a power of two
   uint32_t head_ = 0;
   uint32_t count_ = 0;

@@ -23,8 +23,8 @@ std::string parent_of(const std::string& path) {
 }
 
 TEST(ConfigKeyTable, EveryKeyOfTheSpecIsListed) {
-  // SPEC.md section 2, plus the GoDispatch compatibility keys and the event_jwt keys that
-  // default to the session's.
+  // SPEC.md section 2 (plus server.step_timeout), the GoDispatch compatibility keys and the
+  // event_jwt keys that default to the session's.
   const std::set<std::string> spec_keys = {"server",
                                            "server.address",
                                            "server.path",
@@ -36,6 +36,7 @@ TEST(ConfigKeyTable, EveryKeyOfTheSpecIsListed) {
                                            "server.send_queue_limit",
                                            "server.slow_consumer",
                                            "server.shutdown_grace",
+                                           "server.step_timeout",
                                            "server.handshake_timeout",
                                            "server.max_header_size",
                                            "server.max_connections",

@@ -236,6 +236,61 @@ TEST(SendQueue, DropOldestUntilKeepsOrderInAWrappedRing) {
   EXPECT_EQ(gathered(queue), "a2a3a4");
 }
 
+TEST(SendQueue, DropOldestUntilNeverDropsAControlFrame) {
+  SendQueue queue;
+  queue.push(frame_of("d1"));
+  queue.push_control(frame_of("PING"));
+  queue.push(frame_of("d2"));
+  queue.push_control(frame_of("PONG"));
+  queue.push(frame_of("d3"));
+  queue.push(frame_of("d4"));
+  queue.push_control(frame_of("CLOSE"));
+  ASSERT_EQ(queue.bytes(), 21u);
+  EXPECT_EQ(queue.drop_oldest_until(16), 6u);  // d1, d2 and d3: the controls stay in order
+  EXPECT_EQ(gathered(queue), "PINGPONGd4CLOSE");
+  EXPECT_EQ(queue.drop_oldest_until(0), 2u);  // only controls are left, over the limit
+  EXPECT_EQ(gathered(queue), "PINGPONGCLOSE");
+  EXPECT_EQ(queue.frame_count(), 3u);
+  EXPECT_EQ(queue.bytes(), 13u);
+  queue.push(frame_of("d5"));
+  EXPECT_EQ(write_some(queue, 100), "PINGPONGCLOSEd5");
+  EXPECT_TRUE(queue.empty());
+}
+
+TEST(SendQueue, DropOldestUntilKeepsAPartialHeadAndControlsInAWrappedRing) {
+  SendQueue queue;
+  for (const char* bytes : {"x1", "x2", "x3", "x4", "x5", "x6"}) queue.push(frame_of(bytes));
+  queue.consume(9);  // x1..x4 written, x5 half: the head sits in the middle of a ring of 8
+  queue.push_control(frame_of("P1"));
+  for (const char* bytes : {"a1", "a2"}) queue.push(frame_of(bytes));  // wraps
+  queue.push_control(frame_of("P2"));
+  queue.push(frame_of("a3"));
+  ASSERT_EQ(gathered(queue), "5x6P1a1a2P2a3");
+  EXPECT_EQ(queue.drop_oldest_until(7), 6u);  // x6, a1, a2
+  EXPECT_EQ(gathered(queue), "5P1P2a3");
+  EXPECT_EQ(queue.frame_count(), 4u);
+  EXPECT_EQ(write_some(queue, 100), "5P1P2a3");
+}
+
+// A slow consumer under drop_oldest drops one old frame per new one: each drop must not walk
+// (or shift) the whole queue. 100,000 rounds over a queue of 100,000 frames: instant when each
+// drop costs O(1), minutes when it costs O(queue).
+TEST(SendQueue, DropOldestOneAtATimeOverALongQueueKeepsTheNewest) {
+  SendQueue queue;
+  constexpr int frames = 100000;
+  const FrameRef shared = frame_of("x");
+  for (int i = 0; i < frames; ++i) queue.push(shared);
+  queue.push_control(frame_of("P"));
+  for (int i = 0; i < frames; ++i) {
+    queue.push(frame_of("y"));
+    ASSERT_EQ(queue.drop_oldest_until(frames + 1), 1u);
+  }
+  EXPECT_EQ(queue.frame_count(), static_cast<size_t>(frames) + 1);
+  std::string rest;
+  while (!queue.empty()) rest += write_some(queue, 4096);
+  EXPECT_EQ(rest, "P" + std::string(frames, 'y'));
+}
+
 TEST(SendQueue, ReleaseMemoryOnlyWhenEmptyAndTheQueueStillWorks) {
   SendQueue queue;
   queue.push(frame_of("abc"));
