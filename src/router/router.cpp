@@ -60,6 +60,7 @@ void process(Connection& connection, const char* data, size_t length, bool data_
                  fmt::format("`target` is required by the event `{}`", *message.event));
     return;
   }
+  loop.count_event_message(pipeline->index);
   MessageRun run(connection, *pipeline, message, false);
   if (run.run_from(0) == MessageRun::Outcome::pending) {
     note_pending(connection, run, loop.config_ptr(), data, length, data_is_pending_raw);
