@@ -13,7 +13,7 @@ namespace {
 
 constexpr size_t max_top_level_keys = 32;
 // Objects up to this many keys are checked for duplicates pair by pair (no allocation); larger
-// ones by sorting views of their keys.
+// ones by sorting their keys' hashes.
 constexpr size_t pairwise_key_limit = 16;
 constexpr size_t max_quoted_key_length = 64;
 
@@ -87,38 +87,52 @@ struct DuplicateKey {
   std::vector<std::string> reversed_path;
 };
 
-std::optional<std::string_view> duplicate_in(simdjson::dom::object object) {
-  const size_t size = object.size();
-  if (size < 2) return std::nullopt;
-  if (size <= pairwise_key_limit) {
-    std::string_view keys[pairwise_key_limit];
-    size_t count = 0;
-    for (auto field : object) {
-      for (size_t i = 0; i < count; ++i) {
-        if (keys[i] == field.key) return field.key;
-      }
-      keys[count++] = field.key;
+// Large objects: the keys' hashes sorted, full comparison only where two hashes are equal.
+std::optional<std::string_view> duplicate_in_large(simdjson::dom::object object) {
+  struct HashedKey {
+    size_t hash;
+    std::string_view key;
+  };
+  std::vector<HashedKey> keys;
+  keys.reserve(object.size());
+  for (auto field : object) keys.push_back({std::hash<std::string_view>{}(field.key), field.key});
+  std::sort(keys.begin(), keys.end(),
+            [](const HashedKey& a, const HashedKey& b) { return a.hash < b.hash; });
+  for (size_t i = 1; i < keys.size(); ++i) {
+    for (size_t j = i; j > 0 && keys[j - 1].hash == keys[i].hash; --j) {
+      if (keys[j - 1].key == keys[i].key) return keys[i].key;
     }
-    return std::nullopt;
   }
-  std::vector<std::string_view> keys;
-  keys.reserve(size);
-  for (auto field : object) keys.push_back(field.key);
-  std::sort(keys.begin(), keys.end());
-  auto repeated = std::adjacent_find(keys.begin(), keys.end());
-  if (repeated == keys.end()) return std::nullopt;
-  return *repeated;
+  return std::nullopt;
 }
 
 // Depth-first over objects and arrays; recursion depth is bounded by the parser's max depth.
+// One pass over an object's fields both compares its keys and notes whether any value is itself
+// an object or an array, so flat payloads are walked once.
 std::optional<DuplicateKey> find_duplicate_key(simdjson::dom::element element) {
   simdjson::dom::object object;
   if (!element.get_object().get(object)) {
-    if (auto key = duplicate_in(object)) return DuplicateKey{*key, {}};
+    bool has_children = false;
+    const size_t size = object.size();
+    if (size <= pairwise_key_limit) {
+      std::string_view keys[pairwise_key_limit];
+      size_t count = 0;
+      for (auto field : object) {
+        for (size_t i = 0; i < count; ++i) {
+          if (keys[i] == field.key) return DuplicateKey{field.key, {}};
+        }
+        keys[count++] = field.key;
+        has_children |= field.value.is_object() || field.value.is_array();
+      }
+    } else {
+      if (auto key = duplicate_in_large(object)) return DuplicateKey{*key, {}};
+      has_children = true;
+    }
+    if (!has_children) return std::nullopt;
     for (auto field : object) {
       if (field.value.is_object() || field.value.is_array()) {
         if (auto found = find_duplicate_key(field.value)) {
-          found->reversed_path.push_back("." + std::string(quoted_key(field.key)));
+          found->reversed_path.push_back("." + quoted_key(field.key));
           return found;
         }
       }
