@@ -199,8 +199,10 @@ std::optional<ParseFailure> parse_incoming(simdjson::dom::parser& parser, const 
     if (!failure) failure = ParseFailure{ErrorCode::bad_message, std::move(text)};
   };
 
+  bool has_nested_values = false;
   for (auto field : object) {
     const std::string_view key = field.key;
+    has_nested_values |= field.value.is_object() || field.value.is_array();
     for (size_t i = 0; i < seen_count; ++i) {
       if (seen[i] == key) fail_once(fmt::format("the key `{}` appears twice", key));
     }
@@ -246,6 +248,7 @@ std::optional<ParseFailure> parse_incoming(simdjson::dom::parser& parser, const 
   if (!message.event) return ParseFailure{ErrorCode::bad_message, "`event` is required"};
   // Below the top level: templates read the first of two equal keys while `{.payload}` forwards
   // both (and browsers keep the last), so a message with one is refused. Scalars cost nothing.
+  if (!has_nested_values) return std::nullopt;
   for (auto field : object) {
     if (!field.value.is_object() && !field.value.is_array()) continue;
     if (auto duplicate = find_duplicate_key(field.value)) {

@@ -46,17 +46,13 @@ log::Level log_level_of(config::LogLevel level) {
   return log::Level::info;
 }
 
-// Loads and compiles; prints every problem to stderr (startup) or the log (reload).
+// Loads and compiles at startup; prints every problem to stderr (a reload logs them instead).
 std::shared_ptr<const CompiledConfig> load(const ServeOptions& options,
-                                           const StepRegistry& registry, bool reloading) {
+                                           const StepRegistry& registry) {
   CheckedConfig checked = check_config(options, registry);
   for (const std::string& warning : checked.warnings) log::warn(warning);
   for (const config::ConfigError& error : checked.errors) {
-    if (reloading) {
-      log::error("config error").field("error", config::format_error(error));
-    } else {
-      std::cerr << config::format_error(error) << "\n";
-    }
+    std::cerr << config::format_error(error) << "\n";
   }
   return checked.errors.empty() ? checked.compiled : nullptr;
 }
@@ -80,9 +76,9 @@ struct RefusedReload {
 constexpr auto kForceReloadWindow = std::chrono::seconds(60);
 
 // The events of the running config that a message ran for since it was installed, on any loop.
-// Each loop reports its own counts on its own thread; an unanswered loop counts as "all in use"
-// (the reload is then refused unless forced rather than guessed).
-std::set<std::string> events_in_use(Engine& engine, unsigned loop_count) {
+// Each loop reports its own counts on its own thread; nothing when a loop did not answer (the
+// caller then treats every event as in use rather than guess).
+std::optional<std::set<std::string>> events_in_use(Engine& engine, unsigned loop_count) {
   std::vector<std::future<std::vector<std::string>>> answers;
   for (unsigned i = 0; i < loop_count; ++i) {
     auto promise = std::make_shared<std::promise<std::vector<std::string>>>();
@@ -102,8 +98,7 @@ std::set<std::string> events_in_use(Engine& engine, unsigned loop_count) {
   for (auto& answer : answers) {
     if (answer.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
       log::warn("an event loop did not report its events in use within 5 s");
-      used.insert("(unknown)");
-      continue;
+      return std::nullopt;
     }
     for (std::string& name : answer.get()) used.insert(std::move(name));
   }
@@ -133,10 +128,10 @@ void reload(const ServeOptions& options, const StepRegistry& registry, Engine& e
     if (!reloaded->find_event(event.name)) dropped.push_back(event.name);
   }
   if (!dropped.empty()) {
-    const std::set<std::string> used = events_in_use(engine, loop_count);
+    const std::optional<std::set<std::string>> used = events_in_use(engine, loop_count);
     std::string dropped_in_use;
     for (const std::string& name : dropped) {
-      if (used.count(name) == 0 && used.count("(unknown)") == 0) continue;
+      if (used && used->count(name) == 0) continue;
       if (!dropped_in_use.empty()) dropped_in_use += ", ";
       dropped_in_use += name;
     }
@@ -208,7 +203,7 @@ CheckedConfig check_config(const ServeOptions& options, const StepRegistry& regi
 
 int serve(const ServeOptions& options, const StepRegistry& registry) {
   std::signal(SIGPIPE, SIG_IGN);
-  std::shared_ptr<const CompiledConfig> compiled = load(options, registry, false);
+  std::shared_ptr<const CompiledConfig> compiled = load(options, registry);
   if (!compiled) return 1;
   const config::Config& config = compiled->config();
   log::set_level(log_level_of(config.log_level));
