@@ -121,7 +121,9 @@ Docs: README.md (quick start), docs/CONFIG.md (every key), docs/PROTOCOL.md (the
   SIGINT, SIGTERM  stop accepting, close every client with 1001 "going away", drain for up to
                    server.shutdown_grace, exit 0
   SIGHUP           reload the config; a config that fails `dispatch check` is refused (logged)
-                   and the running one stays
+                   and the running one stays; one that removes events clients used since the
+                   last (re)load is refused with a warning naming them, unless SIGHUP comes
+                   again within 60 s with the same file content
   SIGPIPE          ignored; every other signal keeps its default
 
 Logs are JSON lines on stdout, at log.level; secrets and tokens are never logged.

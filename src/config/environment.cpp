@@ -1,8 +1,8 @@
 #include "config/environment.h"
 
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
+
+#include "config/file_reading.h"
 
 namespace dispatch::config {
 
@@ -155,19 +155,19 @@ std::map<std::string, std::string> Environment::parse_dotenv(std::string_view te
 
 Environment Environment::from_process(const std::string& env_file_path, bool env_file_required,
                                       std::vector<ConfigError>& errors) {
-  std::ifstream file(env_file_path, std::ios::binary);
-  if (!file) {
-    if (env_file_required) {
+  FileReadResult file = read_regular_file(env_file_path);
+  if (!file.contents) {
+    // A missing optional file is fine; one that exists but cannot be read (a directory, a
+    // FIFO, no permission) is always an error: it was surely meant to be read.
+    if (env_file_required || !file.missing) {
       // Built in place: GCC 12 at -O3 warns (maybe-uninitialized) on the braced temporary.
       ConfigError& error = errors.emplace_back();
       error.mark.file = env_file_path;
-      error.message = "cannot read the environment file";
+      error.message = "cannot read the environment file: " + file.error;
     }
     return Environment({}, true);
   }
-  std::ostringstream contents;
-  contents << file.rdbuf();
-  return Environment(parse_dotenv(contents.str(), env_file_path, errors), true);
+  return Environment(parse_dotenv(*file.contents, env_file_path, errors), true);
 }
 
 std::optional<std::string> Environment::lookup(std::string_view name) const {

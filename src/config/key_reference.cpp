@@ -45,10 +45,24 @@ again on SIGHUP: a config that fails `check` is refused on reload and the runnin
 (`server.address` and `server.threads` change only on restart). With no `--config` and no
 `./config.yaml`, `dispatch` runs an embedded development config (a small chat on
 `127.0.0.1:8080` with a public secret) and warns loudly; a `--config` file that does not exist
-is an error. `--address HOST:PORT` (on `dispatch serve`, or on `dispatch` alone) listens there
-instead of at `server.address`, without editing the file — e.g. `--address 127.0.0.1:9000`
-when 8080 is taken, or `--address 127.0.0.1:0` for any free port (the `listening` log line
-says which); a reload keeps it.
+is an error, and so is a path that is not a regular file (a directory, a FIFO: never read as
+empty, never waited on; the same holds for `.env`). A config must declare at least one event:
+an empty file, `{}`, `null`, `---` or only comments is a `check` error. `--address HOST:PORT`
+(on `dispatch serve`, or on `dispatch` alone) listens there instead of at `server.address`,
+without editing the file — e.g. `--address 127.0.0.1:9000` when 8080 is taken, or
+`--address 127.0.0.1:0` for any free port (the `listening` log line says which); a reload keeps
+it.
+
+### Reloading (SIGHUP)
+
+SIGHUP reads the file again and, when it passes `check`, installs it on every event loop:
+connections stay open and their next messages run with the new config. A reload that would
+remove events clients are using is refused: an event is in use when a message for it ran since
+the running config was installed. The refusal is one `warn` log line naming those events
+(`"events"`); to apply the config anyway, send SIGHUP again within 60 s with the same file
+content (a different content starts over). Removing events nobody sent applies at once.
+Clients that keep sending a removed event get `unknown_event`, which counts against their
+error budget.
 
 A small complete config:
 
@@ -181,7 +195,12 @@ no `Origin` — servers, CLIs, mobile apps — are never refused for it.
 - `"https://*.example.com"`: any subdomain of `example.com` at any depth
   (`https://a.example.com`, `https://a.b.example.com`), but not `https://example.com` itself
   (list it too) and not another port (write `"https://*.example.com:8443"` for that).
-- `"*"`: every origin. The embedded development config uses it; production configs should not.
+- `"*"`: every origin, for tokens the page sends itself (the `Authorization` header or the
+  subprotocol). The embedded development config uses it; production configs should not.
+  A `session-token` cookie is different: the browser attaches it to a WebSocket opened by any
+  site, so through `"*"` a cookie is accepted only from clients without an `Origin` and from
+  pages of this host; any other site must be listed explicitly (next to `"*"` if you like) to
+  connect with the cookie, else 403 `forbidden_origin` (cross-site WebSocket hijacking).
 
 Once the list is not empty, the same-host rule no longer applies: list your own origin too.
 
@@ -282,8 +301,9 @@ auth:
 The `secure` modifier checks a second token that the client puts in `payload.token`: one your
 backend issues for a single sensitive action. It must be signed with `auth.event_jwt.secret`
 (or `DISPATCH_EVENT_JWT_SECRET`), never the session secret — using `secure` without that
-secret is a `check` error, so a session token can never pass as an event token. Its issuer,
-audience, leeway and require_exp default to `auth.jwt`'s.
+secret is a `check` error, and so is an event secret equal to the session secret, so a session
+token can never pass as an event token. Its issuer, audience, leeway and require_exp default
+to `auth.jwt`'s.
 
 ```yaml
 auth:

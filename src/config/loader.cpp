@@ -7,12 +7,9 @@
 // Every pass keeps going after an error so that one run reports all of them.
 #include "config/loader.h"
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <map>
-#include <sstream>
 
+#include "config/file_reading.h"
 #include "config/key_bindings.h"
 #include "config/suggestion.h"
 #include "config/value_reader.h"
@@ -263,6 +260,17 @@ void settle_event_jwt(Config& config, const std::map<std::string, KeySetting>& s
   config.auth.event_jwt = std::move(event_jwt);
 }
 
+// Pass 3: an event token must never be a session token (SPEC 4.2, `secure`), so the two
+// secrets must differ; the message names the keys, never the value.
+void check_secrets_differ(const Config& config, ValueReader& reader) {
+  if (!config.auth.event_jwt || config.auth.jwt.secret.empty()) return;
+  if (config.auth.event_jwt->secret != config.auth.jwt.secret) return;
+  reader.error(config.auth.event_jwt->mark,
+               "the event JWT secret (auth.event_jwt.secret or DISPATCH_EVENT_JWT_SECRET) equals "
+               "the session secret (auth.jwt.secret), so any session token would pass the "
+               "`secure` modifier as an event token: use a different secret");
+}
+
 SourceMark mark_from_yaml(const std::string& file_name, const YAML::Mark& mark) {
   if (mark.is_null() || mark.line < 0 || mark.column < 0) return {file_name, 0, 0};
   return {file_name, mark.line + 1, mark.column + 1};
@@ -273,6 +281,7 @@ SourceMark mark_from_yaml(const std::string& file_name, const YAML::Mark& mark) 
 LoadResult load_config_text(std::string_view yaml, const std::string& file_name,
                             const Environment& environment) {
   LoadResult result;
+  result.text = std::string(yaml);
   std::vector<YAML::Node> documents;
   try {
     documents = YAML::LoadAll(std::string(yaml));
@@ -295,6 +304,7 @@ LoadResult load_config_text(std::string_view yaml, const std::string& file_name,
   }
   settle_jwt_secret(config, walker.settings(), environment, reader, result.warnings);
   settle_event_jwt(config, walker.settings(), environment, file_name, result.warnings);
+  check_secrets_differ(config, reader);
 
   if (result.errors.empty()) {
     result.config = std::move(config);
@@ -305,19 +315,24 @@ LoadResult load_config_text(std::string_view yaml, const std::string& file_name,
 }
 
 LoadResult load_config_file(const std::string& path, const Environment& environment) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) {
-    const int open_error = errno;
+  FileReadResult file = read_regular_file(path);
+  if (!file.contents) {
     LoadResult result;
     // Built in place: GCC 12 at -O3 warns (maybe-uninitialized) on the braced temporary.
     ConfigError& error = result.errors.emplace_back();
     error.mark.file = path;
-    error.message = std::string("cannot read the config file: ") + std::strerror(open_error);
+    error.message = "cannot read the config file: " + file.error;
     return result;
   }
-  std::ostringstream contents;
-  contents << file.rdbuf();
-  return load_config_text(contents.str(), path, environment);
+  return load_config_text(*file.contents, path, environment);
+}
+
+void check_runnable(const Config& config, std::vector<ConfigError>& errors) {
+  if (config.events.empty()) {
+    errors.push_back({{config.file, 0, 0},
+                      "the config declares no events, so every message would be refused: add "
+                      "an `events:` section with at least one event (see docs/CONFIG.md)"});
+  }
 }
 
 }  // namespace dispatch::config

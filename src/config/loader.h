@@ -21,6 +21,7 @@ struct LoadResult {
   std::optional<Config> partial;
   std::vector<ConfigError> errors;
   std::vector<std::string> warnings;  // e.g. a short secret; never contain secret values
+  std::string text;                   // the YAML text that was loaded (compared on reload)
 };
 
 // Reads and loads `path`; an unreadable file is an error.
@@ -29,5 +30,9 @@ LoadResult load_config_file(const std::string& path, const Environment& environm
 // Loads YAML text; `file_name` is used in error positions and as Config::file.
 LoadResult load_config_text(std::string_view yaml, const std::string& file_name,
                             const Environment& environment);
+
+// What a config needs to run, beyond being well-formed: at least one event (SPEC section 2: an
+// empty file, `{}`, `null` or only comments is an error). `token` loads configs without this.
+void check_runnable(const Config& config, std::vector<ConfigError>& errors);
 
 }  // namespace dispatch::config

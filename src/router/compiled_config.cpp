@@ -77,6 +77,7 @@ std::shared_ptr<const CompiledConfig> CompiledConfig::compile(
   for (const config::EventSpec& event : compiled->config_.events) {
     Pipeline pipeline;
     pipeline.event = event.name;
+    pipeline.index = static_cast<size_t>(&event - compiled->config_.events.data());
     auto build_steps = [&](const std::vector<config::StepSpec>& specs, StepKind kind) {
       for (const config::StepSpec& spec : specs) {
         const StepDefinition* definition = registry.find(kind, spec.name);

@@ -25,6 +25,9 @@ struct Pipeline {
   std::vector<std::unique_ptr<Step>> steps;  // modifiers first, then actions, in config order
   std::vector<std::string> step_names;
   bool needs_target = false;  // some step reads the message's target
+  // Its position in config().events: indexes per-loop tables such as the per-event message
+  // counts (EventLoop::count_event_message).
+  size_t index = 0;
 };
 
 class CompiledConfig {
@@ -38,6 +41,7 @@ class CompiledConfig {
                                                        Clock clock = {});
 
   const config::Config& config() const { return config_; }
+  size_t event_count() const { return config_.events.size(); }
   const Pipeline* find_event(std::string_view name) const {
     auto found = events_.find(name);
     return found == events_.end() ? nullptr : &found->second;

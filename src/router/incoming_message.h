@@ -1,7 +1,10 @@
 // Parsing one client message (SPEC section 4): a JSON object with `event` (string, required),
 // `target` (string, ≤ 256 bytes), `payload` (any JSON) and `id` (string or number). simdjson's
 // DOM parser validates the whole document (JSON and UTF-8) in one pass; the fields are views
-// into the parser's memory, valid until the loop's parser parses the next message.
+// into the parser's memory, valid until the loop's parser parses the next message. A key that
+// appears twice in one object, at any depth, is `bad_message` (naming the key and where); JSON
+// that is valid but beyond what the parser represents (numbers past 64 bits, nesting past its
+// depth) is `bad_json` with a message that says which.
 #pragma once
 
 #include <simdjson.h>

@@ -89,11 +89,14 @@ void process(Connection& connection, const char* data, size_t length, bool data_
                  fmt::format("unknown event `{}`", *message.event));
     return;
   }
-  if (pipeline->needs_target && !message.target) {
+  if (pipeline->needs_target && (!message.target || message.target->empty())) {
     answer_early(connection, message, ErrorCode::bad_message,
-                 fmt::format("`target` is required by the event `{}`", *message.event));
+                 message.target
+                     ? fmt::format("`target` must not be empty for the event `{}`", *message.event)
+                     : fmt::format("`target` is required by the event `{}`", *message.event));
     return;
   }
+  loop.count_event_message(pipeline->index);
   MessageRun run(connection, *pipeline, message, false);
   if (run.run_from(0) == MessageRun::Outcome::pending) {
     note_pending(connection, run, loop.config_ptr(), data, length, data_is_pending_raw);

@@ -20,6 +20,7 @@ EventLoop::EventLoop(Engine& engine, unsigned index, std::shared_ptr<const Compi
     : engine_(engine),
       index_(index),
       config_(std::move(config)),
+      event_message_counts_(config_->event_count(), 0),
       rooms_(engine.directory(), index),
       outbox_(Directory::max_loops),
       read_buffer_(new char[read_buffer_size + ws::message_padding]),
@@ -181,6 +182,7 @@ void EventLoop::run_task(LoopTask& task) {
     }
     case LoopTask::Kind::install_config:
       config_ = std::move(task.config);
+      event_message_counts_.assign(config_->event_count(), 0);
       break;
     case LoopTask::Kind::close_all:
       close_all(task.code, task.reason);

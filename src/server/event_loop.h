@@ -50,6 +50,12 @@ class EventLoop {
   const CompiledConfig& config() const { return *config_; }
   const std::shared_ptr<const CompiledConfig>& config_ptr() const { return config_; }
 
+  // --- per-event message counts: how many messages of each event of the current config ran
+  // on this loop since that config was installed (indexed by Pipeline::index; loop-local, a
+  // plain increment). A reload reads them to tell which events are in use.
+  void count_event_message(size_t pipeline_index) { ++event_message_counts_[pipeline_index]; }
+  const std::vector<uint64_t>& event_message_counts() const { return event_message_counts_; }
+
   // --- connections (on this loop's thread)
   // Takes a freshly accepted non-blocking socket descriptor (owned from here on).
   void add_connection(int fd);
@@ -111,6 +117,7 @@ class EventLoop {
   ReadinessPoller poller_{io_};
   std::thread thread_;
   std::shared_ptr<const CompiledConfig> config_;
+  std::vector<uint64_t> event_message_counts_;  // one per event of config_
 
   boost::intrusive::list<Connection, boost::intrusive::base_hook<ConnectionListHook>,
                          boost::intrusive::constant_time_size<false>>

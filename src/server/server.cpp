@@ -8,8 +8,12 @@
 #include <boost/asio/signal_set.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <csignal>
+#include <future>
 #include <iostream>
+#include <optional>
+#include <set>
 #include <thread>
 #include <tuple>
 
@@ -42,17 +46,13 @@ log::Level log_level_of(config::LogLevel level) {
   return log::Level::info;
 }
 
-// Loads and compiles; prints every problem to stderr (startup) or the log (reload).
+// Loads and compiles at startup; prints every problem to stderr (a reload logs them instead).
 std::shared_ptr<const CompiledConfig> load(const ServeOptions& options,
-                                           const StepRegistry& registry, bool reloading) {
+                                           const StepRegistry& registry) {
   CheckedConfig checked = check_config(options, registry);
   for (const std::string& warning : checked.warnings) log::warn(warning);
   for (const config::ConfigError& error : checked.errors) {
-    if (reloading) {
-      log::error("config error").field("error", config::format_error(error));
-    } else {
-      std::cerr << config::format_error(error) << "\n";
-    }
+    std::cerr << config::format_error(error) << "\n";
   }
   return checked.errors.empty() ? checked.compiled : nullptr;
 }
@@ -65,6 +65,107 @@ unsigned threads_for(const config::ServerConfig& server) {
   if (sched_getaffinity(0, sizeof set, &set) == 0) count = static_cast<unsigned>(CPU_COUNT(&set));
   if (count == 0) count = std::max(1u, std::thread::hardware_concurrency());
   return std::min<unsigned>(count, Directory::max_loops);
+}
+
+// A reload refused because it drops events in use: the same config text again within
+// kForceReloadWindow applies it (the operator's "yes, I mean it").
+struct RefusedReload {
+  std::string text;
+  std::chrono::steady_clock::time_point at;
+};
+constexpr auto kForceReloadWindow = std::chrono::seconds(60);
+
+// The events of the running config that a message ran for since it was installed, on any loop.
+// Each loop reports its own counts on its own thread; nothing when a loop did not answer (the
+// caller then treats every event as in use rather than guess).
+std::optional<std::set<std::string>> events_in_use(Engine& engine, unsigned loop_count) {
+  std::vector<std::future<std::vector<std::string>>> answers;
+  for (unsigned i = 0; i < loop_count; ++i) {
+    auto promise = std::make_shared<std::promise<std::vector<std::string>>>();
+    answers.push_back(promise->get_future());
+    EventLoop& loop = engine.loop(i);
+    asio::post(loop.io(), [&loop, promise] {
+      std::vector<std::string> used;
+      const auto& counts = loop.event_message_counts();
+      const auto& events = loop.config().config().events;
+      for (size_t e = 0; e < counts.size() && e < events.size(); ++e) {
+        if (counts[e] > 0) used.push_back(events[e].name);
+      }
+      promise->set_value(std::move(used));
+    });
+  }
+  std::set<std::string> used;
+  for (auto& answer : answers) {
+    if (answer.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+      log::warn("an event loop did not report its events in use within 5 s");
+      return std::nullopt;
+    }
+    for (std::string& name : answer.get()) used.insert(std::move(name));
+  }
+  return used;
+}
+
+// SIGHUP: loads the config again; installs it on every loop unless it has errors, or unless it
+// drops events that clients used since the running config was installed (then it is refused
+// with one warning, and the same file content within 60 s applies it anyway).
+void reload(const ServeOptions& options, const StepRegistry& registry, Engine& engine,
+            std::shared_ptr<const CompiledConfig>& running, std::optional<RefusedReload>& refused) {
+  log::info("reloading config (SIGHUP)");
+  CheckedConfig checked = check_config(options, registry);
+  for (const std::string& warning : checked.warnings) log::warn(warning);
+  for (const config::ConfigError& error : checked.errors) {
+    log::error("config error").field("error", config::format_error(error));
+  }
+  if (!checked.compiled) {
+    log::error("config reload refused: the running config stays");
+    return;
+  }
+  const std::shared_ptr<const CompiledConfig>& reloaded = checked.compiled;
+  const unsigned loop_count = engine.loop_count();
+
+  std::vector<std::string> dropped;
+  for (const config::EventSpec& event : running->config().events) {
+    if (!reloaded->find_event(event.name)) dropped.push_back(event.name);
+  }
+  if (!dropped.empty()) {
+    const std::optional<std::set<std::string>> used = events_in_use(engine, loop_count);
+    std::string dropped_in_use;
+    for (const std::string& name : dropped) {
+      if (used && used->count(name) == 0) continue;
+      if (!dropped_in_use.empty()) dropped_in_use += ", ";
+      dropped_in_use += name;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    const bool forced =
+        refused && refused->text == checked.text && now - refused->at <= kForceReloadWindow;
+    if (!dropped_in_use.empty() && !forced) {
+      refused = RefusedReload{checked.text, now};
+      log::warn(
+          "config reload refused: it drops events clients are using (" + dropped_in_use +
+          "); their messages would be answered unknown_event. To apply it anyway, send SIGHUP "
+          "again within 60 s with the same config file content")
+          .field("events", dropped_in_use);
+      return;
+    }
+    if (!dropped_in_use.empty()) {
+      log::warn("config reload forced: dropping events in use").field("events", dropped_in_use);
+    }
+  }
+  refused.reset();
+
+  const auto& before = running->config().server;
+  const auto& after = reloaded->config().server;
+  if (before.host != after.host || before.port != after.port || before.threads != after.threads) {
+    log::warn("server.address and server.threads change only on restart");
+  }
+  log::set_level(log_level_of(reloaded->config().log_level));
+  running = reloaded;
+  for (unsigned i = 0; i < loop_count; ++i) {
+    LoopTask task{.kind = LoopTask::Kind::install_config};
+    task.config = reloaded;
+    engine.loop(i).post_from_outside(std::move(task));
+  }
+  log::info("config reloaded");
 }
 
 }  // namespace
@@ -85,11 +186,16 @@ CheckedConfig check_config(const ServeOptions& options, const StepRegistry& regi
     loaded.config->server.host = options.address_override->host;
     loaded.config->server.port = options.address_override->port;
   }
-  if (loaded.config) {
+  checked.text = std::move(loaded.text);
+  if (loaded.config || loaded.partial) {
+    config::check_runnable(loaded.config ? *loaded.config : *loaded.partial, checked.errors);
+  }
+  if (loaded.config && checked.errors.empty()) {
     checked.compiled = CompiledConfig::compile(std::move(*loaded.config), registry, checked.errors);
-  } else if (loaded.partial) {
+  } else if (loaded.config || loaded.partial) {
     // Only for the steps' own errors: a config with errors never runs.
-    CompiledConfig::compile(std::move(*loaded.partial), registry, checked.errors);
+    CompiledConfig::compile(std::move(loaded.config ? *loaded.config : *loaded.partial), registry,
+                            checked.errors);
   }
   std::stable_sort(checked.errors.begin(), checked.errors.end(),
                    [](const config::ConfigError& a, const config::ConfigError& b) {
@@ -101,7 +207,7 @@ CheckedConfig check_config(const ServeOptions& options, const StepRegistry& regi
 
 int serve(const ServeOptions& options, const StepRegistry& registry) {
   std::signal(SIGPIPE, SIG_IGN);
-  std::shared_ptr<const CompiledConfig> compiled = load(options, registry, false);
+  std::shared_ptr<const CompiledConfig> compiled = load(options, registry);
   if (!compiled) return 1;
   const config::Config& config = compiled->config();
   log::set_level(log_level_of(config.log_level));
@@ -152,6 +258,10 @@ int serve(const ServeOptions& options, const StepRegistry& registry) {
   const unsigned short port = acceptor.local_endpoint().port();
   Acceptor accepting(engine, std::move(acceptor));
 
+  // Signal handlers before the `listening` line: a SIGHUP or SIGTERM sent as soon as it appears
+  // is queued for the handler below, never the default action (which kills the process).
+  asio::io_context control;
+  asio::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
   for (unsigned i = 0; i < loop_count; ++i) engine.loop(i).start_thread();
   asio::post(engine.loop(0).io(), [&accepting] { accepting.start(); });
   log::info("listening")
@@ -161,33 +271,14 @@ int serve(const ServeOptions& options, const StepRegistry& registry) {
       .field("threads", loop_count)
       .field("version", DISPATCH_VERSION);
 
-  asio::io_context control;
-  asio::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
   std::function<void()> wait_for_signal;
   bool stopping = false;
+  std::optional<RefusedReload> refused_reload;
   wait_for_signal = [&] {
     signals.async_wait([&](const boost::system::error_code& error, int signal_number) {
       if (error) return;
       if (signal_number == SIGHUP) {
-        log::info("reloading config (SIGHUP)");
-        if (auto reloaded = load(options, registry, true)) {
-          const auto& before = compiled->config().server;
-          const auto& after = reloaded->config().server;
-          if (before.host != after.host || before.port != after.port ||
-              before.threads != after.threads) {
-            log::warn("server.address and server.threads change only on restart");
-          }
-          log::set_level(log_level_of(reloaded->config().log_level));
-          compiled = reloaded;
-          for (unsigned i = 0; i < loop_count; ++i) {
-            LoopTask task{.kind = LoopTask::Kind::install_config};
-            task.config = reloaded;
-            engine.loop(i).post_from_outside(std::move(task));
-          }
-          log::info("config reloaded");
-        } else {
-          log::error("config reload refused: the running config stays");
-        }
+        reload(options, registry, engine, compiled, refused_reload);
         wait_for_signal();
         return;
       }

@@ -29,6 +29,7 @@ struct CheckedConfig {
   std::shared_ptr<const CompiledConfig> compiled;  // null when there are errors
   std::vector<config::ConfigError> errors;         // every problem found, in file order
   std::vector<std::string> warnings;
+  std::string text;  // the config's YAML text as read (a forced reload compares it)
 };
 
 // Reads the env file and the config, and compiles it: what `serve`, SIGHUP and `check` share.

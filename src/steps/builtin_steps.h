@@ -1,7 +1,13 @@
 // Registration of the built-in steps, one function per family (see register_builtin_steps).
 #pragma once
 
+#include <cstddef>
+
 namespace dispatch {
+
+// A room id, wherever it comes from (a message's `target` or a template filled from the
+// payload), is at most this many bytes: longer ones are `bad_message`.
+inline constexpr size_t max_room_id_length = 256;
 
 class StepRegistry;
 

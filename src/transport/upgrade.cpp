@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
+#include <utility>
 
 #include "protocol/websocket.h"
 #include "router/compiled_config.h"
@@ -66,10 +68,75 @@ std::string_view host_of_origin(std::string_view origin) {
   return origin;
 }
 
+// Exactly 16 bytes in canonical base64: 22 base64 digits, the last of which carries only 4
+// bits (A, Q, g or w), then "==".
+bool is_base64_of_16_bytes(std::string_view key) {
+  if (key.size() != 24 || key[22] != '=' || key[23] != '=') return false;
+  for (size_t i = 0; i < 22; ++i) {
+    const char c = key[i];
+    const bool digit = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                       c == '+' || c == '/';
+    if (!digit) return false;
+  }
+  return key[21] == 'A' || key[21] == 'Q' || key[21] == 'g' || key[21] == 'w';
+}
+
+// A header line that continues the previous one (obs-fold, RFC 9112 section 5.2): a request
+// with one is refused rather than guessed at.
+bool has_folded_header_line(std::string_view head) {
+  const size_t end = head.find("\r\n\r\n");
+  if (end != std::string_view::npos) head = head.substr(0, end + 2);
+  for (size_t at = head.find('\n'); at != std::string_view::npos && at + 1 < head.size();
+       at = head.find('\n', at + 1)) {
+    if (head[at + 1] == ' ' || head[at + 1] == '\t') return true;
+  }
+  return false;
+}
+
+// What makes an upgrade request to the WebSocket path malformed beyond what Beast's parser
+// checks (RFC 6455 section 4.1, RFC 9112): why, or nothing.
+std::optional<std::string> malformed_handshake(const http::request<http::empty_body>& request,
+                                               std::string_view head) {
+  if (request.version() != 11) {
+    return "a WebSocket upgrade needs HTTP/1.1 (this request is HTTP/" +
+           std::to_string(request.version() / 10) + "." + std::to_string(request.version() % 10) +
+           ")";
+  }
+  if (has_folded_header_line(head)) {
+    return std::string(
+        "a header line is folded onto the previous one (obs-fold): send each "
+        "header on one line");
+  }
+  if (request.count(http::field::host) == 0) return std::string("the Host header is missing");
+  for (const auto& [field, name] : {std::pair{http::field::host, "Host"},
+                                    std::pair{http::field::sec_websocket_key, "Sec-WebSocket-Key"},
+                                    std::pair{http::field::origin, "Origin"}}) {
+    if (request.count(field) > 1) return std::string("the ") + name + " header appears twice";
+  }
+  return std::nullopt;
+}
+
 struct TokenSource {
   std::string_view token;
   std::string_view where;  // for messages: "Authorization header", ...
 };
+constexpr std::string_view kCookieSource = "cookie";
+
+// A cookie is an ambient credential: the browser attaches it to a WebSocket opened by any
+// page. `"*"` in allowed_origins therefore admits cookie-authenticated connections only from
+// clients without an Origin, from pages of this host, and from origins listed explicitly;
+// tokens sent in the Authorization header or the subprotocol are not ambient and `"*"` admits
+// them from anywhere.
+bool origin_may_use_cookies(std::string_view origin, std::string_view host,
+                            const std::vector<std::string>& allowed) {
+  if (std::find(allowed.begin(), allowed.end(), "*") == allowed.end()) return true;
+  if (origin.empty() || iequals(host_of_origin(origin), host)) return true;
+  std::vector<std::string> explicit_origins;
+  for (const std::string& pattern : allowed) {
+    if (pattern != "*") explicit_origins.push_back(pattern);
+  }
+  return !explicit_origins.empty() && origin_allowed(origin, host, explicit_origins);
+}
 
 }  // namespace
 
@@ -168,6 +235,9 @@ UpgradeDecision decide_upgrade(std::string_view request_bytes, const CompiledCon
     return refuse(405, "method_not_allowed", "a WebSocket upgrade must be a GET request", 1002,
                   false);
   }
+  if (auto malformed = malformed_handshake(request, request_bytes)) {
+    return refuse(400, "bad_request", std::move(*malformed), 1002, false);
+  }
   if (!header_has_token(request, http::field::upgrade, "websocket") ||
       !header_has_token(request, http::field::connection, "upgrade")) {
     return refuse(426, "upgrade_required",
@@ -181,7 +251,7 @@ UpgradeDecision decide_upgrade(std::string_view request_bytes, const CompiledCon
   }
   std::string_view key(request[http::field::sec_websocket_key]);
   key = trim(key);
-  if (key.size() != 24 || key[22] != '=' || key[23] != '=') {
+  if (!is_base64_of_16_bytes(key)) {
     return refuse(400, "bad_request", "Sec-WebSocket-Key must be 16 bytes in base64", 1002, false);
   }
 
@@ -224,7 +294,7 @@ UpgradeDecision decide_upgrade(std::string_view request_bytes, const CompiledCon
         size_t semicolon = cookies.find(';');
         std::string_view pair = trim(cookies.substr(0, semicolon));
         if (pair.size() > 14 && pair.substr(0, 14) == "session-token=") {
-          source = {pair.substr(14), "cookie"};
+          source = {pair.substr(14), kCookieSource};
           break;
         }
         if (semicolon == std::string_view::npos) break;
@@ -248,6 +318,20 @@ UpgradeDecision decide_upgrade(std::string_view request_bytes, const CompiledCon
     auto refused = refuse(
         403, "forbidden_origin",
         fmt::format("origin {} may not connect: add it to server.allowed_origins", origin), 4403);
+    refused.upgrade_response_for_refusal = decision.upgrade_response_for_refusal;
+    return refused;
+  }
+
+  if (source.where == kCookieSource &&
+      !origin_may_use_cookies(origin, host, server.allowed_origins)) {
+    auto refused = refuse(
+        403, "forbidden_origin",
+        fmt::format("origin {} may not connect with the session-token cookie: "
+                    "server.allowed_origins admits it only through \"*\", and a cookie is sent "
+                    "by the browser on its own, so any site could act as the user. List the "
+                    "origin in server.allowed_origins, or send the token in the subprotocol",
+                    origin),
+        4403);
     refused.upgrade_response_for_refusal = decision.upgrade_response_for_refusal;
     return refused;
   }

@@ -2,6 +2,10 @@
 welcome frame, token expiry while connected, issuer/audience, HMAC variants, nothing secret in
 the logs."""
 
+import base64
+import json
+import os
+import socket
 import time
 import unittest
 
@@ -227,6 +231,86 @@ class TokenSources(DispatchTestCase):
         # this server (accepted or refused); none of them, nor the secret, may be in the output.
         self.server.sync_logs()
         assert_secrets_not_logged(self.server)
+
+
+def raw_exchange(port, request: bytes, timeout=5.0):
+    """Sends raw request bytes; returns (status, body) of the answer: the head, then the body
+    of Content-Length bytes (none for a 101)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(request)
+        data = b""
+        while b"\r\n\r\n" not in data and (chunk := sock.recv(65536)):
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        while len(body) < length and (chunk := sock.recv(65536)):
+            body += chunk
+    return int(head.split(b" ", 2)[1]), body
+
+
+class MalformedHandshakes(DispatchTestCase):
+    """Handshakes Beast's parser accepts but RFC 6455/9112 do not: each a 400 saying why."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = cls.start_class_server(free_config(EVENTS))
+
+    def request(self, first_line="GET /ws HTTP/1.1", host=True, extra=(), key=None):
+        key = key or base64.b64encode(os.urandom(16)).decode()
+        lines = [first_line]
+        if host:
+            lines.append(f"Host: 127.0.0.1:{self.server.port}")
+        lines += ["Upgrade: websocket", "Connection: Upgrade", f"Sec-WebSocket-Key: {key}",
+                  "Sec-WebSocket-Version: 13", f"Authorization: Bearer {make_token('raw')}"]
+        lines += list(extra)
+        return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+    def test_each_malformed_handshake_is_400_with_a_reason(self):
+        port = self.server.port
+        cases = [
+            (self.request(first_line="GET /ws HTTP/1.0"), "needs HTTP/1.1"),
+            (self.request(host=False), "the Host header is missing"),
+            (self.request(extra=["Host: evil.example"]), "the Host header appears twice"),
+            (self.request(extra=["Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA=="]),
+             "the Sec-WebSocket-Key header appears twice"),
+            (self.request(extra=[f"Origin: http://127.0.0.1:{port}", "Origin: https://evil.example"]),
+             "the Origin header appears twice"),
+            (self.request(extra=["X-Note: one", " folded"]), "obs-fold"),
+            (self.request(key="dGhlIHNhbXBsZSBub25j!Q=="), "Sec-WebSocket-Key must be 16 bytes in base64"),
+            (self.request(key="dGhlIHNhbXBsZSBub25jZR=="), "Sec-WebSocket-Key must be 16 bytes in base64"),
+        ]
+        for raw, reason in cases:
+            status, body = raw_exchange(port, raw)
+            self.assertEqual(status, 400, raw)
+            answer = json.loads(body)
+            self.assertEqual(answer["error"], "bad_request", raw)
+            self.assertIn(reason, answer["message"], raw)
+        status, _ = raw_exchange(port, self.request())     # the well-formed request still upgrades
+        self.assertEqual(status, 101)
+
+
+class CookiesAndStarOrigins(DispatchTestCase):
+    """`"*"` admits any site with a token it sends itself, but never with the ambient cookie."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = cls.start_class_server(free_config(EVENTS, server={"allowed_origins": ["*"]}))
+
+    def test_cookie_from_another_site_is_refused(self):
+        port = self.server.port
+        cookie = ("Cookie", f"session-token={make_token('victim')}")
+        resp = raw_upgrade(port, [cookie, ("Origin", "https://evil.example")])
+        self.assertEqual(resp.status, 403, resp)
+        self.assertEqual(resp.json()["error"], "forbidden_origin")
+        self.assertIn("session-token cookie", resp.json()["message"])
+        for headers in ([cookie, ("Origin", f"http://127.0.0.1:{port}")], [cookie]):
+            self.assertEqual(raw_upgrade(port, headers).status, 101, headers)
+        resp = raw_upgrade(port, [("Origin", "https://evil.example")], token=make_token("site-token"))
+        self.assertEqual(resp.status, 101, resp)
 
 
 class IssuerAudienceExpiry(DispatchTestCase):

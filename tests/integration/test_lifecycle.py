@@ -5,10 +5,12 @@ codes."""
 import asyncio
 import os
 import re
+import shutil
 import signal
 import socket
 import struct
 import subprocess
+import tempfile
 import time
 import unittest
 
@@ -169,6 +171,77 @@ class Reload(DispatchTestCase):
                 self.assertEqual(await call(ws, "b", 10 * i + 2), ("error", "unknown_event"))
             ws2 = await open_client(server, "hup2")
             self.assertEqual(await call(ws2, "a", 1), ("ok", "a_ok"))
+        self.arun(go())
+
+    def test_sighup_empty_config_is_refused(self):
+        # Each of these is well-formed YAML without a single event: swapping one in would make
+        # every message unknown_event and close every client on its error budget.
+        server = self.start_server(config("a"))
+
+        async def go():
+            ws = await open_client(server, "hup")
+            for i, text in enumerate(["", "# comment\n", "---\n", "null\n", "{}\n"]):
+                mark = server.log_mark()
+                server.write_config(text)
+                server.send_signal(signal.SIGHUP)
+                server.wait_for_log(lambda l: "declares no events" in l.get("error", ""), 5, since=mark)
+                server.wait_for_log(lambda l: l.get("msg", "").startswith("config reload refused"), 5, since=mark)
+                self.assertEqual(await call(ws, "a", i + 1), ("ok", "a_ok"), f"empty config #{i}")
+        self.arun(go())
+
+    def test_sighup_dropping_events_in_use_is_refused_until_repeated(self):
+        server = self.start_server(config("used", "unused", "kept"))
+
+        def refusal(mark):
+            return server.wait_for_log(
+                lambda l: l.get("level") == "warn" and l["msg"].startswith("config reload refused"),
+                5, since=mark)
+
+        async def go():
+            ws = await open_client(server, "hup")
+            self.assertEqual(await call(ws, "used", 1), ("ok", "used_ok"))
+            self.assertEqual(await call(ws, "kept", 2), ("ok", "kept_ok"))
+
+            # Drops `used` (a client sent it) and `unused` (nobody did): refused, naming `used`.
+            mark = server.log_mark()
+            server.write_config(config("kept", reply_suffix="2"))
+            server.send_signal(signal.SIGHUP)
+            line = refusal(mark)
+            self.assertEqual(line["events"], "used")
+            self.assertIn("SIGHUP again within 60 s", line["msg"])
+            self.assertEqual(await call(ws, "used", 3), ("ok", "used_ok"), "the running config stays")
+            self.assertEqual(await call(ws, "kept", 4), ("ok", "kept_ok"))
+
+            # Different content does not count as the confirmation: refused again.
+            mark = server.log_mark()
+            server.write_config(config("kept", "new", reply_suffix="2"))
+            server.send_signal(signal.SIGHUP)
+            refusal(mark)
+            self.assertEqual(await call(ws, "used", 5), ("ok", "used_ok"))
+
+            # The same content again within 60 s: applied.
+            mark = server.log_mark()
+            server.send_signal(signal.SIGHUP)
+            server.wait_for_log(lambda l: l.get("msg") == "config reloaded", 5, since=mark)
+            deadline = time.monotonic() + 5
+            ident = 10
+            while (result := await call(ws, "kept", ident)) != ("ok", "kept_ok2"):
+                self.assertLess(time.monotonic(), deadline, "the forced config was never installed")
+                ident += 1
+                await asyncio.sleep(0.1)
+            self.assertEqual(await call(ws, "used", 100), ("error", "unknown_event"))
+        self.arun(go())
+
+    def test_sighup_dropping_only_unused_events_applies_at_once(self):
+        server = self.start_server(config("used", "unused"))
+
+        async def go():
+            ws = await open_client(server, "hup")
+            self.assertEqual(await call(ws, "used", 1), ("ok", "used_ok"))
+            mark = server.log_mark()
+            server.write_config(config("used", reply_suffix="2"))
+            server.send_signal(signal.SIGHUP)
+            server.wait_for_log(lambda l: l.get("msg") == "config reloaded", 5, since=mark)
         self.arun(go())
 
 
@@ -345,6 +418,36 @@ class StartupFailures(DispatchTestCase):
     def test_empty_secret_is_an_error(self):
         r = self.run_serve(config("a"), env={"DISPATCH_JWT_SECRET": ""})
         self.assertEqual(r.returncode, 1, r)
+
+    def test_config_without_events_is_an_error(self):
+        for text in ["", "# comment\n", "---\n", "null\n", "{}\n"]:
+            for command in ("check", "serve"):
+                r = run_dispatch([command, "--config", "{config}"], text, timeout=10)
+                self.assertEqual(r.returncode, 1, (command, text, r))
+                self.assertIn("declares no events", r.stdout + r.stderr)
+
+    def test_config_path_that_is_a_directory_or_fifo_is_an_error(self):
+        tmp = tempfile.mkdtemp(prefix="dispatch-notafile-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        fifo = os.path.join(tmp, "fifo.yaml")
+        os.mkfifo(fifo)
+        for path, why in ((tmp, "directory"), (fifo, "FIFO")):
+            for command in ("check", "serve"):
+                try:
+                    r = run_dispatch([command, "--config", path], timeout=10)
+                except subprocess.TimeoutExpired:
+                    self.fail(f"`{command}` hung on a config path that is a {why}")
+                self.assertEqual(r.returncode, 1, r)
+                self.assertIn(f"{path}: cannot read the config file: it is a", r.stdout + r.stderr)
+                self.assertIn(why, r.stdout + r.stderr)
+        # The same for the .env file, even when --env-file is not given explicitly.
+        os.mkfifo(os.path.join(tmp, ".env"))
+        try:
+            r = run_dispatch(["check", "--config", "{config}"], config("a"), cwd=tmp, timeout=10)
+        except subprocess.TimeoutExpired:
+            self.fail("`check` hung on a .env that is a FIFO")
+        self.assertEqual(r.returncode, 1, r)
+        self.assertIn(".env: cannot read the environment file: it is a FIFO", r.stdout + r.stderr)
 
     def test_bad_command_line_exit_2(self):
         r = run_dispatch(["serve", "--no-such-flag"], timeout=10)

@@ -50,6 +50,14 @@ leave:
   actions:
     - name: _leave
       params: ["{$user.id}", "{$target.id}"]
+join_named:
+  actions:
+    - name: _join
+      params: ["{$user.id}", "{.payload.room}"]
+leave_named:
+  actions:
+    - name: _leave
+      params: ["{$user.id}", "{.payload.room}"]
 say:
   actions:
     - name: _notify_room
@@ -223,6 +231,59 @@ class Messages(DispatchTestCase):
             await self.ack(ws, msg("say", "\u00e9" * 128, {}, id=3))           # 256 bytes
             await send_json(ws, msg("say", "\u00e9" * 129, {}, id=4))          # 258 bytes, 129 chars
             check_error(await recv_json(ws), "bad_message", ref=4)
+        self.arun(go())
+
+    def test_empty_target_is_bad_message_when_the_event_needs_one(self):
+        async def go():
+            ws = await self.client(uniq("u"))
+            await send_json(ws, msg("whoami", "", {}, id=1))
+            error = check_error(await recv_json(ws), "bad_message", ref=1, event="whoami")
+            self.assertIn("`target` must not be empty", error["message"])
+            self.assertEqual((await self.ack(ws, msg("whoami", "r", {}, id=2)))[0]["payload"]["target"], "r")
+            await self.ack(ws, msg("echo", "", 1, id=3))      # an event that reads no target
+        self.arun(go())
+
+    def test_room_ids_from_the_payload_are_capped_at_256_bytes(self):
+        async def go():
+            ws = await self.client(uniq("u"))
+            await self.ack(ws, msg("join_named", payload={"room": "r" * 256}, id=1))
+            await self.ack(ws, msg("leave_named", payload={"room": "r" * 256}, id=2))
+            for ident, (event, room) in enumerate([("join_named", "r" * 257), ("join_named", "x" * 10240),
+                                                   ("leave_named", "\u00e9" * 129)], start=3):
+                await send_json(ws, msg(event, payload={"room": room}, id=ident))
+                error = check_error(await recv_json(ws), "bad_message", ref=ident, event=event)
+                self.assertIn("room ids are at most 256 bytes", error["message"])
+            await self.ack(ws, msg("echo", payload=1, id=9))
+        self.arun(go())
+
+    def test_duplicate_keys_at_any_depth_are_bad_message(self):
+        async def go():
+            ws = await self.client(uniq("u"))
+            for ident, text in enumerate([
+                '{"event":"echo","payload":{"a":1,"a":2},"id":%d}',
+                '{"event":"echo","payload":{"x":[{"b":{"c":1,"c":1}}]},"id":%d}',
+                '{"event":"echo","payload":{"k":1,"\\u006b":2},"id":%d}',
+            ], start=1):
+                await ws.send(text % ident)
+                error = check_error(await recv_json(ws), "bad_message", ref=ident, event="echo")
+                self.assertIn("appears twice in `payload", error["message"])
+            echoed = await self.ack(ws, msg("echo", payload={"a": {"a": 1}, "b": [{"a": 2}, {"a": 3}]}, id=9))
+            self.assertEqual(echoed[0]["payload"], {"a": {"a": 1}, "b": [{"a": 2}, {"a": 3}]})
+        self.arun(go())
+
+    def test_numbers_out_of_range_and_deep_nesting_say_what_is_wrong(self):
+        async def go():
+            ws = await self.client(uniq("u"))
+            cases = [
+                ('{"event":"echo","payload":18446744073709551616,"id":1}', "out of range"),
+                ('{"event":"echo","payload":1e999,"id":2}', "out of range"),
+                ('{"event":"echo","payload":' + "[" * 2000 + "]" * 2000 + ',"id":3}', "nested too deeply"),
+            ]
+            for text, what in cases:
+                await ws.send(text)
+                error = check_error(await recv_json(ws), "bad_json")
+                self.assertIn(what, error["message"])
+            await self.ack(ws, msg("echo", payload=18446744073709551615, id=4))
         self.arun(go())
 
     def test_unknown_event(self):

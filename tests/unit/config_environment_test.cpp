@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config/environment.h"
@@ -137,7 +138,27 @@ TEST_F(ConfigEnvironmentFile, AMissingFileIsAnErrorOnlyWhenRequired) {
 
   Environment::from_process(path_.string(), true, errors);
   EXPECT_THAT(formatted(errors),
-              ElementsAre(path_.string() + ": cannot read the environment file"));
+              ElementsAre(path_.string() +
+                          ": cannot read the environment file: No such file or directory"));
+}
+
+// A .env that exists but is a directory or a FIFO is an error even when optional, and reading
+// a FIFO nobody writes to returns at once instead of blocking the start (or a reload) forever.
+TEST_F(ConfigEnvironmentFile, ADirectoryOrAFifoIsAnErrorNeverAHang) {
+  std::filesystem::create_directory(path_);
+  std::vector<ConfigError> errors;
+  Environment::from_process(path_.string(), false, errors);
+  EXPECT_THAT(formatted(errors),
+              ElementsAre(path_.string() + ": cannot read the environment file: it is a "
+                                           "directory, not a file"));
+  std::filesystem::remove(path_);
+
+  ASSERT_EQ(::mkfifo(path_.c_str(), 0600), 0);
+  errors.clear();
+  Environment::from_process(path_.string(), false, errors);
+  EXPECT_THAT(formatted(errors),
+              ElementsAre(path_.string() + ": cannot read the environment file: it is a FIFO "
+                                           "(named pipe), not a regular file"));
 }
 
 TEST_F(ConfigEnvironmentFile, ErrorsInTheFileNameTheFile) {

@@ -7,6 +7,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "config/loader.h"
 #include "config_test_support.h"
 #include "test_paths.h"
@@ -796,6 +799,67 @@ TEST(ConfigLoader, InvalidYamlIsAnErrorAtTheParsersPosition) {
   EXPECT_THAT(error_lines(load("server: {}\n---\nlog: {}\n")),
               ElementsAre("test.yaml:3:1: the config must be a single YAML document (found a "
                           "second `---`)"));
+}
+
+// --- what a config needs to run ------------------------------------------------------------
+
+// The forms an "empty" config takes all load (they are well-formed) but none can run: with no
+// events every message would be unknown_event, so `check`, `serve` and SIGHUP refuse them.
+TEST(ConfigLoader, AConfigWithoutEventsCannotRun) {
+  for (const char* text : {"", "# comment\n", "---\n", "null\n", "{}\n", "events: {}\n",
+                           "events:\n", "server: {path: /ws}\n"}) {
+    const LoadResult result = load(text);
+    ASSERT_TRUE(result.config) << text;
+    std::vector<ConfigError> errors;
+    check_runnable(*result.config, errors);
+    EXPECT_THAT(errors, ElementsAre(ConfigError{
+                            {"test.yaml", 0, 0},
+                            "the config declares no events, so every message would be refused: "
+                            "add an `events:` section with at least one event (see "
+                            "docs/CONFIG.md)"}))
+        << text;
+  }
+  const LoadResult one_event =
+      load("events: {ping: {actions: [{name: _reply, params: [p, '{}']}]}}");
+  ASSERT_TRUE(one_event.config);
+  std::vector<ConfigError> errors;
+  check_runnable(*one_event.config, errors);
+  EXPECT_THAT(errors, IsEmpty());
+}
+
+// A config path that is a directory or a FIFO is an error at once: never read as empty, and
+// never a start (or a SIGHUP) blocked on a pipe nobody writes to.
+TEST(ConfigLoader, AConfigPathThatIsNotARegularFileIsAnError) {
+  const std::filesystem::path path = std::filesystem::temp_directory_path() /
+                                     ("dispatch_loader_test_" + std::to_string(::getpid()));
+  std::filesystem::create_directory(path);
+  EXPECT_THAT(
+      error_lines(load_config_file(path.string(), test_environment())),
+      ElementsAre(path.string() + ": cannot read the config file: it is a directory, not a file"));
+  std::filesystem::remove(path);
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+  EXPECT_THAT(
+      error_lines(load_config_file(path.string(), test_environment())),
+      ElementsAre(path.string() + ": cannot read the config file: it is a FIFO (named pipe), not a "
+                                  "regular file"));
+  std::filesystem::remove(path);
+  EXPECT_THAT(error_lines(load_config_file(path.string(), test_environment())),
+              ElementsAre(path.string() + ": cannot read the config file: No such file or "
+                                          "directory"));
+}
+
+// With equal secrets a session token is a valid event token: `secure` would check nothing.
+TEST(ConfigLoader, TheEventSecretMustDifferFromTheSessionSecret) {
+  const std::string message =
+      "the event JWT secret (auth.event_jwt.secret or DISPATCH_EVENT_JWT_SECRET) equals the "
+      "session secret (auth.jwt.secret), so any session token would pass the `secure` modifier "
+      "as an event token: use a different secret";
+  EXPECT_THAT(error_lines(load("auth:\n  event_jwt:\n    secret: " + kTestSecret + "\n")),
+              ElementsAre("test.yaml:3:13: " + message));
+  EXPECT_THAT(error_lines(load("", test_environment({{"DISPATCH_EVENT_JWT_SECRET", kTestSecret}}))),
+              ElementsAre("test.yaml: " + message));
+  EXPECT_THAT(error_lines(load("auth:\n  event_jwt:\n    secret: " + kTestSecret + "-other\n")),
+              IsEmpty());
 }
 
 // --- keys this version does not implement yet ----------------------------------------------

@@ -207,6 +207,59 @@ TEST_F(UpgradeTest, BadKeyIs400) {
   }
 }
 
+TEST_F(UpgradeTest, KeysThatAreNot16BytesOfBase64Are400) {
+  const Headers auth = bearer(token_for("alice"));
+  for (std::string_view key : {"dGhlIHNhbXBsZSBub25j!Q==", "dGhlIHNhbXBsZSBub25jZR==",
+                               "dGhlIHNhbXBs ZSBub25jZQ==", "========================"}) {
+    SCOPED_TRACE(key);
+    UpgradeDecision decision = decide(request(auth, {{"Sec-WebSocket-Key", std::string(key)}}));
+    expect_refusal(decision, 400, "bad_request");
+    EXPECT_EQ(decision.refusal.message, "Sec-WebSocket-Key must be 16 bytes in base64");
+  }
+  for (std::string_view key : {"AAAAAAAAAAAAAAAAAAAAAA==", "/+9zZXJ2ZXIgbm9uY2Ugdw=="}) {
+    SCOPED_TRACE(key);
+    EXPECT_TRUE(decide(request(auth, {{"Sec-WebSocket-Key", std::string(key)}})).accepted);
+  }
+}
+
+// Each of these is accepted by Beast's parser but not a valid WebSocket handshake; guessing
+// which of two Hosts (or Origins) is meant is how smuggling and origin checks go wrong.
+TEST_F(UpgradeTest, MalformedHandshakesAre400WithAReason) {
+  const std::string jwt = token_for("alice");
+  const std::string good = request(bearer(jwt));
+  auto with = [&](std::string_view from, std::string_view to) {
+    std::string text = good;
+    const size_t at = text.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    return text.replace(at, from.size(), to);
+  };
+  const std::pair<std::string, std::string> cases[] = {
+      {with("GET /ws HTTP/1.1", "GET /ws HTTP/1.0"),
+       "a WebSocket upgrade needs HTTP/1.1 (this request is HTTP/1.0)"},
+      {with("Host: localhost:8080\r\n", ""), "the Host header is missing"},
+      {with("Host: localhost:8080\r\n", "Host: localhost:8080\r\nHost: evil.example\r\n"),
+       "the Host header appears twice"},
+      {with("Sec-WebSocket-Version",
+            "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\nSec-WebSocket-Version"),
+       "the Sec-WebSocket-Key header appears twice"},
+      {with("\r\n\r\n", "\r\nOrigin: http://localhost:8080\r\nOrigin: http://evil.example\r\n\r\n"),
+       "the Origin header appears twice"},
+      {with("Upgrade: websocket\r\n", "Upgrade:\r\n websocket\r\n"),
+       "a header line is folded onto the previous one (obs-fold): send each header on one line"},
+      {with("Host: localhost:8080\r\n", "Host: localhost:8080\r\n\tX-Continued: 1\r\n"),
+       "a header line is folded onto the previous one (obs-fold): send each header on one line"},
+  };
+  for (const auto& [text, reason] : cases) {
+    SCOPED_TRACE(text);
+    UpgradeDecision decision = decide(text);
+    expect_refusal(decision, 400, "bad_request");
+    EXPECT_EQ(decision.refusal.message, reason);
+    EXPECT_FALSE(decision.refusal.after_upgrade_allowed);
+    EXPECT_THAT(refusal_response(decision.refusal), HasSubstr(reason));
+  }
+  EXPECT_TRUE(decide(good).accepted.has_value());
+}
+
 TEST_F(UpgradeTest, NotHttpIs400) {
   expect_refusal(decide("hello\r\n\r\n"), 400, "bad_request");
   expect_refusal(decide("GET /ws HTTP/1.1\r\nHost: x\r\n"), 400, "bad_request");  // unfinished
@@ -441,6 +494,38 @@ TEST_F(UpgradeTest, ConfiguredWildcardOrigin) {
   expect_refusal(
       decide(request({{"Authorization", "Bearer " + jwt}, {"Origin", "http://app.example.com"}})),
       403, "forbidden_origin");
+}
+
+// A cookie is sent by the browser on its own, so with "*" any site could open a connection as
+// the user (cross-site WebSocket hijacking): "*" admits cookie connections only from this host
+// and from clients without an Origin; other sites must be listed explicitly.
+TEST_F(UpgradeTest, StarOriginsDoNotAdmitCookiesFromOtherSites) {
+  config_ = compile("  allowed_origins: [\"*\"]\n");
+  const Headers cookie = {{"Cookie", "session-token=" + token_for("dave")}};
+  auto with_origin = [&](Headers headers, std::string origin) {
+    headers.push_back({"Origin", std::move(origin)});
+    return request(headers);
+  };
+  UpgradeDecision hijack = decide(with_origin(cookie, "https://evil.example"));
+  expect_refusal(hijack, 403, "forbidden_origin");
+  EXPECT_THAT(hijack.refusal.message, HasSubstr("session-token cookie"));
+  EXPECT_EQ(hijack.refusal.close_code, 4403);
+  EXPECT_TRUE(decide(with_origin(cookie, "http://localhost:8080")).accepted);  // this host
+  EXPECT_TRUE(decide(request(cookie)).accepted);                               // no Origin
+  // A token the page sends itself is no ambient credential: "*" admits it from anywhere.
+  EXPECT_TRUE(decide(with_origin(bearer(token_for("dave")), "https://evil.example")).accepted);
+  EXPECT_TRUE(
+      decide(with_origin({{"Sec-WebSocket-Protocol", "dispatch.v1, bearer." + token_for("dave")}},
+                         "https://evil.example"))
+          .accepted);
+
+  // Listed explicitly next to "*": cookies are welcome from that site.
+  config_ = compile("  allowed_origins: [\"*\", \"https://*.example.com\"]\n");
+  EXPECT_TRUE(decide(with_origin(cookie, "https://app.example.com")).accepted);
+  expect_refusal(decide(with_origin(cookie, "https://evil.example")), 403, "forbidden_origin");
+  // Without "*", the list decides as before.
+  config_ = compile("  allowed_origins: [\"https://app.example.com\"]\n");
+  EXPECT_TRUE(decide(with_origin(cookie, "https://app.example.com")).accepted);
 }
 
 // ---- refusal responses ----

@@ -1,4 +1,6 @@
 // The built-in actions that change room membership: _join and _leave.
+#include <fmt/format.h>
+
 #include <string>
 
 #include "dispatch/extension.h"
@@ -19,6 +21,11 @@ class MembershipAction final : public Step {
     if (!ctx.fill(user_, user) || !ctx.fill(room_, room)) return StepStatus::failed;
     if (room.empty()) return ctx.fail(ErrorCode::bad_message, "the room id is empty");
     if (user.empty()) return ctx.fail(ErrorCode::bad_message, "the user id is empty");
+    if (room.size() > max_room_id_length) {
+      return ctx.fail(ErrorCode::bad_message,
+                      fmt::format("the room id is {} bytes long; room ids are at most {} bytes",
+                                  room.size(), max_room_id_length));
+    }
     if (room.starts_with("user:")) {
       return ctx.fail(ErrorCode::bad_message, "`user:` ids address users, not rooms");
     }
