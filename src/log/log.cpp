@@ -2,6 +2,8 @@
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
+#include <spdlog/async.h>
+#include <spdlog/async_logger.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -16,14 +18,22 @@ namespace {
 
 std::atomic<int> current_level{static_cast<int>(Level::info)};
 
-// spdlog gives a thread-safe stdout sink that writes each line whole; the JSON is ours.
+// Lines are formatted on the calling thread and handed to one writer thread through a bounded
+// queue (spdlog's async logger): an event loop never waits on stdout, however slowly whoever
+// reads it reads. The writer writes each line whole and flushes it (the stdout sink does). When
+// the queue is full the oldest waiting line is dropped, never the caller blocked. At exit the
+// static objects below are destroyed in reverse order: the logger, then the pool, whose
+// destructor writes what is still queued before it joins its thread.
+constexpr size_t queued_lines_limit = 8192;
+
 spdlog::logger& sink() {
+  static auto pool = std::make_shared<spdlog::details::thread_pool>(queued_lines_limit, 1);
   static auto logger = [] {
-    auto created = std::make_shared<spdlog::logger>(
-        "dispatch", std::make_shared<spdlog::sinks::stdout_sink_mt>());
+    auto created = std::make_shared<spdlog::async_logger>(
+        "dispatch", std::make_shared<spdlog::sinks::stdout_sink_mt>(), pool,
+        spdlog::async_overflow_policy::overrun_oldest);
     created->set_pattern("%v");
     created->set_level(spdlog::level::trace);
-    created->flush_on(spdlog::level::trace);
     return created;
   }();
   return *logger;

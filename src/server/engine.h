@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "rooms/directory.h"
+#include "server/peer_table.h"
 
 namespace dispatch {
 
@@ -29,6 +30,14 @@ class Engine {
     return next_connection_.fetch_add(1, std::memory_order_relaxed);
   }
   std::atomic<int64_t>& open_connections() { return open_connections_; }  // upgraded ones
+  // Sockets whose request head has not arrived yet. With open_connections they count toward
+  // server.max_connections: only the acceptor adds to it (on loop 0), so checking the sum there
+  // and adding is race-free; a handshake becomes an open connection by leaving this count first.
+  std::atomic<int64_t>& handshaking() { return handshaking_; }
+  // Static files being sent (transport/static_download.h), bounded process-wide.
+  std::atomic<int64_t>& downloads() { return downloads_; }
+  // Per client IP: handshakes and downloads in flight.
+  PeerTable& peers() { return peers_; }
   std::atomic<int64_t>& live_connections() { return live_connections_; }  // every socket
 
   // Bytes queued for writing in the whole process, bounded by queued_bytes_cap: beyond it the
@@ -40,10 +49,13 @@ class Engine {
  private:
   std::string node_id_;
   Directory directory_;
+  PeerTable peers_;  // outlives the loops, whose connections refer to its entries
   std::vector<std::unique_ptr<EventLoop>> loops_;
   std::atomic<uint64_t> next_connection_{1};
   std::atomic<int64_t> open_connections_{0};
   std::atomic<int64_t> live_connections_{0};
+  std::atomic<int64_t> handshaking_{0};
+  std::atomic<int64_t> downloads_{0};
   std::atomic<int64_t> queued_bytes_{0};
   uint64_t queued_bytes_cap_;
 };

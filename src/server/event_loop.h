@@ -25,6 +25,7 @@
 #include "server/loop_task.h"
 #include "transport/connection_hook.h"
 #include "transport/readiness_poller.h"
+#include "transport/static_download.h"
 #include "transport/timer_wheel.h"
 
 namespace dispatch {
@@ -32,6 +33,7 @@ namespace dispatch {
 class Engine;
 class Connection;
 class CompiledConfig;
+struct PeerEntry;
 
 class EventLoop {
  public:
@@ -50,8 +52,9 @@ class EventLoop {
   const std::shared_ptr<const CompiledConfig>& config_ptr() const { return config_; }
 
   // --- connections (on this loop's thread)
-  // Takes a freshly accepted non-blocking socket descriptor (owned from here on).
-  void add_connection(int fd);
+  // Takes a freshly accepted non-blocking socket descriptor (owned from here on) and its
+  // handshake's place in the engine's peer table.
+  void add_connection(int fd, PeerEntry* peer);
   void destroy(Connection* connection);
   size_t connection_count() const { return connection_count_; }
   // Closes every connection with this code (shutdown) and reports when none is left.
@@ -88,6 +91,7 @@ class EventLoop {
   simdjson::dom::parser& json_parser() { return json_parser_; }
   std::string& scratch() { return scratch_; }
   TimerWheel& wheel() { return wheel_; }
+  StaticDownloads& downloads() { return downloads_; }
 
  private:
   void run_task(LoopTask& task);
@@ -121,6 +125,7 @@ class EventLoop {
   TimerWheel wheel_;
   boost::asio::steady_timer tick_timer_;
   bool closing_all_ = false;
+  StaticDownloads downloads_{*this};  // after the wheel and poller they use
 };
 
 }  // namespace dispatch
