@@ -31,8 +31,10 @@ class Engine {
   }
   std::atomic<int64_t>& open_connections() { return open_connections_; }  // upgraded ones
   // Sockets whose request head has not arrived yet. With open_connections they count toward
-  // server.max_connections: only the acceptor adds to it (on loop 0), so checking the sum there
-  // and adding is race-free; a handshake becomes an open connection by leaving this count first.
+  // server.max_connections: only the acceptor adds to it (on loop 0), checking the sum first. A
+  // handshake leaves this count before it takes a place among the open connections, so the
+  // acceptor may see one place too many for that instant; the place taken on upgrade is checked
+  // against the limit again, so open connections never exceed it.
   std::atomic<int64_t>& handshaking() { return handshaking_; }
   // Static files being sent (transport/static_download.h), bounded process-wide.
   std::atomic<int64_t>& downloads() { return downloads_; }

@@ -218,6 +218,24 @@ class StaticFiles(DispatchTestCase):
                          (200, str(len(self.big)), b""))
         self.assertEqual(http_get(server.port, "/nope.bin").status, 404)
 
+    def test_a_slow_steady_reader_gets_the_whole_file(self):
+        """Reading about 1 MiB/s, the download lasts well beyond any fixed cut."""
+        server = self.start(threads=1)
+        with silent_socket(server.port) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            sock.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+            status, headers, body = _read_head(sock, b"")
+            self.assertEqual(status, 200)
+            body = bytearray(body)
+            while len(body) < len(self.big):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                body += chunk
+                time.sleep(0.05)
+        self.assertEqual(len(body), len(self.big))
+        self.assertTrue(bytes(body) == self.big, "the body differs from the file")
+
     def test_stalled_downloads_cost_websocket_clients_nothing(self):
         server = self.start(threads=2)
         # 80 downloads of 16 MiB that are never read, from 10 addresses (within the per-IP cap).
