@@ -255,10 +255,13 @@ checked, so the limits count it from then on:
 - `max_handshakes_per_ip` bounds the handshakes in progress from one client IP — the TCP peer
   address (`trusted_proxies` plays no part: `X-Forwarded-For` is only known once the head has
   arrived). Beyond it a new socket from that IP is answered `429` `too_many_handshakes`. A
-  browser opens at most 6 connections per host and a well-behaved client finishes its
-  handshake in one round trip, so the default of 32 is far from any real client and lets no
-  single address hold more than 32 places for `handshake_timeout`. Behind a reverse proxy every
-  client has the proxy's address: raise it, or set 0 (no limit) and rely on `max_connections`.
+  well-behaved client finishes its handshake in one round trip, so only bursts count: a browser
+  opens at most 6 connections per host, but an office behind one NAT address reconnecting after
+  a restart, or a load generator (`bench/loadgen` keeps 128 handshakes in flight), opens many
+  at once. The default of 256 lets such bursts through while no single address can hold more
+  than 256 descriptors for `handshake_timeout`; lower it when clients are browsers on their own
+  addresses. Behind a reverse proxy every client has the proxy's address: raise it, or set 0
+  (no limit) and rely on `max_connections`.
 - When the process runs out of file descriptors, a new client is still answered: `503`
   `server_full`, then closed (the server keeps one descriptor in reserve for this), and a
   warning is logged at most every 5 s.
