@@ -2,14 +2,11 @@
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
-#include <spdlog/async.h>
-#include <spdlog/async_logger.h>
-#include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <chrono>
 
+#include "log/line_writer.h"
 #include "template/json_escape.h"
 
 namespace dispatch::log {
@@ -18,25 +15,11 @@ namespace {
 
 std::atomic<int> current_level{static_cast<int>(Level::info)};
 
-// Lines are formatted on the calling thread and handed to one writer thread through a bounded
-// queue (spdlog's async logger): an event loop never waits on stdout, however slowly whoever
-// reads it reads. The writer writes each line whole and flushes it (the stdout sink does). When
-// the queue is full the oldest waiting line is dropped, never the caller blocked. At exit the
-// static objects below are destroyed in reverse order: the logger, then the pool, whose
-// destructor writes what is still queued before it joins its thread.
-constexpr size_t queued_lines_limit = 8192;
-
-spdlog::logger& sink() {
-  static auto pool = std::make_shared<spdlog::details::thread_pool>(queued_lines_limit, 1);
-  static auto logger = [] {
-    auto created = std::make_shared<spdlog::async_logger>(
-        "dispatch", std::make_shared<spdlog::sinks::stdout_sink_mt>(), pool,
-        spdlog::async_overflow_policy::overrun_oldest);
-    created->set_pattern("%v");
-    created->set_level(spdlog::level::trace);
-    return created;
-  }();
-  return *logger;
+// Lines are formatted on the calling thread and written by the LineWriter's own thread. It is
+// created with the first line and destroyed at exit, after writing what is still queued.
+LineWriter& writer() {
+  static LineWriter instance;
+  return instance;
 }
 
 }  // namespace
@@ -78,7 +61,7 @@ Line::Line(Level level, std::string_view message) : enabled_(enabled(level)) {
 Line::~Line() {
   if (!enabled_) return;
   text_.push_back('}');
-  sink().info(text_);
+  writer().write(std::move(text_));
 }
 
 Line& Line::field(std::string_view key, std::string_view value) {
