@@ -153,7 +153,8 @@ void Acceptor::refuse(int fd, int status, std::string_view code, std::string_vie
   ::shutdown(fd, SHUT_WR);
   // Unread request bytes would turn the close into a reset that can discard the answer.
   char discard[4096];
-  while (::recv(fd, discard, sizeof discard, MSG_DONTWAIT) > 0) {
+  for (int round = 0; round < 16 && ::recv(fd, discard, sizeof discard, MSG_DONTWAIT) > 0;
+       ++round) {
   }
   ::close(fd);
 
