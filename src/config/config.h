@@ -96,6 +96,7 @@ struct ServerConfig {
   uint64_t max_header_size = 8 * 1024;
   uint64_t max_connections = 0;  // 0 = as many as file descriptors allow
   uint32_t max_rooms_per_connection = 100;
+  uint32_t max_handshakes_per_ip = 256;  // per TCP peer address; 0 = unlimited
   RateSpec error_budget{10, 10s};
   unsigned threads = 0;    // 0 = auto
   std::string static_dir;  // "" = no static files

@@ -265,6 +265,41 @@ retries politely is never closed for it.
 server:
   error_budget: "20/1m"
 ```
+
+### Before authentication: connection limits and static files
+
+A socket costs a file descriptor from the moment it is accepted, long before its token is
+checked, so the limits count it from then on:
+
+- `max_connections` counts open connections *and* sockets still in their handshake (their
+  request head has not arrived; each waits at most `handshake_timeout`). At the limit a new
+  socket is answered `503` `server_full` at once and closed. With `auth.refuse_after_upgrade`
+  a client that finds the open connections alone at the limit still completes its handshake,
+  so that it can be told why (close 4429 `server_full`); handshakes are then bounded by
+  `max_connections` on their own.
+- `max_handshakes_per_ip` bounds the handshakes in progress from one client IP — the TCP peer
+  address (`trusted_proxies` plays no part: `X-Forwarded-For` is only known once the head has
+  arrived). Beyond it a new socket from that IP is answered `429` `too_many_handshakes`. A
+  well-behaved client finishes its handshake in one round trip, so only bursts count: a browser
+  opens at most 6 connections per host, but an office behind one NAT address reconnecting after
+  a restart, or a load generator (`bench/loadgen` keeps 128 handshakes in flight), opens many
+  at once. The default of 256 lets such bursts through while no single address can hold more
+  than 256 descriptors for `handshake_timeout`; lower it when clients are browsers on their own
+  addresses. Behind a reverse proxy every client has the proxy's address: raise it, or set 0
+  (no limit) and rely on `max_connections`.
+- When the process runs out of file descriptors, a new client is still answered: `503`
+  `server_full`, then closed (the server keeps one descriptor in reserve for this), and a
+  warning is logged at most every 5 s.
+
+Refusals made on accepting are logged at `info` as one `connection refused` line, then at most
+one line every 5 s with the number refused since (`refused_since_last_report`).
+
+Files of `static_dir` are streamed from the kernel's page cache (`sendfile`): none is read into
+memory, any size is served whole to a client that reads it, and a download never counts toward
+the WebSocket send queues. Fixed limits keep downloads from costing WebSocket clients anything:
+at most 128 downloads at once in the process and 8 per client IP (beyond them: `503`
+`too_many_downloads`), and a download that moves less than 32 KiB in 10 s is closed, so a
+client that stops reading holds its socket for at most about 20 s.
 )md";
 
 constexpr std::string_view kAuthIntro = R"md(

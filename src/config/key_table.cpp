@@ -313,6 +313,11 @@ std::vector<KeyBinding> make_key_bindings() {
                             "0 = as many as file descriptors allow; beyond it new ones get 503",
                             [](T& t) -> uint64_t& { return t.config.server.max_connections; }),
       integer_key<uint32_t>(
+          "server.max_handshakes_per_ip", "256",
+          "sockets one client IP (the TCP peer address) may have in their handshake at once; "
+          "beyond it new ones get 429; 0 = unlimited",
+          [](T& t) -> uint32_t& { return t.config.server.max_handshakes_per_ip; }),
+      integer_key<uint32_t>(
           "server.max_rooms_per_connection", "100",
           "rooms one connection may be a member of; 0 = unlimited",
           [](T& t) -> uint32_t& { return t.config.server.max_rooms_per_connection; }),

@@ -2,12 +2,11 @@
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
-#include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <chrono>
 
+#include "log/line_writer.h"
 #include "template/json_escape.h"
 
 namespace dispatch::log {
@@ -16,17 +15,11 @@ namespace {
 
 std::atomic<int> current_level{static_cast<int>(Level::info)};
 
-// spdlog gives a thread-safe stdout sink that writes each line whole; the JSON is ours.
-spdlog::logger& sink() {
-  static auto logger = [] {
-    auto created = std::make_shared<spdlog::logger>(
-        "dispatch", std::make_shared<spdlog::sinks::stdout_sink_mt>());
-    created->set_pattern("%v");
-    created->set_level(spdlog::level::trace);
-    created->flush_on(spdlog::level::trace);
-    return created;
-  }();
-  return *logger;
+// Lines are formatted on the calling thread and written by the LineWriter's own thread. It is
+// created with the first line and destroyed at exit, after writing what is still queued.
+LineWriter& writer() {
+  static LineWriter instance;
+  return instance;
 }
 
 }  // namespace
@@ -68,7 +61,7 @@ Line::Line(Level level, std::string_view message) : enabled_(enabled(level)) {
 Line::~Line() {
   if (!enabled_) return;
   text_.push_back('}');
-  sink().info(text_);
+  writer().write(std::move(text_));
 }
 
 Line& Line::field(std::string_view key, std::string_view value) {

@@ -1,5 +1,6 @@
 #include "server/acceptor.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -8,15 +9,24 @@
 #include <cerrno>
 #include <cstring>
 
+#include "config/config.h"
 #include "log/log.h"
+#include "router/compiled_config.h"
 #include "server/engine.h"
 #include "server/event_loop.h"
+#include "server/peer_table.h"
+#include "transport/upgrade.h"
 
 namespace dispatch {
 
 namespace {
 // Accepted per wake-up before other work gets a turn.
 constexpr int accepts_per_turn = 64;
+constexpr auto refusal_log_interval = std::chrono::seconds(5);
+
+int open_spare() {
+  return ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
 }  // namespace
 
 Acceptor::Acceptor(Engine& engine, boost::asio::ip::tcp::acceptor listener)
@@ -25,7 +35,12 @@ Acceptor::Acceptor(Engine& engine, boost::asio::ip::tcp::acceptor listener)
       backoff_(listener_.get_executor()),
       handoff_(engine.loop_count()) {}
 
+Acceptor::~Acceptor() {
+  if (spare_fd_ >= 0) ::close(spare_fd_);
+}
+
 void Acceptor::start() {
+  spare_fd_ = open_spare();
   boost::system::error_code ec;
   listener_.non_blocking(true, ec);
   if (ec) {
@@ -50,34 +65,42 @@ void Acceptor::accept_ready() {
   int accepted = 0;
   bool more = true;
   while (accepted < accepts_per_turn) {
-    int fd = ::accept4(listener_.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    sockaddr_storage peer{};
+    socklen_t peer_length = sizeof peer;
+    int fd = ::accept4(listener_.native_handle(), reinterpret_cast<sockaddr*>(&peer), &peer_length,
+                       SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        more = false;
-      } else {
-        back_off(errno);  // out of descriptors or memory: the listener stays readable
-        more = false;
+      int error = errno;
+      if (error == EINTR || error == ECONNABORTED) continue;
+      if ((error == EMFILE || error == ENFILE) && spare_fd_ >= 0) {
+        error = refuse_with_spare(error);
+        if (error == 0) {
+          ++accepted;
+          continue;
+        }
       }
+      if (error != EAGAIN && error != EWOULDBLOCK) {
+        back_off(error);  // out of memory, or no spare left: the listener stays readable
+      }
+      more = false;
       break;
     }
     ++accepted;
-    handoff_[next_loop_].push_back(fd);
-    next_loop_ = (next_loop_ + 1) % engine_.loop_count();
+    admit(fd, peer);
   }
 
   for (unsigned index = 0; index < handoff_.size(); ++index) {
-    std::vector<int>& fds = handoff_[index];
-    if (fds.empty()) continue;
+    std::vector<Accepted>& sockets = handoff_[index];
+    if (sockets.empty()) continue;
     EventLoop& target = engine_.loop(index);
     if (index == 0) {  // this thread
-      for (int fd : fds) target.add_connection(fd);
-      fds.clear();
+      for (const Accepted& socket : sockets) target.add_connection(socket.fd, socket.peer);
+      sockets.clear();
     } else {
-      boost::asio::post(target.io(), [&target, batch = std::move(fds)] {
-        for (int fd : batch) target.add_connection(fd);
+      boost::asio::post(target.io(), [&target, batch = std::move(sockets)] {
+        for (const Accepted& socket : batch) target.add_connection(socket.fd, socket.peer);
       });
-      fds = {};
+      sockets = {};
     }
   }
 
@@ -87,6 +110,86 @@ void Acceptor::accept_ready() {
       if (!stopped_) accept_ready();
     });
   }
+}
+
+bool Acceptor::admit(int fd, const sockaddr_storage& peer_address) {
+  const auto& config = engine_.loop(0).config().config();
+  const auto& server = config.server;
+  // Handshakes count toward server.max_connections with the open connections. With
+  // auth.refuse_after_upgrade a client that finds the open connections alone at the limit is
+  // still let through its handshake (fewer than max_connections at once), so that it is told
+  // why with close 4429 rather than with a 503 its browser cannot show.
+  const auto limit = static_cast<int64_t>(server.max_connections);
+  const int64_t handshaking = engine_.handshaking().load();
+  const int64_t counted = config.auth.refuse_after_upgrade
+                              ? handshaking
+                              : handshaking + engine_.open_connections().load();
+  if (limit > 0 && counted >= limit) {
+    refuse(fd, 503, "server_full", "the server is at server.max_connections: try again later");
+    return false;
+  }
+  PeerEntry* peer = engine_.peers().try_begin_handshake(PeerAddress::from(peer_address),
+                                                        server.max_handshakes_per_ip);
+  if (!peer) {
+    refuse(fd, 429, "too_many_handshakes",
+           "this address has server.max_handshakes_per_ip connections still in their handshake: "
+           "finish one first");
+    return false;
+  }
+  engine_.handshaking().fetch_add(1);
+  handoff_[next_loop_].push_back({fd, peer});
+  next_loop_ = (next_loop_ + 1) % engine_.loop_count();
+  return true;
+}
+
+void Acceptor::refuse(int fd, int status, std::string_view code, std::string_view message) {
+  UpgradeRefusal refusal;
+  refusal.status = status;
+  refusal.code = std::string(code);
+  refusal.message = std::string(message);
+  const std::string response = refusal_response(refusal);
+  // A fresh socket's send buffer is empty: the short answer goes out whole without waiting.
+  (void)::send(fd, response.data(), response.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  ::shutdown(fd, SHUT_WR);
+  // Unread request bytes would turn the close into a reset that can discard the answer.
+  char discard[4096];
+  for (int round = 0; round < 16 && ::recv(fd, discard, sizeof discard, MSG_DONTWAIT) > 0;
+       ++round) {
+  }
+  ::close(fd);
+
+  ++refused_;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_refusal_log_ >= refusal_log_interval) {
+    last_refusal_log_ = now;
+    log::info("connection refused")
+        .field("status", status)
+        .field("code", code)
+        .field("reason", message)
+        .field("refused_since_last_report", refused_);
+    refused_ = 0;
+  }
+}
+
+int Acceptor::refuse_with_spare(int accept_error) {
+  ::close(spare_fd_);
+  spare_fd_ = -1;
+  int fd = ::accept4(listener_.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  const int error = fd < 0 ? errno : 0;
+  if (fd >= 0) {
+    refuse(fd, 503, "server_full", "the server has no file descriptors left: try again later");
+    ++failed_accepts_;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_warning_ >= std::chrono::seconds(5)) {
+      last_warning_ = now;
+      log::warn("accept: out of file descriptors; new clients are answered 503")
+          .field("error", std::strerror(accept_error))
+          .field("failures_since_last_warning", failed_accepts_);
+      failed_accepts_ = 0;
+    }
+  }
+  spare_fd_ = open_spare();  // fails only if another thread took the descriptor meanwhile
+  return error == EINTR || error == ECONNABORTED ? 0 : error;  // 0: try the next one
 }
 
 void Acceptor::back_off(int error) {
@@ -101,7 +204,9 @@ void Acceptor::back_off(int error) {
   }
   backoff_.expires_after(std::chrono::milliseconds(100));
   backoff_.async_wait([this](const boost::system::error_code& ec) {
-    if (!ec && !stopped_) accept_ready();
+    if (ec || stopped_) return;
+    if (spare_fd_ < 0) spare_fd_ = open_spare();
+    accept_ready();
   });
 }
 

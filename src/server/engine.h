@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "rooms/directory.h"
+#include "server/peer_table.h"
 
 namespace dispatch {
 
@@ -29,6 +30,16 @@ class Engine {
     return next_connection_.fetch_add(1, std::memory_order_relaxed);
   }
   std::atomic<int64_t>& open_connections() { return open_connections_; }  // upgraded ones
+  // Sockets whose request head has not arrived yet. With open_connections they count toward
+  // server.max_connections: only the acceptor adds to it (on loop 0), checking the sum first. A
+  // handshake leaves this count before it takes a place among the open connections, so the
+  // acceptor may see one place too many for that instant; the place taken on upgrade is checked
+  // against the limit again, so open connections never exceed it.
+  std::atomic<int64_t>& handshaking() { return handshaking_; }
+  // Static files being sent (transport/static_download.h), bounded process-wide.
+  std::atomic<int64_t>& downloads() { return downloads_; }
+  // Per client IP: handshakes and downloads in flight.
+  PeerTable& peers() { return peers_; }
   std::atomic<int64_t>& live_connections() { return live_connections_; }  // every socket
 
   // Bytes queued for writing in the whole process, bounded by queued_bytes_cap: beyond it the
@@ -40,10 +51,13 @@ class Engine {
  private:
   std::string node_id_;
   Directory directory_;
+  PeerTable peers_;  // outlives the loops, whose connections refer to its entries
   std::vector<std::unique_ptr<EventLoop>> loops_;
   std::atomic<uint64_t> next_connection_{1};
   std::atomic<int64_t> open_connections_{0};
   std::atomic<int64_t> live_connections_{0};
+  std::atomic<int64_t> handshaking_{0};
+  std::atomic<int64_t> downloads_{0};
   std::atomic<int64_t> queued_bytes_{0};
   uint64_t queued_bytes_cap_;
 };

@@ -61,8 +61,8 @@ void EventLoop::arm_tick() {
 
 // ---------------------------------------------------------------- connections
 
-void EventLoop::add_connection(int fd) {
-  auto* connection = new Connection(*this, fd, engine_.next_connection_number());
+void EventLoop::add_connection(int fd, PeerEntry* peer) {
+  auto* connection = new Connection(*this, fd, engine_.next_connection_number(), peer);
   connections_.push_back(*connection);
   ++connection_count_;
   engine_.live_connections().fetch_add(1);
@@ -113,6 +113,7 @@ void EventLoop::remove_user_connection(Connection& connection) {
 void EventLoop::close_all(uint16_t code, std::string_view reason) {
   closing_all_ = true;
   for (Connection& connection : connections_) connection.close(code, reason);
+  downloads_.close_all();
 }
 
 // ---------------------------------------------------------------- local delivery

@@ -26,6 +26,7 @@
 #include "server/loop_task.h"
 #include "transport/connection_hook.h"
 #include "transport/readiness_poller.h"
+#include "transport/static_download.h"
 #include "transport/timer_wheel.h"
 
 namespace dispatch {
@@ -33,6 +34,7 @@ namespace dispatch {
 class Engine;
 class Connection;
 class CompiledConfig;
+struct PeerEntry;
 
 class EventLoop {
  public:
@@ -57,8 +59,9 @@ class EventLoop {
   const std::vector<uint64_t>& event_message_counts() const { return event_message_counts_; }
 
   // --- connections (on this loop's thread)
-  // Takes a freshly accepted non-blocking socket descriptor (owned from here on).
-  void add_connection(int fd);
+  // Takes a freshly accepted non-blocking socket descriptor (owned from here on) and its
+  // handshake's place in the engine's peer table.
+  void add_connection(int fd, PeerEntry* peer);
   void destroy(Connection* connection);
   size_t connection_count() const { return connection_count_; }
   // Closes every connection with this code (shutdown) and reports when none is left.
@@ -103,6 +106,7 @@ class EventLoop {
   simdjson::dom::parser& json_parser() { return json_parser_; }
   std::string& scratch() { return scratch_; }
   TimerWheel& wheel() { return wheel_; }
+  StaticDownloads& downloads() { return downloads_; }
 
  private:
   void run_task(LoopTask& task);
@@ -139,6 +143,7 @@ class EventLoop {
   bool closing_all_ = false;
   std::shared_ptr<LoopMailbox> mailbox_;
   std::unordered_map<uint64_t, Connection*> pending_steps_;  // empty unless a step is pending
+  StaticDownloads downloads_{*this};  // after the wheel and poller they use
 };
 
 }  // namespace dispatch

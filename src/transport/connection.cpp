@@ -19,6 +19,7 @@
 #include "router/router.h"
 #include "server/engine.h"
 #include "server/event_loop.h"
+#include "server/peer_table.h"
 #include "template/json_escape.h"
 #include "transport/upgrade.h"
 
@@ -54,15 +55,17 @@ struct AcceptedIdentity {
   std::optional<int64_t> expires_at;
 };
 
-Connection::Connection(EventLoop& loop, int fd, uint64_t number)
+Connection::Connection(EventLoop& loop, int fd, uint64_t number, PeerEntry* handshake_peer)
     : loop_(loop),
       number_(number),
       fd_(fd),
+      handshake_peer_(handshake_peer),
       reader_(loop.config().config().server.max_message_size) {}
 
 Connection::~Connection() {
   if (pending_ && pending_->in_flight) loop_.remove_pending_step(pending_->ticket);
   if (fd_ >= 0) ::close(fd_);
+  end_handshake();
 }
 
 const std::vector<std::string>& Connection::permissions() const {
@@ -184,6 +187,11 @@ void Connection::handle_handshake_bytes(char* data, size_t length) {
 
   const CompiledConfig& compiled = loop_.config();
   UpgradeDecision decision = decide_upgrade(request, compiled, unix_now());
+  if (decision.static_file) {
+    serve_static_file(std::move(*decision.static_file));
+    return;
+  }
+  end_handshake();  // before taking a place among the open connections
   if (!decision.http_response.empty()) {
     refuse_http(std::move(decision.http_response));
     return;
@@ -298,7 +306,40 @@ void Connection::accept(std::string response, AcceptedIdentity identity,
   }
 }
 
+void Connection::end_handshake() {
+  if (!handshake_peer_) return;
+  Engine& engine = loop_.engine();
+  engine.peers().end_handshake(handshake_peer_);
+  handshake_peer_ = nullptr;
+  engine.handshaking().fetch_sub(1);
+}
+
+void Connection::serve_static_file(StaticFile file) {
+  if (!file.file) {  // HEAD, 400 or 404: the head is the whole answer
+    end_handshake();
+    refuse_http(std::move(file.head));
+    return;
+  }
+  StaticDownloads& downloads = loop_.downloads();
+  if (!downloads.reserve(handshake_peer_)) {
+    end_handshake();
+    UpgradeRefusal busy{503, "too_many_downloads",
+                        "too many static files are being sent right now: try again shortly", false,
+                        0};
+    refuse_http(refusal_response(busy));
+    return;
+  }
+  PeerEntry* peer = handshake_peer_;  // the download holds a place of its own on the entry
+  end_handshake();
+  loop_.poller().remove(fd_);
+  const int socket = fd_;
+  fd_ = -1;
+  abort();  // this object is done with; the socket lives on in the download
+  downloads.start(socket, std::move(file), peer);
+}
+
 void Connection::refuse_http(std::string response) {
+  end_handshake();
   state_ = State::closing;
   close_after_flush_ = true;
   send_control(build_raw_frame(response));
@@ -600,7 +641,8 @@ void Connection::abort() {
   queue_ = SendQueue();
   pending_pong_ = FrameRef();
   close_frame_ = FrameRef();
-  ::close(fd_);  // also leaves the poller
+  end_handshake();
+  if (fd_ >= 0) ::close(fd_);  // also leaves the poller
   fd_ = -1;
   // Freed in a handler of its own, never in the middle of a call chain that still uses it.
   hold();

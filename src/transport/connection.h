@@ -35,6 +35,8 @@ namespace dispatch {
 
 class EventLoop;
 struct LocalRoom;
+struct PeerEntry;
+struct StaticFile;
 struct PendingMessage;
 
 class Connection final : public ws::FrameReaderHandler,
@@ -44,8 +46,9 @@ class Connection final : public ws::FrameReaderHandler,
  public:
   enum class State : uint8_t { handshaking, open, closing, closed };
 
-  // Takes ownership of fd, a connected non-blocking TCP socket.
-  Connection(EventLoop& loop, int fd, uint64_t number);
+  // Takes ownership of fd, a connected non-blocking TCP socket, and of its handshake's place in
+  // the engine's counts (handshaking() and the peer table entry; null: none taken).
+  Connection(EventLoop& loop, int fd, uint64_t number, PeerEntry* handshake_peer);
   ~Connection() override;
 
   void start();
@@ -108,6 +111,10 @@ class Connection final : public ws::FrameReaderHandler,
   void handle_handshake_bytes(char* data, size_t length);
   void accept(std::string response, struct AcceptedIdentity identity, std::string_view leftover);
   void refuse_http(std::string response);
+  // Gives back the handshake's place (the request head is whole, or the socket is gone).
+  void end_handshake();
+  // Sends a file of server.static_dir: the socket goes to a StaticDownload of the loop.
+  void serve_static_file(StaticFile file);
   void send_control(FrameRef frame);   // queued past the limit; never dropped
   void queue_control(FrameRef frame);  // the same, without asking for a flush
   bool over_queue_limit(size_t adding) const;
@@ -143,6 +150,7 @@ class Connection final : public ws::FrameReaderHandler,
   RoomList rooms_;
 
   std::unique_ptr<std::string> handshake_buffer_;  // only until the request head is whole
+  PeerEntry* handshake_peer_ = nullptr;            // only until the request head is whole
   ws::FrameReader reader_;
   SendQueue queue_;
   FrameRef pending_pong_;  // coalesced: only the latest ping is answered

@@ -3,17 +3,16 @@
 #include <fmt/format.h>
 #include <boost/url/parse.hpp>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 namespace dispatch {
 
 namespace {
 
 namespace fs = std::filesystem;
-
-constexpr std::uintmax_t max_file_size = 16 * 1024 * 1024;
 
 std::string_view content_type_of(const fs::path& path) {
   const std::string extension = path.extension().string();
@@ -38,15 +37,23 @@ std::string plain_response(int status, std::string_view reason, std::string_view
       status, reason, body.size(), body);
 }
 
-std::string not_found() {
-  return plain_response(404, "Not Found", "not_found", "no such file");
+StaticFile answer(std::string response) {
+  StaticFile reply;
+  reply.head = std::move(response);
+  return reply;
+}
+
+StaticFile not_found() {
+  return answer(plain_response(404, "Not Found", "not_found", "no such file"));
 }
 
 }  // namespace
 
-std::string static_file_response(const std::string& root, std::string_view target, bool head_only) {
+StaticFile static_file_for(const std::string& root, std::string_view target, bool head_only) {
   auto parsed = boost::urls::parse_origin_form(target);
-  if (!parsed) return plain_response(400, "Bad Request", "bad_request", "bad request target");
+  if (!parsed) {
+    return answer(plain_response(400, "Bad Request", "bad_request", "bad request target"));
+  }
 
   fs::path relative;
   for (auto segment : parsed->segments()) {  // percent-decoded
@@ -68,20 +75,22 @@ std::string static_file_response(const std::string& root, std::string_view targe
   auto [base_end, file_position] =
       std::mismatch(base.begin(), base.end(), file.begin(), file.end());
   if (base_end != base.end() || !fs::is_regular_file(file, error)) return not_found();
-  const std::uintmax_t size = fs::file_size(file, error);
-  if (error || size > max_file_size) return not_found();
+  // Opened without following a last symlink swapped in since the check; its size is the open
+  // file's, whatever happens to the path later.
+  UniqueFd opened(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  struct stat status {};
+  if (!opened || ::fstat(opened.get(), &status) != 0 || !S_ISREG(status.st_mode))
+    return not_found();
 
-  std::string body;
-  if (!head_only) {
-    std::ifstream in(file, std::ios::binary);
-    std::ostringstream contents;
-    contents << in.rdbuf();
-    body = contents.str();
-  }
-  return fmt::format(
+  StaticFile reply;
+  reply.size = static_cast<uint64_t>(status.st_size);
+  reply.head = fmt::format(
       "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-cache\r\n"
-      "X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n{}",
-      content_type_of(file), size, body);
+      "X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n",
+      content_type_of(file), reply.size);
+  reply.head_only = head_only;
+  if (!head_only) reply.file = std::move(opened);
+  return reply;
 }
 
 }  // namespace dispatch

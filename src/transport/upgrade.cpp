@@ -213,8 +213,9 @@ UpgradeDecision decide_upgrade(std::string_view request_bytes, const CompiledCon
     if (path == "/healthz" || path == "/readyz") {
       decision.http_response = plain_http_response(200, "application/json", "{\"status\":\"ok\"}");
     } else if (!server.static_dir.empty()) {
-      decision.http_response =
-          static_file_response(server.static_dir, target, request.method() == http::verb::head);
+      decision.static_file =
+          static_file_for(server.static_dir, target, request.method() == http::verb::head);
+      return decision;
     } else if (path == "/") {
       decision.http_response = plain_http_response(
           200, "text/html; charset=utf-8",

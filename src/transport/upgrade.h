@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "auth/jwt.h"
+#include "transport/static_files.h"
 
 namespace dispatch {
 
@@ -34,8 +35,10 @@ struct UpgradeDecision {
   UpgradeRefusal refusal;  // when not accepted
   // Set when the refusal may instead complete the upgrade and close (refuse_after_upgrade).
   std::string upgrade_response_for_refusal;
-  // A plain HTTP answer that is not a refusal (a static file): sent, then the socket closes.
+  // A plain HTTP answer that is not a refusal (/healthz): sent, then the socket closes.
   std::string http_response;
+  // A file of server.static_dir (or the 400/404 in its head): streamed, then the socket closes.
+  std::optional<StaticFile> static_file;
 };
 
 // `request` holds the request head up to and including the blank line.

@@ -23,8 +23,8 @@ std::string parent_of(const std::string& path) {
 }
 
 TEST(ConfigKeyTable, EveryKeyOfTheSpecIsListed) {
-  // SPEC.md section 2 (plus server.step_timeout), the GoDispatch compatibility keys and the
-  // event_jwt keys that default to the session's.
+  // SPEC.md section 2, plus the GoDispatch compatibility keys, the event_jwt keys that
+  // default to the session's, server.step_timeout and server.max_handshakes_per_ip (issue 8).
   const std::set<std::string> spec_keys = {"server",
                                            "server.address",
                                            "server.path",
@@ -40,6 +40,7 @@ TEST(ConfigKeyTable, EveryKeyOfTheSpecIsListed) {
                                            "server.handshake_timeout",
                                            "server.max_header_size",
                                            "server.max_connections",
+                                           "server.max_handshakes_per_ip",
                                            "server.max_rooms_per_connection",
                                            "server.error_budget",
                                            "server.trusted_proxies",

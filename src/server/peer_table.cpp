@@ -1,0 +1,82 @@
+#include "server/peer_table.h"
+
+#include <arpa/inet.h>
+
+#include <cstring>
+#include <functional>
+#include <string_view>
+
+namespace dispatch {
+
+PeerAddress PeerAddress::from(const sockaddr_storage& address) {
+  PeerAddress peer;
+  if (address.ss_family == AF_INET6) {
+    const auto& v6 = reinterpret_cast<const sockaddr_in6&>(address);
+    std::memcpy(peer.bytes.data(), &v6.sin6_addr, 16);
+  } else if (address.ss_family == AF_INET) {
+    const auto& v4 = reinterpret_cast<const sockaddr_in&>(address);
+    peer.bytes[10] = peer.bytes[11] = 0xff;
+    std::memcpy(peer.bytes.data() + 12, &v4.sin_addr, 4);
+  }
+  return peer;
+}
+
+std::string PeerAddress::text() const {
+  char buffer[INET6_ADDRSTRLEN] = {};
+  static constexpr uint8_t v4_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (std::memcmp(bytes.data(), v4_prefix, 12) == 0) {
+    inet_ntop(AF_INET, bytes.data() + 12, buffer, sizeof buffer);
+  } else {
+    inet_ntop(AF_INET6, bytes.data(), buffer, sizeof buffer);
+  }
+  return buffer;
+}
+
+size_t PeerAddressHash::operator()(const PeerAddress& address) const {
+  return std::hash<std::string_view>()(
+      std::string_view(reinterpret_cast<const char*>(address.bytes.data()), address.bytes.size()));
+}
+
+PeerEntry* PeerTable::try_begin_handshake(const PeerAddress& address, uint32_t limit) {
+  std::lock_guard lock(mutex_);
+  PeerEntry& entry = entries_[address];
+  entry.address = address;
+  if (limit > 0 && entry.handshakes >= limit) {
+    erase_if_unused(&entry);
+    return nullptr;
+  }
+  ++entry.handshakes;
+  return &entry;
+}
+
+void PeerTable::end_handshake(PeerEntry* entry) {
+  std::lock_guard lock(mutex_);
+  --entry->handshakes;
+  erase_if_unused(entry);
+}
+
+bool PeerTable::try_begin_download(PeerEntry* entry, uint32_t limit) {
+  std::lock_guard lock(mutex_);
+  if (limit > 0 && entry->downloads >= limit) return false;
+  ++entry->downloads;
+  return true;
+}
+
+void PeerTable::end_download(PeerEntry* entry) {
+  std::lock_guard lock(mutex_);
+  --entry->downloads;
+  erase_if_unused(entry);
+}
+
+size_t PeerTable::size() const {
+  std::lock_guard lock(mutex_);
+  return entries_.size();
+}
+
+void PeerTable::erase_if_unused(PeerEntry* entry) {
+  if (entry->handshakes > 0 || entry->downloads > 0) return;
+  const PeerAddress address = entry->address;  // a copy: the key must outlive the erase
+  entries_.erase(address);
+}
+
+}  // namespace dispatch
