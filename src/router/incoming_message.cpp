@@ -132,7 +132,10 @@ std::optional<DuplicateKey> find_duplicate_key(simdjson::dom::element element) {
     for (auto field : object) {
       if (field.value.is_object() || field.value.is_array()) {
         if (auto found = find_duplicate_key(field.value)) {
-          found->reversed_path.push_back("." + quoted_key(field.key));
+          // Appended, not "." + key: GCC 12 at -O3 warns (-Wrestrict) on that form.
+          std::string segment = ".";
+          segment += quoted_key(field.key);
+          found->reversed_path.push_back(std::move(segment));
           return found;
         }
       }

@@ -43,7 +43,7 @@ inline size_t run_ready(EventLoop& loop) {
 
 // A connection of `loop` without a socket; owned by the caller.
 inline std::unique_ptr<Connection> socketless_connection(EventLoop& loop) {
-  return std::make_unique<Connection>(loop, -1, loop.engine().next_connection_number());
+  return std::make_unique<Connection>(loop, -1, loop.engine().next_connection_number(), nullptr);
 }
 
 }  // namespace dispatch::test_support

@@ -234,7 +234,7 @@ class SessionFixture {
     const int server_end = fds[1];
     ::fcntl(server_end, F_SETFL, ::fcntl(server_end, F_GETFL) | O_NONBLOCK);
     EventLoop& loop = engine_->loop(0);
-    boost::asio::post(loop.io(), [&loop, server_end] { loop.add_connection(server_end); });
+    boost::asio::post(loop.io(), [&loop, server_end] { loop.add_connection(server_end, nullptr); });
     auto client = std::make_unique<TestClient>(fds[0]);
     EXPECT_NE(client->upgrade(), "");
     return client;
