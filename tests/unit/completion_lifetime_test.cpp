@@ -14,6 +14,7 @@
 namespace dispatch {
 namespace {
 
+using test_support::event_of;
 using test_support::SessionFixture;
 using test_support::TestClient;
 
@@ -28,11 +29,6 @@ events:
     actions:
       - {name: _reply, params: [quick_ok, '{}']}
 )";
-
-std::string event_of(const boost::json::value& frame) {
-  if (!frame.is_object() || !frame.as_object().contains("event")) return "<none>";
-  return std::string(frame.at("event").as_string());
-}
 
 // A continuation that records whether it ran, and whether it has been destroyed.
 struct Witness {

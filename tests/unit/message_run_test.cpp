@@ -11,6 +11,7 @@
 namespace dispatch {
 namespace {
 
+using test_support::event_of;
 using test_support::SessionFixture;
 using test_support::TestClient;
 
@@ -34,11 +35,6 @@ events:
     actions:
       - {name: _reply, params: [quick_ok, '{}']}
 )";
-
-std::string event_of(const boost::json::value& frame) {
-  if (!frame.is_object() || !frame.as_object().contains("event")) return "<none>";
-  return std::string(frame.at("event").as_string());
-}
 
 // The next frame must be the ack of `ref`.
 void expect_ack(TestClient& client, int ref) {

@@ -38,6 +38,12 @@
 
 namespace dispatch::test_support {
 
+// The `event` of a server frame, or "<none>".
+inline std::string event_of(const boost::json::value& frame) {
+  if (!frame.is_object() || !frame.as_object().contains("event")) return "<none>";
+  return std::string(frame.at("event").as_string());
+}
+
 constexpr auto kWaitLimit = std::chrono::seconds(10);
 
 // Completions of `t_park` steps, handed from the loop thread to the test thread.
