@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "router/incoming_message.h"
+#include "pipeline/incoming_message.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static simdjson::dom::parser parser;

@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "router/incoming_message.h"
+#include "pipeline/incoming_message.h"
 
 namespace {
 

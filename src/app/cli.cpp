@@ -12,7 +12,7 @@
 #include "config/loader.h"
 #include "config/units.h"
 #include "dispatch/extension.h"
-#include "router/compiled_config.h"
+#include "pipeline/compiled_config.h"
 #include "server/server.h"
 #include "template/json_escape.h"
 

@@ -11,7 +11,7 @@
 
 #include "config/config.h"
 #include "log/log.h"
-#include "router/compiled_config.h"
+#include "pipeline/compiled_config.h"
 #include "server/engine.h"
 #include "server/event_loop.h"
 #include "server/peer_table.h"

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "rooms/directory.h"
+#include "delivery/directory.h"
 #include "server/peer_table.h"
 
 namespace dispatch {
@@ -36,7 +36,7 @@ class Engine {
   // acceptor may see one place too many for that instant; the place taken on upgrade is checked
   // against the limit again, so open connections never exceed it.
   std::atomic<int64_t>& handshaking() { return handshaking_; }
-  // Static files being sent (transport/static_download.h), bounded process-wide.
+  // Static files being sent (server/static_download.h), bounded process-wide.
   std::atomic<int64_t>& downloads() { return downloads_; }
   // Per client IP: handshakes and downloads in flight.
   PeerTable& peers() { return peers_; }

@@ -6,9 +6,9 @@
 
 #include "log/log.h"
 #include "protocol/websocket.h"
-#include "router/compiled_config.h"
+#include "pipeline/compiled_config.h"
 #include "server/engine.h"
-#include "transport/connection.h"
+#include "server/connection.h"
 
 namespace dispatch {
 

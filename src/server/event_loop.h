@@ -19,14 +19,14 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/out_frame.h"
-#include "rooms/directory.h"
-#include "rooms/local_rooms.h"
+#include "frames/out_frame.h"
+#include "delivery/directory.h"
+#include "delivery/local_rooms.h"
 #include "server/loop_mailbox.h"
 #include "server/loop_task.h"
-#include "transport/connection_hook.h"
+#include "session/session_lists.h"
 #include "transport/readiness_poller.h"
-#include "transport/static_download.h"
+#include "server/static_download.h"
 #include "transport/timer_wheel.h"
 
 namespace dispatch {
@@ -67,7 +67,7 @@ class EventLoop {
   // Closes every connection with this code (shutdown) and reports when none is left.
   void close_all(uint16_t code, std::string_view reason);
 
-  // --- steps that finish later (router/message_run.cpp). A Completion reaches its connection
+  // --- steps that finish later (pipeline/message_run.cpp). A Completion reaches its connection
   // only through this table of in-flight tickets, never through a pointer of its own: once the
   // connection is gone (or the step timed out) the ticket is absent and the completion a no-op.
   const std::shared_ptr<LoopMailbox>& mailbox() const { return mailbox_; }

@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "core/out_frame.h"
+#include "frames/out_frame.h"
 
 namespace dispatch {
 

@@ -20,7 +20,7 @@
 #include "config/loader.h"
 #include "log/log.h"
 #include "protocol/websocket.h"
-#include "router/compiled_config.h"
+#include "pipeline/compiled_config.h"
 #include "server/acceptor.h"
 #include "server/engine.h"
 #include "server/event_loop.h"

@@ -11,7 +11,7 @@
 #include "config/address.h"
 #include "config/config.h"
 #include "dispatch/extension.h"
-#include "router/compiled_config.h"
+#include "pipeline/compiled_config.h"
 
 namespace dispatch {
 

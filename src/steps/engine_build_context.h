@@ -1,5 +1,5 @@
 // What a built-in step may read at load time beyond the public StepBuildContext: the typed
-// config (`secure` reads auth.event_jwt). The engine's build context (router/compiled_config.cpp)
+// config (`secure` reads auth.event_jwt). The engine's build context (pipeline/compiled_config.cpp)
 // is one of these; a custom step sees only the public interface.
 #pragma once
 

@@ -10,7 +10,7 @@
 #include <utility>
 
 #include "protocol/websocket.h"
-#include "router/compiled_config.h"
+#include "pipeline/compiled_config.h"
 #include "template/json_escape.h"
 #include "transport/static_files.h"
 

@@ -19,7 +19,7 @@
 #include "config/key_table.h"
 #include "config_test_support.h"
 #include "dispatch/extension.h"
-#include "router/compiled_config.h"
+#include "pipeline/compiled_config.h"
 #include "test_paths.h"
 
 namespace dispatch::config {

@@ -1,4 +1,4 @@
-// The Directory (src/rooms/directory.h) used from several threads at once, as the event loops
+// The Directory (src/delivery/directory.h) used from several threads at once, as the event loops
 // do. Run under TSan by scripts/test: their names contain "Concurrent", which
 // tests/CMakeLists.txt registers again with the `threaded` label.
 #include <gtest/gtest.h>
@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "rooms/directory.h"
+#include "delivery/directory.h"
 
 namespace dispatch {
 namespace {

@@ -1,4 +1,4 @@
-// Tests of the process-wide directory (src/rooms/directory.h): which loops have members of a
+// Tests of the process-wide directory (src/delivery/directory.h): which loops have members of a
 // room (counting joins in flight), and a user's connections under the per-user limit.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "rooms/directory.h"
+#include "delivery/directory.h"
 
 namespace dispatch {
 namespace {

@@ -1,12 +1,12 @@
-// Fan-out (src/fanout): which loops a publish or a join reaches. Three loops that never start
+// Fan-out (src/delivery/fanout.cpp): which loops a publish or a join reaches. Three loops that never start
 // their threads; each loop's io_context is run by hand, so a batch handed to another loop shows
 // as one handler there (one post per target loop per turn).
 #include <gtest/gtest.h>
 
 #include <optional>
 
-#include "core/out_frame.h"
-#include "fanout/fanout.h"
+#include "frames/out_frame.h"
+#include "delivery/fanout.h"
 #include "loop_test_support.h"
 
 namespace dispatch {

@@ -1,4 +1,4 @@
-// Outgoing frames have 32-bit sizes (core/out_frame.h): server.max_message_size is capped at
+// Outgoing frames have 32-bit sizes (frames/out_frame.h): server.max_message_size is capped at
 // 64MiB so a frame built from a message stays far below that, and a frame past it is refused
 // instead of being cut short.
 #include <gtest/gtest.h>
@@ -8,7 +8,7 @@
 #include <string_view>
 
 #include "config_test_support.h"
-#include "core/out_frame.h"
+#include "frames/out_frame.h"
 
 namespace dispatch {
 namespace {

@@ -1,4 +1,4 @@
-// Tests of parsing one client message (src/router/incoming_message.h): the fields, every bad form
+// Tests of parsing one client message (src/pipeline/incoming_message.h): the fields, every bad form
 // with its error code and message, and the `ref` kept for errors (SPEC section 4).
 #include <gtest/gtest.h>
 #include <simdjson.h>
@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "router/incoming_message.h"
+#include "pipeline/incoming_message.h"
 
 namespace dispatch {
 namespace {

@@ -1,4 +1,4 @@
-// One loop's rooms (src/rooms/local_rooms.h): membership per connection, the Directory's count
+// One loop's rooms (src/delivery/local_rooms.h): membership per connection, the Directory's count
 // for this loop kept in step, empty rooms erased, and a visit that may make members leave.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "loop_test_support.h"
-#include "rooms/directory.h"
-#include "rooms/local_rooms.h"
+#include "delivery/directory.h"
+#include "delivery/local_rooms.h"
 
 namespace dispatch {
 namespace {

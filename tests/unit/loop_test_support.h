@@ -12,10 +12,10 @@
 
 #include "config_test_support.h"
 #include "dispatch/extension.h"
-#include "router/compiled_config.h"
+#include "pipeline/compiled_config.h"
 #include "server/engine.h"
 #include "server/event_loop.h"
-#include "transport/connection.h"
+#include "server/connection.h"
 
 namespace dispatch::test_support {
 

@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/error_budget.h"
+#include "session/error_budget.h"
 #include "steps/modifiers/sliding_window.h"
 
 namespace dispatch {

@@ -1,4 +1,4 @@
-// Tests of a connection's send queue (src/transport/send_queue.h): byte accounting, gathering,
+// Tests of a connection's send queue (src/session/send_queue.h): byte accounting, gathering,
 // partial writes, the slow-consumer drops that never cut a half-written frame, memory release.
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "transport/send_queue.h"
+#include "session/send_queue.h"
 
 namespace dispatch {
 namespace {

@@ -1,4 +1,4 @@
-// Tests of the frames the server sends (src/core/server_frames.h): exact bytes of event, error
+// Tests of the frames the server sends (src/frames/server_frames.h): exact bytes of event, error
 // and ack frames, key order, JSON escaping, header length classes, and that every payload
 // parses back as the JSON a client expects.
 #include <gtest/gtest.h>
@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "core/server_frames.h"
+#include "frames/server_frames.h"
 
 namespace dispatch {
 namespace {

@@ -31,7 +31,7 @@
 #include "config/environment.h"
 #include "config/loader.h"
 #include "dispatch/extension.h"
-#include "router/compiled_config.h"
+#include "pipeline/compiled_config.h"
 #include "server/engine.h"
 #include "server/event_loop.h"
 #include "ws_test_support.h"

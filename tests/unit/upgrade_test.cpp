@@ -13,7 +13,7 @@
 #include "config/environment.h"
 #include "config/loader.h"
 #include "dispatch/extension.h"
-#include "router/compiled_config.h"
+#include "pipeline/compiled_config.h"
 #include "transport/upgrade.h"
 
 namespace dispatch {

@@ -1,11 +1,11 @@
-#include "fanout/fanout.h"
+#include "delivery/fanout.h"
 
 #include <bit>
 
-#include "router/compiled_config.h"
+#include "pipeline/compiled_config.h"
 #include "server/engine.h"
 #include "server/event_loop.h"
-#include "transport/connection.h"
+#include "server/connection.h"
 
 namespace dispatch {
 

@@ -10,8 +10,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "rooms/directory.h"
-#include "transport/connection_hook.h"
+#include "delivery/directory.h"
+#include "session/session_lists.h"
 
 namespace dispatch {
 

@@ -1,4 +1,4 @@
-#include "core/out_frame.h"
+#include "frames/out_frame.h"
 
 #include <cstdlib>
 #include <cstring>

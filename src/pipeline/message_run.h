@@ -8,9 +8,9 @@
 #include <optional>
 #include <string>
 
-#include "core/server_frames.h"
+#include "frames/server_frames.h"
 #include "dispatch/extension.h"
-#include "router/incoming_message.h"
+#include "pipeline/incoming_message.h"
 #include "template/template.h"
 
 namespace dispatch {

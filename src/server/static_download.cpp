@@ -1,4 +1,4 @@
-#include "transport/static_download.h"
+#include "server/static_download.h"
 
 #include <sys/epoll.h>
 #include <sys/sendfile.h>

@@ -1,19 +1,19 @@
-#include "router/message_run.h"
+#include "pipeline/message_run.h"
 
 #include <fmt/format.h>
 
 #include <charconv>
 
-#include "fanout/fanout.h"
+#include "delivery/fanout.h"
 #include "log/log.h"
 #include "protocol/websocket.h"
-#include "router/compiled_config.h"
-#include "router/router.h"
+#include "pipeline/compiled_config.h"
+#include "pipeline/router.h"
 #include "server/engine.h"
 #include "server/event_loop.h"
 #include "server/loop_mailbox.h"
 #include "template/json_escape.h"
-#include "transport/connection.h"
+#include "server/connection.h"
 
 namespace dispatch {
 

@@ -16,7 +16,7 @@
 #include "config/config.h"
 #include "dispatch/extension.h"
 #include "template/template.h"
-#include "rooms/directory.h"
+#include "delivery/directory.h"
 
 namespace dispatch {
 

@@ -6,7 +6,7 @@
 #include <optional>
 #include <string_view>
 
-#include "core/out_frame.h"
+#include "frames/out_frame.h"
 #include "dispatch/error_code.h"
 
 namespace dispatch {

@@ -21,14 +21,14 @@
 #include <utility>
 #include <vector>
 
-#include "core/error_budget.h"
+#include "session/error_budget.h"
 #include "dispatch/error_code.h"
-#include "core/out_frame.h"
+#include "frames/out_frame.h"
 #include "protocol/frame_reader.h"
-#include "router/router.h"
-#include "transport/connection_hook.h"
+#include "pipeline/router.h"
+#include "session/session_lists.h"
 #include "transport/readiness_poller.h"
-#include "transport/send_queue.h"
+#include "session/send_queue.h"
 #include "transport/timer_wheel.h"
 
 namespace dispatch {
@@ -76,7 +76,7 @@ class Connection final : public ws::FrameReaderHandler,
   // does not count; a connection that has spent its budget is closed with 1008.
   void send_error(ErrorCode code, const FrameRef& frame);
 
-  // --- steps that finish later (router/message_run.cpp)
+  // --- steps that finish later (pipeline/message_run.cpp)
   PendingMessage* pending() { return pending_.get(); }
   void set_pending(std::unique_ptr<PendingMessage> pending);
   std::unique_ptr<PendingMessage> take_pending() { return std::move(pending_); }

@@ -1,4 +1,4 @@
-#include "router/compiled_config.h"
+#include "pipeline/compiled_config.h"
 
 #include <fmt/format.h>
 

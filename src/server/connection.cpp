@@ -1,4 +1,4 @@
-#include "transport/connection.h"
+#include "server/connection.h"
 
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -11,12 +11,12 @@
 #include <chrono>
 
 #include "config/config.h"
-#include "core/server_frames.h"
+#include "frames/server_frames.h"
 #include "log/log.h"
 #include "protocol/websocket.h"
-#include "rooms/local_rooms.h"
-#include "router/compiled_config.h"
-#include "router/router.h"
+#include "delivery/local_rooms.h"
+#include "pipeline/compiled_config.h"
+#include "pipeline/router.h"
 #include "server/engine.h"
 #include "server/event_loop.h"
 #include "server/peer_table.h"

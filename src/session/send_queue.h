@@ -11,7 +11,7 @@
 #include <memory>
 #include <utility>
 
-#include "core/out_frame.h"
+#include "frames/out_frame.h"
 
 namespace dispatch {
 

@@ -1,18 +1,18 @@
-#include "router/router.h"
+#include "pipeline/router.h"
 
 #include <fmt/format.h>
 #include <simdjson.h>
 
 #include "config/config.h"
-#include "core/out_frame.h"
-#include "core/server_frames.h"
+#include "frames/out_frame.h"
+#include "frames/server_frames.h"
 #include "protocol/frame_reader.h"
 #include "protocol/websocket.h"
-#include "router/compiled_config.h"
-#include "router/incoming_message.h"
-#include "router/message_run.h"
+#include "pipeline/compiled_config.h"
+#include "pipeline/incoming_message.h"
+#include "pipeline/message_run.h"
 #include "server/event_loop.h"
-#include "transport/connection.h"
+#include "server/connection.h"
 
 namespace dispatch::router {
 

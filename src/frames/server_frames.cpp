@@ -1,4 +1,4 @@
-#include "core/server_frames.h"
+#include "frames/server_frames.h"
 
 #include <fmt/format.h>
 #include <simdjson.h>

@@ -1,4 +1,4 @@
-#include "router/incoming_message.h"
+#include "pipeline/incoming_message.h"
 
 #include <fmt/format.h>
 

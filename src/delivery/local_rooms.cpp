@@ -1,8 +1,8 @@
-#include "rooms/local_rooms.h"
+#include "delivery/local_rooms.h"
 
 #include <algorithm>
 
-#include "transport/connection.h"
+#include "server/connection.h"
 
 namespace dispatch {
 

@@ -1,5 +1,5 @@
 // Per-connection error budget on a sliding-window estimate.
-#include "core/error_budget.h"
+#include "session/error_budget.h"
 
 #include <algorithm>
 #include <limits>

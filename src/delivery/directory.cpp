@@ -1,4 +1,4 @@
-#include "rooms/directory.h"
+#include "delivery/directory.h"
 
 #include <algorithm>
 #include <cassert>

@@ -5,7 +5,7 @@
 
 #include <string_view>
 
-#include "core/out_frame.h"
+#include "frames/out_frame.h"
 
 namespace dispatch {
 

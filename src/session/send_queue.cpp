@@ -1,4 +1,4 @@
-#include "transport/send_queue.h"
+#include "session/send_queue.h"
 
 #include <utility>
 
