@@ -89,7 +89,10 @@ class StepContext {
   virtual std::optional<std::string_view> target() const = 0;  // absent when the message had none
   virtual const std::vector<std::string>& token_permissions() const = 0;
   virtual bool is_member(std::string_view room) const = 0;  // the sending connection
+  // The loop's clock: steady time for windows and deadlines, and wall time in whole seconds since
+  // 1970 for token checks. Read these rather than the system clocks: `dispatch test` moves them.
   virtual std::chrono::steady_clock::time_point now() const = 0;
+  virtual int64_t unix_seconds() const = 0;
   // The connection's event loop; valid only while the server runs (it stops with the server:
   // handlers still queued on it are then destroyed without running).
   virtual boost::asio::any_io_executor executor() const = 0;
@@ -152,8 +155,7 @@ class StepBuildContext {
   virtual const std::map<std::string, std::string>& options() const = 0;
   // A load-time error at this step's position in the config; the config is then refused.
   virtual void error(std::string message) = 0;
-  // Injected clock for steps that count time (tests replace it).
-  virtual std::function<std::chrono::steady_clock::time_point()> clock() const = 0;
+  // (Time is read when a step runs, from StepContext::now() and unix_seconds(): the loop's clock.)
 };
 
 using StepFactory = std::function<std::unique_ptr<Step>(StepBuildContext&)>;

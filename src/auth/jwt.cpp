@@ -140,7 +140,14 @@ JwtError check_claims(object claims, const JwtSettings& settings, int64_t now,
       }
     }
     if (wanted_claims.find(name) != wanted_claims.end()) {
-      token.claims.emplace_back(std::string(name), simdjson::minify(value));
+      NamedClaim& claim = token.claims.emplace_back();
+      claim.name.assign(name);
+      std::string_view text;
+      if (value.get_string().get(text) == simdjson::SUCCESS) {
+        claim.value = {true, std::string(text)};
+      } else {
+        claim.value = {false, simdjson::minify(value)};
+      }
     }
   }
 

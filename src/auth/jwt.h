@@ -38,12 +38,25 @@ enum class JwtError {
 // A human sentence for logs and HTTP bodies; never contains the token or the secret.
 std::string_view describe(JwtError error);
 
+// A claim's value as templates and checks use it: a string's text (unescaped), or the compact
+// JSON of any other value. Taken from the token once, when it is verified.
+struct ClaimValue {
+  bool is_string = false;
+  std::string text;
+  bool operator==(const ClaimValue&) const = default;
+};
+struct NamedClaim {
+  std::string name;
+  ClaimValue value;
+  bool operator==(const NamedClaim&) const = default;
+};
+
 struct VerifiedToken {
   std::string subject;                // non-empty string `sub`
   std::optional<int64_t> expires_at;  // `exp` in unix seconds (fractions rounded up)
   std::vector<std::string> perms;     // `perms` claim, an array of strings when present
-  // Only the claims named in `wanted_claims`, in token order: name -> compact JSON of the value.
-  std::vector<std::pair<std::string, std::string>> claims;
+  // Only the claims named in `wanted_claims`, in token order.
+  std::vector<NamedClaim> claims;
 };
 
 struct JwtResult {

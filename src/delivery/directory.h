@@ -38,6 +38,7 @@ class Directory {
   static constexpr size_t max_loops = 64;
 
   explicit Directory(size_t loop_count) : loop_count_(loop_count) {}
+  unsigned loop_count() const { return static_cast<unsigned>(loop_count_); }
 
   // Bit i set: loop i has members of the room (or a join in flight to it).
   uint64_t room_loops(std::string_view room) const;

@@ -1,6 +1,6 @@
 // Fan-out: getting one shared frame to every recipient, on whichever loops they live. The
-// Directory says which loops to reach; this loop's recipients are served directly, other loops
-// get a task in this turn's batch (FIFO per loop, so one sender's frames keep their order).
+// Directory says which loops to reach; the origin loop's recipients are served at once, other
+// loops get a task in this turn's batch (LoopDelivery::post).
 #pragma once
 
 #include <string_view>
@@ -9,15 +9,15 @@
 
 namespace dispatch {
 
-class EventLoop;
+class LoopDelivery;
 
-void publish_to_room(EventLoop& origin, std::string_view room, const FrameRef& frame);
-void publish_to_user(EventLoop& origin, std::string_view user, const FrameRef& frame);
-void publish_to_all(EventLoop& origin, const FrameRef& frame);
+void publish_to_room(LoopDelivery& origin, std::string_view room, const FrameRef& frame);
+void publish_to_user(LoopDelivery& origin, std::string_view user, const FrameRef& frame);
+void publish_to_all(LoopDelivery& origin, const FrameRef& frame);
 
-// Joins every live connection of `user`, on every loop, to `room`. Loops that have to do the
-// join later count as members at once, so a publish right after reaches them.
-void join_user_to_room(EventLoop& origin, std::string_view user, std::string_view room);
-void leave_user_from_room(EventLoop& origin, std::string_view user, std::string_view room);
+// Joins every live session of `user`, on every loop, to `room`. Loops that have to do the join
+// later count as members at once, so a publish right after reaches them.
+void join_user_to_room(LoopDelivery& origin, std::string_view user, std::string_view room);
+void leave_user_from_room(LoopDelivery& origin, std::string_view user, std::string_view room);
 
 }  // namespace dispatch

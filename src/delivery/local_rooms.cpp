@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "server/connection.h"
+#include "session/session.h"
 
 namespace dispatch {
 
@@ -11,46 +11,46 @@ LocalRoom* LocalRooms::find(std::string_view name) const {
   return found == rooms_.end() ? nullptr : found->second.get();
 }
 
-bool LocalRooms::join(Connection& connection, std::string_view name, uint32_t room_limit) {
-  if (room_limit > 0 && connection.rooms().size() >= room_limit) return false;
+bool LocalRooms::join(Session& session, std::string_view name, uint32_t room_limit) {
+  if (room_limit > 0 && session.rooms().size() >= room_limit) return false;
   LocalRoom* room = find(name);
   if (!room) {
     auto created = std::make_unique<LocalRoom>();
     created->name = std::string(name);
     room = created.get();
     rooms_.emplace(room->name, std::move(created));
-  } else if (std::find(connection.rooms().begin(), connection.rooms().end(), room) !=
-             connection.rooms().end()) {
+  } else if (std::find(session.rooms().begin(), session.rooms().end(), room) !=
+             session.rooms().end()) {
     return false;
   }
-  room->members.push_back(&connection);
-  connection.rooms().push_back(room);
+  room->members.push_back(&session);
+  session.rooms().push_back(room);
   directory_.add_room_refs(name, loop_, +1);
   return true;
 }
 
-bool LocalRooms::leave(Connection& connection, std::string_view name) {
+bool LocalRooms::leave(Session& session, std::string_view name) {
   LocalRoom* room = find(name);
   if (!room) return false;
-  auto& joined = connection.rooms();
+  auto& joined = session.rooms();
   auto position = std::find(joined.begin(), joined.end(), room);
   if (position == joined.end()) return false;
   *position = joined.back();
   joined.pop_back();
-  remove_member(*room, connection);
+  remove_member(*room, session);
   return true;
 }
 
-void LocalRooms::leave_all(Connection& connection) {
+void LocalRooms::leave_all(Session& session) {
   RoomList joined;
-  joined.swap(connection.rooms());
-  for (LocalRoom* room : joined) remove_member(*room, connection);
+  joined.swap(session.rooms());
+  for (LocalRoom* room : joined) remove_member(*room, session);
 }
 
 // O(members): fine for the rooms of this size class; a per-membership index would make it O(1)
 // at the cost of memory on every membership.
-void LocalRooms::remove_member(LocalRoom& room, Connection& connection) {
-  auto position = std::find(room.members.begin(), room.members.end(), &connection);
+void LocalRooms::remove_member(LocalRoom& room, Session& session) {
+  auto position = std::find(room.members.begin(), room.members.end(), &session);
   if (position != room.members.end()) {
     *position = room.members.back();
     room.members.pop_back();

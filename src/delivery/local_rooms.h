@@ -1,6 +1,6 @@
-// One loop's rooms: room id → the loop's connections in it. A connection keeps pointers to the
+// One loop's rooms: room id → the loop's sessions in it. A session keeps pointers to the
 // rooms it is in, so leaving everything at disconnect needs no lookup. Membership is per
-// connection and ends with it; an empty room is erased (locally and in the Directory).
+// session and ends with it; an empty room is erased (locally and in the Directory).
 #pragma once
 
 #include <cstdint>
@@ -15,26 +15,20 @@
 
 namespace dispatch {
 
-class Connection;
-
-struct LocalRoom {
-  std::string name;
-  ConnectionList members;
-  uint32_t visits = 0;  // deliveries in progress: the room is not erased under them
-};
+class Session;
 
 class LocalRooms {
  public:
   LocalRooms(Directory& directory, unsigned loop) : directory_(directory), loop_(loop) {}
 
   LocalRoom* find(std::string_view name) const;
-  // Adds the connection; false when it was already a member, or is in `room_limit` rooms
+  // Adds the session; false when it was already a member, or is in `room_limit` rooms
   // already (server.max_rooms_per_connection; 0 = no limit).
-  bool join(Connection& connection, std::string_view name, uint32_t room_limit);
-  bool leave(Connection& connection, std::string_view name);
-  void leave_all(Connection& connection);
+  bool join(Session& session, std::string_view name, uint32_t room_limit);
+  bool leave(Session& session, std::string_view name);
+  void leave_all(Session& session);
 
-  // Calls visit(Connection&) for each member. A visit may make that member leave (a slow
+  // Calls visit(Session&) for each member. A visit may make that member leave (a slow
   // consumer is closed): the member that takes its place is still visited, and the room stays
   // allocated until the loop is done.
   template <typename Visit>
@@ -43,7 +37,7 @@ class LocalRooms {
     if (!room) return;
     ++room->visits;
     for (size_t i = 0; i < room->members.size();) {
-      Connection* member = room->members[i];
+      Session* member = room->members[i];
       visit(*member);
       if (i < room->members.size() && room->members[i] == member) ++i;
     }
@@ -53,7 +47,7 @@ class LocalRooms {
   size_t size() const { return rooms_.size(); }
 
  private:
-  void remove_member(LocalRoom& room, Connection& connection);
+  void remove_member(LocalRoom& room, Session& session);
   void erase_if_unused(LocalRoom& room);
 
   Directory& directory_;

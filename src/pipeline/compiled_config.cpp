@@ -14,13 +14,8 @@ class BuildContext final : public EngineBuildContext {
  public:
   BuildContext(const config::Config& config, const config::EventSpec& event,
                const config::StepSpec& step, std::vector<std::optional<tmpl::Template>>& params,
-               std::vector<config::ConfigError>& errors, CompiledConfig::Clock clock)
-      : config_(config),
-        event_(event),
-        step_(step),
-        params_(params),
-        errors_(errors),
-        clock_(std::move(clock)) {}
+               std::vector<config::ConfigError>& errors)
+      : config_(config), event_(event), step_(step), params_(params), errors_(errors) {}
 
   const config::Config& config() const override { return config_; }
   std::string_view event_name() const override { return event_.name; }
@@ -34,10 +29,6 @@ class BuildContext final : public EngineBuildContext {
     errors_.push_back({step_.mark, fmt::format("`{}`: {}", step_.name, message)});
     failed = true;
   }
-  std::function<std::chrono::steady_clock::time_point()> clock() const override {
-    if (clock_) return clock_;
-    return [] { return std::chrono::steady_clock::now(); };
-  }
 
   bool failed = false;
 
@@ -47,7 +38,6 @@ class BuildContext final : public EngineBuildContext {
   const config::StepSpec& step_;
   std::vector<std::optional<tmpl::Template>>& params_;
   std::vector<config::ConfigError>& errors_;
-  CompiledConfig::Clock clock_;
 };
 
 std::string known_names(const StepRegistry& registry, StepKind kind) {
@@ -67,8 +57,7 @@ bool CompiledConfig::is_known_permission(std::string_view name) const {
 }
 
 std::shared_ptr<const CompiledConfig> CompiledConfig::compile(
-    config::Config config, const StepRegistry& registry, std::vector<config::ConfigError>& errors,
-    Clock clock) {
+    config::Config config, const StepRegistry& registry, std::vector<config::ConfigError>& errors) {
   auto compiled = std::shared_ptr<CompiledConfig>(new CompiledConfig());
   compiled->config_ = std::move(config);
   compiled->session_jwt_ = jwt_settings_of(compiled->config_.auth.jwt);
@@ -147,7 +136,7 @@ std::shared_ptr<const CompiledConfig> CompiledConfig::compile(
           if (tmpl::uses_source(*params[i], tmpl::Source::target_id)) pipeline.needs_target = true;
         }
         if (!params_ok) continue;
-        BuildContext context(compiled->config_, event, spec, params, errors, clock);
+        BuildContext context(compiled->config_, event, spec, params, errors);
         std::unique_ptr<Step> step = definition->factory(context);
         if (context.failed || !step) continue;
         pipeline.steps.push_back(std::move(step));

@@ -14,9 +14,9 @@
 #include "auth/jwt.h"
 #include "auth/jwt_config.h"
 #include "config/config.h"
+#include "delivery/directory.h"
 #include "dispatch/extension.h"
 #include "template/template.h"
-#include "delivery/directory.h"
 
 namespace dispatch {
 
@@ -32,13 +32,10 @@ struct Pipeline {
 
 class CompiledConfig {
  public:
-  using Clock = std::function<std::chrono::steady_clock::time_point()>;
-
   // Builds every pipeline; on failure returns nullptr and appends to `errors`.
   static std::shared_ptr<const CompiledConfig> compile(config::Config config,
                                                        const StepRegistry& registry,
-                                                       std::vector<config::ConfigError>& errors,
-                                                       Clock clock = {});
+                                                       std::vector<config::ConfigError>& errors);
 
   const config::Config& config() const { return config_; }
   size_t event_count() const { return config_.events.size(); }

@@ -5,15 +5,15 @@
 #include <charconv>
 
 #include "delivery/fanout.h"
+#include "delivery/loop_delivery.h"
 #include "log/log.h"
-#include "protocol/websocket.h"
 #include "pipeline/compiled_config.h"
+#include "pipeline/loop_mailbox.h"
 #include "pipeline/router.h"
-#include "server/engine.h"
-#include "server/event_loop.h"
-#include "server/loop_mailbox.h"
+#include "pipeline/session_loop.h"
+#include "protocol/websocket.h"
+#include "session/session.h"
 #include "template/json_escape.h"
-#include "server/connection.h"
 
 namespace dispatch {
 
@@ -21,10 +21,10 @@ namespace {
 std::atomic<uint64_t> next_ticket{1};
 }
 
-MessageRun::MessageRun(Connection& connection, const Pipeline& pipeline, IncomingMessage& message,
-                       bool token_hidden)
-    : connection_(connection),
-      loop_(connection.loop()),
+MessageRun::MessageRun(SessionLoop& loop, Session& session, const Pipeline& pipeline,
+                       IncomingMessage& message, bool token_hidden)
+    : loop_(loop),
+      session_(session),
       pipeline_(pipeline),
       message_(message),
       token_hidden_(token_hidden) {}
@@ -44,7 +44,7 @@ MessageRun::Outcome MessageRun::run_from(size_t first) {
     answer(*failure_, failure_message_);
     return Outcome::finished;
   }
-  if (!message_.ref_json.empty()) connection_.send(build_ack_frame(message_.ref_json));
+  if (!message_.ref_json.empty()) session_.send(build_ack_frame(message_.ref_json));
   return Outcome::finished;
 }
 
@@ -73,35 +73,39 @@ void MessageRun::answer(ErrorCode code, std::string_view message) {
   ErrorDetails details;
   details.field = missing_field_;
   details.retry_after_ms = code == ErrorCode::rate_limited ? retry_after_ms_ : -1;
-  connection_.send_error(
-      code, build_error_frame(code, message, message_.ref_json, message_.event, details));
+  session_.send_error(code,
+                      build_error_frame(code, message, message_.ref_json, message_.event, details));
 }
 
 // ---------------------------------------------------------------- who and what
 
 std::string_view MessageRun::user_id() const {
-  return connection_.user_id();
+  return session_.user_id();
 }
 
 std::string_view MessageRun::connection_id() const {
-  if (connection_id_.empty()) connection_id_ = connection_.id();
+  if (connection_id_.empty()) connection_id_ = session_.id();
   return connection_id_;
 }
 
 const std::vector<std::string>& MessageRun::token_permissions() const {
-  return connection_.permissions();
+  return session_.permissions();
 }
 
 bool MessageRun::is_member(std::string_view room) const {
-  return connection_.is_member(room);
+  return session_.is_member(room);
 }
 
 std::chrono::steady_clock::time_point MessageRun::now() const {
-  return std::chrono::steady_clock::now();
+  return session_.clock().now();
+}
+
+int64_t MessageRun::unix_seconds() const {
+  return session_.clock().unix_seconds();
 }
 
 boost::asio::any_io_executor MessageRun::executor() const {
-  return loop_.io().get_executor();
+  return loop_.executor();
 }
 
 // ---------------------------------------------------------------- templates
@@ -124,7 +128,7 @@ bool MessageRun::resolve(const tmpl::Placeholder& placeholder, tmpl::ResolvedVal
   using tmpl::Source;
   switch (placeholder.source) {
     case Source::user_id:
-      out = {true, connection_.user_id()};
+      out = {true, session_.user_id()};
       return true;
     case Source::conn_id:
       out = {true, connection_id()};
@@ -139,9 +143,9 @@ bool MessageRun::resolve(const tmpl::Placeholder& placeholder, tmpl::ResolvedVal
     case Source::room_id:
       return false;
     case Source::claim: {
-      const auto* claim = connection_.claim(placeholder.claim);
+      const auto* claim = session_.claim(placeholder.claim);
       if (!claim) return false;
-      out = {claim->first, claim->second};
+      out = {claim->is_string, claim->text};
       return true;
     }
     case Source::payload:
@@ -218,24 +222,25 @@ void MessageRun::reply(std::string_view event, std::string_view payload_json) {
   if (!accept_payload(payload_json)) return;
   FrameOrigin origin;
   origin.ref_json = message_.ref_json;
-  connection_.send(build_event_frame(event, payload_json, origin));
+  session_.send(build_event_frame(event, payload_json, origin));
 }
 
 void MessageRun::send_to_origin(std::string_view event, std::string_view payload_json) {
   if (!accept_payload(payload_json)) return;
-  publish_to_user(loop_, connection_.user_id(), build_event_frame(event, payload_json));
+  publish_to_user(loop_.delivery(), session_.user_id(), build_event_frame(event, payload_json));
 }
 
 void MessageRun::send_to_target(std::string_view target, std::string_view event,
                                 std::string_view payload_json) {
   if (!accept_payload(payload_json)) return;
   FrameOrigin origin;
-  origin.from = connection_.user_id();
+  origin.from = session_.user_id();
   if (target.starts_with("user:")) {
-    publish_to_user(loop_, target.substr(5), build_event_frame(event, payload_json, origin));
+    publish_to_user(loop_.delivery(), target.substr(5),
+                    build_event_frame(event, payload_json, origin));
   } else {
     origin.room = target;
-    publish_to_room(loop_, target, build_event_frame(event, payload_json, origin));
+    publish_to_room(loop_.delivery(), target, build_event_frame(event, payload_json, origin));
   }
 }
 
@@ -243,22 +248,21 @@ void MessageRun::send_to_user(std::string_view user, std::string_view event,
                               std::string_view payload_json) {
   if (!accept_payload(payload_json)) return;
   FrameOrigin origin;
-  origin.from = connection_.user_id();
-  publish_to_user(loop_, user, build_event_frame(event, payload_json, origin));
+  origin.from = session_.user_id();
+  publish_to_user(loop_.delivery(), user, build_event_frame(event, payload_json, origin));
 }
 
 void MessageRun::broadcast(std::string_view event, std::string_view payload_json) {
   if (!accept_payload(payload_json)) return;
   FrameOrigin origin;
-  origin.from = connection_.user_id();
-  publish_to_all(loop_, build_event_frame(event, payload_json, origin));
+  origin.from = session_.user_id();
+  publish_to_all(loop_.delivery(), build_event_frame(event, payload_json, origin));
 }
 
 bool MessageRun::join(std::string_view user, std::string_view room, bool this_connection_only) {
   const uint32_t limit = loop_.config().config().server.max_rooms_per_connection;
-  const bool sender_joins = this_connection_only || user == connection_.user_id();
-  if (sender_joins && limit > 0 && !connection_.is_member(room) &&
-      connection_.rooms().size() >= limit) {
+  const bool sender_joins = this_connection_only || user == session_.user_id();
+  if (sender_joins && limit > 0 && !session_.is_member(room) && session_.rooms().size() >= limit) {
     fail(ErrorCode::forbidden,
          fmt::format("this connection is already in {} rooms (server.max_rooms_per_connection): "
                      "leave one first",
@@ -266,21 +270,21 @@ bool MessageRun::join(std::string_view user, std::string_view room, bool this_co
     return false;
   }
   if (this_connection_only) {
-    loop_.rooms().join(connection_, room, limit);
+    loop_.delivery().join(session_, room);
   } else {
-    join_user_to_room(loop_, user, room);
+    join_user_to_room(loop_.delivery(), user, room);
   }
   return true;
 }
 
 void MessageRun::leave(std::string_view user, std::string_view room) {
-  leave_user_from_room(loop_, user, room);
+  leave_user_from_room(loop_.delivery(), user, room);
 }
 
 void MessageRun::log_info(std::string_view text) {
   log::info(text)
       .field("event", *message_.event)
-      .field("user_id", connection_.user_id())
+      .field("user_id", session_.user_id())
       .field("conn_id", connection_id());
 }
 
@@ -299,11 +303,11 @@ StepStatus MessageRun::fail_rate_limited(int64_t retry_after_ms) {
 }
 
 // What a Completion shares with the handler it posts. It never points at the connection: the
-// handler finds it on the loop by ticket (EventLoop::pending_step_connection), and reaches the
+// handler finds it on the loop by ticket (SessionLoop::pending_step_session), and reaches the
 // loop only through its mailbox, which is closed before the loop is freed.
 struct Completion::State {
   std::shared_ptr<LoopMailbox> mailbox;
-  EventLoop* loop;  // used only by the handler, which runs on that loop
+  SessionLoop* loop;  // used only by the handler, which runs on that loop
   uint64_t ticket;
   std::atomic<bool> finished{false};
 };

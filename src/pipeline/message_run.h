@@ -1,5 +1,6 @@
 // One message going through its event's steps: the StepContext every step sees, and the
 // TemplateScope its templates are filled from (user, connection, target, claims, payload).
+// It sees the client only as a Session and its loop only as a SessionLoop: no socket.
 #pragma once
 
 #include <simdjson.h>
@@ -8,21 +9,21 @@
 #include <optional>
 #include <string>
 
-#include "frames/server_frames.h"
 #include "dispatch/extension.h"
+#include "frames/server_frames.h"
 #include "pipeline/incoming_message.h"
 #include "template/template.h"
 
 namespace dispatch {
 
-class Connection;
-class EventLoop;
+class Session;
+class SessionLoop;
 struct Pipeline;
 
 class MessageRun final : public StepContext, public tmpl::TemplateScope {
  public:
-  MessageRun(Connection& connection, const Pipeline& pipeline, IncomingMessage& message,
-             bool token_hidden);
+  MessageRun(SessionLoop& loop, Session& session, const Pipeline& pipeline,
+             IncomingMessage& message, bool token_hidden);
 
   enum class Outcome { finished, pending };
   // Runs steps from `first`; answers the client (error or ack) unless a step is pending.
@@ -43,6 +44,7 @@ class MessageRun final : public StepContext, public tmpl::TemplateScope {
   const std::vector<std::string>& token_permissions() const override;
   bool is_member(std::string_view room) const override;
   std::chrono::steady_clock::time_point now() const override;
+  int64_t unix_seconds() const override;
   boost::asio::any_io_executor executor() const override;
   bool fill(const Param& param, std::string& out) override;
   void reply(std::string_view event, std::string_view payload_json) override;
@@ -69,8 +71,8 @@ class MessageRun final : public StepContext, public tmpl::TemplateScope {
   bool accept_payload(std::string_view payload_json);
   std::string_view keep(std::string text);
 
-  Connection& connection_;
-  EventLoop& loop_;
+  SessionLoop& loop_;
+  Session& session_;
   const Pipeline& pipeline_;
   IncomingMessage& message_;
   bool token_hidden_;

@@ -6,22 +6,22 @@
 #include "config/config.h"
 #include "frames/out_frame.h"
 #include "frames/server_frames.h"
-#include "protocol/frame_reader.h"
-#include "protocol/websocket.h"
 #include "pipeline/compiled_config.h"
 #include "pipeline/incoming_message.h"
 #include "pipeline/message_run.h"
-#include "server/event_loop.h"
-#include "server/connection.h"
+#include "pipeline/session_loop.h"
+#include "protocol/frame_reader.h"
+#include "protocol/websocket.h"
+#include "session/session.h"
 
 namespace dispatch::router {
 
 namespace {
 
 // An error found before any step ran (parsing, unknown event).
-void answer_early(Connection& connection, const IncomingMessage& message, ErrorCode code,
+void answer_early(Session& session, const IncomingMessage& message, ErrorCode code,
                   std::string_view text) {
-  connection.send_error(code, build_error_frame(code, text, message.ref_json, message.event));
+  session.send_error(code, build_error_frame(code, text, message.ref_json, message.event));
 }
 
 // Messages are parsed in place: simdjson reads up to SIMDJSON_PADDING bytes past the end.
@@ -40,21 +40,21 @@ std::string padded_copy(const char* data, size_t length) {
   return copy;
 }
 
-void note_pending(Connection& connection, const MessageRun& run,
+void note_pending(SessionLoop& loop, Session& session, const MessageRun& run,
                   std::shared_ptr<const CompiledConfig> config, const char* data, size_t length,
                   bool data_is_pending_raw) {
-  if (!connection.pending()) connection.set_pending(std::make_unique<PendingMessage>());
-  PendingMessage& pending = *connection.pending();
+  if (!session.pending()) session.set_pending(std::make_unique<PendingMessage>());
+  PendingMessage& pending = *session.pending();
   pending.in_flight = true;
   pending.ticket = run.ticket();
   pending.config = std::move(config);
   if (!data_is_pending_raw) pending.raw = padded_copy(data, length);
   pending.next_step = run.pending_step() + 1;
   pending.token_hidden = run.token_hidden();
-  pending.timeout = connection.loop().config().config().server.step_timeout;
-  pending.deadline = std::chrono::steady_clock::now() + pending.timeout;
-  connection.loop().add_pending_step(pending.ticket, connection);
-  connection.watch_step_deadline();
+  pending.timeout = loop.config().config().server.step_timeout;
+  pending.deadline = session.clock().now() + pending.timeout;
+  loop.add_pending_step(pending.ticket, session);
+  session.watch_step_deadline();
 }
 
 // "30s", "1m", "250ms": as the duration would be written in config.yaml.
@@ -67,106 +67,106 @@ std::string duration_text(std::chrono::milliseconds duration) {
 
 // The pending message parsed again from its copy (the loop's parser has moved on since), for a
 // fresh MessageRun; null when it no longer parses or its event is gone.
-const Pipeline* reparse(Connection& connection, PendingMessage& pending, IncomingMessage& message) {
-  if (parse_incoming(connection.loop().json_parser(), pending.raw.data(), pending.raw.size(),
-                     message)) {
+const Pipeline* reparse(SessionLoop& loop, PendingMessage& pending, IncomingMessage& message) {
+  if (parse_incoming(loop.json_parser(), pending.raw.data(), pending.raw.size(), message)) {
     return nullptr;
   }
   return pending.config->find_event(*message.event);
 }
 
 // Parses and runs one message with the loop's current config.
-void process(Connection& connection, const char* data, size_t length, bool data_is_pending_raw) {
-  EventLoop& loop = connection.loop();
+void process(SessionLoop& loop, Session& session, const char* data, size_t length,
+             bool data_is_pending_raw) {
   IncomingMessage message;
   if (auto failure = parse_incoming(loop.json_parser(), data, length, message)) {
-    answer_early(connection, message, failure->code, failure->message);
+    answer_early(session, message, failure->code, failure->message);
     return;
   }
   const Pipeline* pipeline = loop.config().find_event(*message.event);
   if (!pipeline) {
-    answer_early(connection, message, ErrorCode::unknown_event,
+    answer_early(session, message, ErrorCode::unknown_event,
                  fmt::format("unknown event `{}`", *message.event));
     return;
   }
   if (pipeline->needs_target && (!message.target || message.target->empty())) {
-    answer_early(connection, message, ErrorCode::bad_message,
+    answer_early(session, message, ErrorCode::bad_message,
                  message.target
                      ? fmt::format("`target` must not be empty for the event `{}`", *message.event)
                      : fmt::format("`target` is required by the event `{}`", *message.event));
     return;
   }
   loop.count_event_message(pipeline->index);
-  MessageRun run(connection, *pipeline, message, false);
+  MessageRun run(loop, session, *pipeline, message, false);
   if (run.run_from(0) == MessageRun::Outcome::pending) {
-    note_pending(connection, run, loop.config_ptr(), data, length, data_is_pending_raw);
+    note_pending(loop, session, run, loop.config_ptr(), data, length, data_is_pending_raw);
   }
 }
 
 }  // namespace
 
-void handle_message(Connection& connection, ws::MessageKind, const char* data, size_t length) {
-  process(connection, data, length, false);
+void handle_message(SessionLoop& loop, Session& session, ws::MessageKind, const char* data,
+                    size_t length) {
+  process(loop, session, data, length, false);
 }
 
-bool queue_while_pending(Connection& connection, const char* data, size_t length, size_t limit) {
-  PendingMessage& pending = *connection.pending();
+bool queue_while_pending(Session& session, const char* data, size_t length, size_t limit) {
+  PendingMessage& pending = *session.pending();
   pending.waiting.push_back(padded_copy(data, length));
   return pending.waiting.size() < limit;
 }
 
-void run_queued(Connection& connection) {
-  while (PendingMessage* pending = connection.pending()) {
+void run_queued(SessionLoop& loop, Session& session) {
+  while (PendingMessage* pending = session.pending()) {
     if (pending->in_flight) return;
-    if (!connection.is_open() || pending->waiting.empty()) {
-      connection.take_pending();
+    if (!session.is_open() || pending->waiting.empty()) {
+      session.take_pending();
       return;
     }
     pending->raw = std::move(pending->waiting.front());
     pending->waiting.pop_front();
-    process(connection, pending->raw.data(), pending->raw.size(), true);
+    process(loop, session, pending->raw.data(), pending->raw.size(), true);
   }
 }
 
-void finish_pending(EventLoop& loop, uint64_t ticket, bool ok, ErrorCode code, std::string text,
+void finish_pending(SessionLoop& loop, uint64_t ticket, bool ok, ErrorCode code, std::string text,
                     std::function<StepStatus(StepContext&)> then) {
-  Connection* connection = loop.pending_step_connection(ticket);
-  if (!connection) return;  // closed and freed, timed out, or finished already
+  Session* session = loop.pending_step_session(ticket);
+  if (!session) return;  // closed and freed, timed out, or finished already
   loop.remove_pending_step(ticket);
-  PendingMessage* pending = connection->pending();
+  PendingMessage* pending = session->pending();
   if (!pending || !pending->in_flight || pending->ticket != ticket) return;
   pending->in_flight = false;
-  if (!connection->is_open()) {
-    connection->take_pending();
+  if (!session->is_open()) {
+    session->take_pending();
     return;
   }
   IncomingMessage message;
-  if (const Pipeline* pipeline = reparse(*connection, *pending, message)) {
-    MessageRun run(*connection, *pipeline, message, pending->token_hidden);
+  if (const Pipeline* pipeline = reparse(loop, *pending, message)) {
+    MessageRun run(loop, *session, *pipeline, message, pending->token_hidden);
     if (!ok) {
       run.answer_failure(code, std::move(text));
     } else if (run.continue_with(then, pending->next_step) == MessageRun::Outcome::pending) {
-      note_pending(*connection, run, pending->config, nullptr, 0, true);
+      note_pending(loop, *session, run, pending->config, nullptr, 0, true);
       return;
     }
   }
-  connection->continue_after_pending();
+  session->continue_after_pending();
 }
 
-void time_out_pending(Connection& connection) {
-  PendingMessage* pending = connection.pending();
+void time_out_pending(SessionLoop& loop, Session& session) {
+  PendingMessage* pending = session.pending();
   if (!pending || !pending->in_flight) return;
   pending->in_flight = false;
-  connection.loop().remove_pending_step(pending->ticket);  // its completion is ignored from now
+  loop.remove_pending_step(pending->ticket);  // its completion is ignored from now
   IncomingMessage message;
-  if (const Pipeline* pipeline = reparse(connection, *pending, message)) {
+  if (const Pipeline* pipeline = reparse(loop, *pending, message)) {
     const size_t step = pending->next_step - 1;
-    MessageRun run(connection, *pipeline, message, pending->token_hidden);
+    MessageRun run(loop, session, *pipeline, message, pending->token_hidden);
     run.answer_failure(ErrorCode::internal,
                        fmt::format("step `{}` did not finish within server.step_timeout ({})",
                                    pipeline->step_names[step], duration_text(pending->timeout)));
   }
-  connection.continue_after_pending();
+  session.continue_after_pending();
 }
 
 }  // namespace dispatch::router

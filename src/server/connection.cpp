@@ -11,12 +11,12 @@
 #include <chrono>
 
 #include "config/config.h"
+#include "delivery/local_rooms.h"
 #include "frames/server_frames.h"
 #include "log/log.h"
-#include "protocol/websocket.h"
-#include "delivery/local_rooms.h"
 #include "pipeline/compiled_config.h"
 #include "pipeline/router.h"
+#include "protocol/websocket.h"
 #include "server/engine.h"
 #include "server/event_loop.h"
 #include "server/peer_table.h"
@@ -31,16 +31,6 @@ constexpr auto close_handshake_limit = std::chrono::seconds(2);
 // Messages that may wait behind a pending one before the connection stops reading.
 constexpr size_t max_queued_messages = 64;
 
-SteadyTime steady_now() {
-  return std::chrono::steady_clock::now();
-}
-
-int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 const FrameRef& ping_frame() {
   static const FrameRef frame = build_control_frame(0x9, {});
   return frame;
@@ -49,50 +39,26 @@ const FrameRef& ping_frame() {
 }  // namespace
 
 struct AcceptedIdentity {
-  std::string user_id;
-  std::vector<std::string> permissions;
-  std::vector<std::pair<std::string, std::string>> claims;  // name → compact JSON
-  std::optional<int64_t> expires_at;
+  Session::Identity identity;
+  std::optional<int64_t> expires_at;  // the token's exp, unix seconds
 };
 
 Connection::Connection(EventLoop& loop, int fd, uint64_t number, PeerEntry* handshake_peer)
-    : loop_(loop),
-      number_(number),
+    : Session(loop.sessions(), number),
+      loop_(loop),
       fd_(fd),
       handshake_peer_(handshake_peer),
       reader_(loop.config().config().server.max_message_size) {}
 
 Connection::~Connection() {
-  if (pending_ && pending_->in_flight) loop_.remove_pending_step(pending_->ticket);
+  if (pending() && pending()->in_flight) loop_.remove_pending_step(pending()->ticket);
   if (fd_ >= 0) ::close(fd_);
   end_handshake();
 }
 
-const std::vector<std::string>& Connection::permissions() const {
-  static const std::vector<std::string> none;
-  return token_details_ ? token_details_->permissions : none;
-}
-
-std::string Connection::id() const {
-  return loop_.engine().node_id() + "-" + std::to_string(number_);
-}
-
-const std::pair<bool, std::string>* Connection::claim(std::string_view name) const {
-  if (!token_details_) return nullptr;
-  for (const auto& [claim_name, value] : token_details_->claims) {
-    if (claim_name == name) return &value;
-  }
-  return nullptr;
-}
-
-bool Connection::is_member(std::string_view room) const {
-  return std::any_of(rooms_.begin(), rooms_.end(),
-                     [&](const LocalRoom* joined) { return joined->name == room; });
-}
-
 void Connection::start() {
   // TCP_NODELAY comes from the listening socket (Linux copies it to accepted sockets).
-  const SteadyTime now = steady_now();
+  const SteadyTime now = clock().now();
   state_deadline_ = now + loop_.config().config().server.handshake_timeout;
   last_received_ = last_data_ = last_ping_sent_ = now;
   reschedule(now);
@@ -140,7 +106,7 @@ void Connection::on_readable() {
       abort();
       return;
     }
-    last_received_ = steady_now();
+    last_received_ = clock().now();
     const auto length = static_cast<size_t>(received);
     if (state_ == State::handshaking) {
       handle_handshake_bytes(buffer, length);
@@ -186,7 +152,7 @@ void Connection::handle_handshake_bytes(char* data, size_t length) {
   handshake_buffer_.reset();
 
   const CompiledConfig& compiled = loop_.config();
-  UpgradeDecision decision = decide_upgrade(request, compiled, unix_now());
+  UpgradeDecision decision = decide_upgrade(request, compiled, clock().unix_seconds());
   if (decision.static_file) {
     serve_static_file(std::move(*decision.static_file));
     return;
@@ -197,14 +163,15 @@ void Connection::handle_handshake_bytes(char* data, size_t length) {
     return;
   }
   if (decision.accepted) {
-    AcceptedIdentity identity;
+    AcceptedIdentity accepted;
     auth::VerifiedToken& token = decision.accepted->token;
+    Session::Identity& identity = accepted.identity;
     identity.user_id = token.subject.empty() && compiled.config().auth.anonymous
                            ? "anon:" + id()
                            : std::move(token.subject);
     identity.permissions = std::move(token.perms);
     identity.claims = std::move(token.claims);
-    identity.expires_at = token.expires_at;
+    accepted.expires_at = token.expires_at;
 
     // Limits: the whole server, then this user.
     const auto& auth = compiled.config().auth;
@@ -221,7 +188,7 @@ void Connection::handle_handshake_bytes(char* data, size_t length) {
       std::optional<UserConnection> replaced;
       const bool cycle = auth.connection_limit.mode == config::ConnectionLimitMode::cycle;
       if (!engine.directory().admit_connection(
-              identity.user_id, {number_, static_cast<uint16_t>(loop_.index())},
+              identity.user_id, {number(), static_cast<uint16_t>(loop_.index())},
               auth.connection_limit.max_per_user, cycle, replaced)) {
         engine.open_connections().fetch_sub(1);
         decision.accepted.reset();
@@ -232,15 +199,12 @@ void Connection::handle_handshake_bytes(char* data, size_t length) {
       } else {
         registered_ = true;
         if (replaced) {
-          LoopTask task{.kind = LoopTask::Kind::close_connection};
-          task.key = identity.user_id;
-          task.connection = replaced->number;
-          task.code = ws::close_code::replaced;
-          task.reason = "replaced by newer connection";
-          loop_.post_task(replaced->loop, std::move(task));
+          loop_.delivery().post(replaced->loop, CloseUserSession{identity.user_id, replaced->number,
+                                                                 ws::close_code::replaced,
+                                                                 "replaced by newer connection"});
         }
         std::string response = std::move(decision.accepted->response);
-        accept(std::move(response), std::move(identity), leftover);
+        accept(std::move(response), std::move(accepted), leftover);
         return;
       }
     }
@@ -261,42 +225,27 @@ void Connection::handle_handshake_bytes(char* data, size_t length) {
   refuse_http(refusal_response(refusal));
 }
 
-void Connection::accept(std::string response, AcceptedIdentity identity,
+void Connection::accept(std::string response, AcceptedIdentity accepted,
                         std::string_view leftover) {
   const CompiledConfig& compiled = loop_.config();
   state_ = State::open;
-  user_id_ = std::move(identity.user_id);
-  if (!identity.permissions.empty() || !identity.claims.empty()) {
-    token_details_ = std::make_unique<TokenDetails>();
-    token_details_->permissions = std::move(identity.permissions);
-  }
-  for (auto& [name, json] : identity.claims) {
-    std::pair<bool, std::string> value{false, json};
-    if (!json.empty() && json.front() == '"') {
-      simdjson::dom::parser& parser = loop_.json_parser();
-      simdjson::padded_string padded(json);
-      std::string_view text;
-      if (parser.parse(padded).get_string().get(text) == simdjson::SUCCESS) {
-        value = {true, std::string(text)};
-      }
-    }
-    token_details_->claims.emplace_back(std::move(name), std::move(value));
-  }
-  if (identity.expires_at) {
+  set_identity(std::move(accepted.identity));
+  if (accepted.expires_at) {
     const auto leeway = compiled.config().auth.jwt.leeway;
-    token_deadline_ =
-        steady_now() + std::chrono::seconds(*identity.expires_at - unix_now()) + leeway;
+    token_deadline_ = clock().now() +
+                      std::chrono::seconds(*accepted.expires_at - clock().unix_seconds()) + leeway;
   }
-  loop_.add_user_connection(*this);  // its place in open_connections was reserved on admission
+  // Its place in open_connections was reserved on admission.
+  loop_.delivery().add_user_session(*this);
 
   send_control(build_raw_frame(response));
   std::string welcome = "{\"conn_id\":\"" + id() + "\",\"user_id\":\"";
-  tmpl::append_json_escaped(welcome, user_id_);
+  tmpl::append_json_escaped(welcome, user_id());
   welcome += "\",\"server\":\"dispatch/" DISPATCH_VERSION "\"}";
   send(build_event_frame("welcome", welcome));
-  log::debug("connected").field("conn_id", id()).field("user_id", user_id_);
+  log::debug("connected").field("conn_id", id()).field("user_id", user_id());
 
-  const SteadyTime now = steady_now();
+  const SteadyTime now = clock().now();
   last_data_ = last_ping_sent_ = now;
   reschedule(now);
   if (!leftover.empty()) {
@@ -343,8 +292,8 @@ void Connection::refuse_http(std::string response) {
   state_ = State::closing;
   close_after_flush_ = true;
   send_control(build_raw_frame(response));
-  state_deadline_ = steady_now() + close_handshake_limit;
-  reschedule(steady_now());
+  state_deadline_ = clock().now() + close_handshake_limit;
+  reschedule(clock().now());
 }
 
 // ---------------------------------------------------------------- frames from the client
@@ -352,8 +301,8 @@ void Connection::refuse_http(std::string response) {
 bool Connection::on_message(ws::MessageKind kind, char* data, size_t length) {
   if (state_ != State::open) return true;
   last_data_ = last_received_;
-  if (pending_) return router::queue_while_pending(*this, data, length, max_queued_messages);
-  router::handle_message(*this, kind, data, length);
+  if (pending()) return router::queue_while_pending(*this, data, length, max_queued_messages);
+  router::handle_message(loop_, *this, kind, data, length);
   return true;
 }
 
@@ -363,7 +312,7 @@ void Connection::on_ping(std::string_view payload) {
   // shows we are alive. A client that pings at least every ping_interval is not pinged.
   last_ping_sent_ = last_received_;
   pending_pong_ = build_control_frame(0xA, payload);
-  loop_.want_flush(*this);
+  want_flush();
 }
 
 void Connection::on_pong(std::string_view) {}
@@ -375,9 +324,9 @@ void Connection::on_close(uint16_t code, std::string_view) {
     unregister();
     close_frame_ = build_close_frame(code == 1005 ? ws::close_code::normal : code, {});
     close_after_flush_ = true;
-    state_deadline_ = steady_now() + close_handshake_limit;
-    reschedule(steady_now());
-    loop_.want_flush(*this);
+    state_deadline_ = clock().now() + close_handshake_limit;
+    reschedule(clock().now());
+    want_flush();
   } else if (state_ == State::closing) {
     // The client answered our close frame.
     if (queue_.empty() && !close_frame_) {
@@ -398,62 +347,23 @@ void Connection::on_protocol_error(uint16_t close_code, std::string_view reason)
 
 // ---------------------------------------------------------------- sending
 
-bool Connection::over_queue_limit(size_t adding) const {
-  const uint64_t limit = loop_.config().config().server.send_queue_limit;
-  if (queue_.bytes() > 0 && queue_.bytes() + adding > limit) return true;
-  return loop_.over_process_queue_cap(adding);
+void Connection::want_flush() {
+  if (flush_requested_) return;
+  flush_requested_ = true;
+  loop_.add_to_flush_list(*this);
 }
 
-void Connection::account_queued(int64_t delta) {
-  loop_.account_queued(delta);
+void Connection::request_flush() {
+  loop_.add_to_flush_list(*this);
 }
 
-void Connection::send(const FrameRef& frame) {
-  if (state_ != State::open) return;
-  // Over the limit within one turn (a burst): first let the kernel take what it can. Only a
-  // client whose socket is full (we are waiting for writability) is a slow consumer.
-  if (over_queue_limit(frame->size())) {
-    if (!write_blocked_) {
-      flush();
-      if (state_ != State::open) return;
-    }
-    if (over_queue_limit(frame->size()) && !apply_slow_consumer_policy(frame->size())) return;
-  }
-  queue_.push(frame);
-  account_queued(static_cast<int64_t>(frame->size()));
-  loop_.want_flush(*this);
-}
-
-// The queue is over its limit (or the process over its cap): this connection alone pays.
-// Returns whether the new frame is still to be queued.
-bool Connection::apply_slow_consumer_policy(size_t adding) {
-  switch (loop_.config().config().server.slow_consumer) {
-    case config::SlowConsumerPolicy::disconnect: {
-      account_queued(-static_cast<int64_t>(queue_.drop_all_but_partial_head()));
-      log::info("slow consumer disconnected").field("conn_id", id()).field("user_id", user_id_);
-      close(ws::close_code::policy, "slow consumer");
-      return false;
-    }
-    case config::SlowConsumerPolicy::drop_newest:
-      return false;
-    case config::SlowConsumerPolicy::drop_oldest: {
-      const uint64_t limit = loop_.config().config().server.send_queue_limit;
-      const uint64_t keep = limit > adding ? limit - adding : 0;
-      account_queued(-static_cast<int64_t>(queue_.drop_oldest_until(keep)));
-      return true;
-    }
-  }
-  return true;
+void Connection::flush_now() {
+  if (!write_blocked_) flush();
 }
 
 void Connection::send_control(FrameRef frame) {
   queue_control(std::move(frame));
-  loop_.want_flush(*this);
-}
-
-void Connection::queue_control(FrameRef frame) {
-  account_queued(static_cast<int64_t>(frame->size()));
-  queue_.push_control(std::move(frame));
+  want_flush();
 }
 
 void Connection::close(uint16_t code, std::string_view reason) {
@@ -465,9 +375,9 @@ void Connection::close(uint16_t code, std::string_view reason) {
   state_ = State::closing;
   unregister();
   close_frame_ = build_close_frame(code, reason);
-  state_deadline_ = steady_now() + close_handshake_limit;
-  reschedule(steady_now());
-  loop_.want_flush(*this);
+  state_deadline_ = clock().now() + close_handshake_limit;
+  reschedule(clock().now());
+  want_flush();
 }
 
 void Connection::flush() {
@@ -500,7 +410,7 @@ void Connection::flush() {
       return;
     }
     queue_.consume(static_cast<size_t>(written));
-    account_queued(-written);
+    context().account_queued(-written);
     if (static_cast<size_t>(written) < requested) {
       write_blocked_ = true;
       return;
@@ -537,7 +447,7 @@ void Connection::reschedule(SteadyTime now) {
       if (server.read_timeout.count() > 0) next = std::min(next, last_data_ + server.read_timeout);
       next = std::min(next, last_received_ + server.ping_interval + server.pong_timeout);
       next = std::min(next, last_ping_sent_ + server.ping_interval);
-      if (pending_ && pending_->in_flight) next = std::min(next, pending_->deadline);
+      if (pending() && pending()->in_flight) next = std::min(next, pending()->deadline);
       break;
   }
   loop_.wheel().schedule(*this, next);
@@ -548,7 +458,7 @@ void Connection::on_timer(SteadyTime now) {
   switch (state_) {
     case State::handshaking:
       if (now >= state_deadline_) {
-        log::debug("handshake timeout").field("conn", number_);
+        log::debug("handshake timeout").field("conn", number());
         abort();
         return;
       }
@@ -562,8 +472,8 @@ void Connection::on_timer(SteadyTime now) {
     case State::closed:
       return;
     case State::open:
-      if (pending_ && pending_->in_flight && now >= pending_->deadline) {
-        router::time_out_pending(*this);
+      if (pending() && pending()->in_flight && now >= pending()->deadline) {
+        router::time_out_pending(loop_, *this);
         if (state_ != State::open) return;
       }
       if (now >= token_deadline_) {
@@ -589,21 +499,8 @@ void Connection::on_timer(SteadyTime now) {
 
 // ---------------------------------------------------------------- errors and lifetime
 
-void Connection::send_error(ErrorCode code, const FrameRef& frame) {
-  send(frame);
-  if (!counts_against_budget(code)) return;
-  const auto& budget = loop_.config().config().server.error_budget;
-  if (!error_budget_.spend(steady_now(), budget.count, budget.window)) {
-    close(ws::close_code::policy, "too many errors");
-  }
-}
-
-void Connection::set_pending(std::unique_ptr<PendingMessage> pending) {
-  pending_ = std::move(pending);
-}
-
 void Connection::watch_step_deadline() {
-  if (state_ == State::open) reschedule(steady_now());
+  if (state_ == State::open) reschedule(clock().now());
 }
 
 void Connection::release_hold() {
@@ -612,8 +509,8 @@ void Connection::release_hold() {
 }
 
 void Connection::continue_after_pending() {
-  router::run_queued(*this);
-  if (pending_ || state_ == State::closed) return;
+  router::run_queued(loop_, *this);
+  if (pending() || state_ == State::closed) return;
   if (reader_.paused()) {
     reader_.resume(*this);
     if (state_ != State::closed && !reader_.paused()) read_later();
@@ -624,12 +521,12 @@ void Connection::unregister() {
   if (!registered_) return;
   registered_ = false;
   Engine& engine = loop_.engine();
-  loop_.rooms().leave_all(*this);
+  loop_.delivery().rooms().leave_all(*this);
   if (state_ != State::handshaking) {
-    loop_.remove_user_connection(*this);
+    loop_.delivery().remove_user_session(*this);
     engine.open_connections().fetch_sub(1);
   }
-  engine.directory().remove_connection(user_id_, number_);
+  engine.directory().remove_connection(user_id(), number());
 }
 
 void Connection::abort() {
@@ -637,8 +534,7 @@ void Connection::abort() {
   unregister();
   state_ = State::closed;
   TimerWheel::cancel(*this);
-  account_queued(-static_cast<int64_t>(queue_.bytes()));
-  queue_ = SendQueue();
+  drop_queue();
   pending_pong_ = FrameRef();
   close_frame_ = FrameRef();
   end_handshake();
@@ -650,7 +546,7 @@ void Connection::abort() {
 }
 
 void Connection::maybe_destroy() {
-  if (state_ == State::closed && !flush_scheduled_ && holds_ == 0) {
+  if (state_ == State::closed && !flush_requested_ && holds_ == 0) {
     loop_.destroy(this);
   }
 }

@@ -1,15 +1,17 @@
 // One event loop: an Asio io_context on its own thread that owns its connections for life
 // (DESIGN.md: shared nothing). Its sockets live in its ReadinessPoller, one epoll set that is
 // a single descriptor in the io_context; timers and cross-loop posts go through Asio. It keeps the
-// loop-local tables (room → members, user → connections), the timer wheel, one read buffer and one
-// JSON parser for all its connections, and the end-of-turn work: tasks for other loops are batched
-// into one post per loop per turn, and the frames queued for each connection during the turn go out
-// in one writev.
+// loop's clock and session settings (SessionContext), its delivery tables (LoopDelivery: rooms,
+// users, tasks for other loops), the timer wheel, one read buffer and one JSON parser for all its
+// connections, and the end-of-turn work: tasks for other loops are batched into one post per loop
+// per turn, and the frames queued for each connection during the turn go out in one writev. To the
+// pipeline it is a SessionLoop.
 #pragma once
 
 #include <simdjson.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/intrusive/list.hpp>
 
@@ -19,14 +21,15 @@
 #include <unordered_map>
 #include <vector>
 
-#include "frames/out_frame.h"
 #include "delivery/directory.h"
-#include "delivery/local_rooms.h"
-#include "server/loop_mailbox.h"
-#include "server/loop_task.h"
-#include "session/session_lists.h"
-#include "transport/readiness_poller.h"
+#include "delivery/loop_delivery.h"
+#include "frames/out_frame.h"
+#include "pipeline/loop_mailbox.h"
+#include "pipeline/session_loop.h"
+#include "server/connection.h"
 #include "server/static_download.h"
+#include "session/session_context.h"
+#include "transport/readiness_poller.h"
 #include "transport/timer_wheel.h"
 
 namespace dispatch {
@@ -36,7 +39,7 @@ class Connection;
 class CompiledConfig;
 struct PeerEntry;
 
-class EventLoop {
+class EventLoop final : public SessionLoop {
  public:
   EventLoop(Engine& engine, unsigned index, std::shared_ptr<const CompiledConfig> config);
   ~EventLoop();
@@ -49,13 +52,22 @@ class EventLoop {
   void start_thread();
   void join_thread();
 
-  const CompiledConfig& config() const { return *config_; }
-  const std::shared_ptr<const CompiledConfig>& config_ptr() const { return config_; }
+  const CompiledConfig& config() const override { return *config_; }
+  const std::shared_ptr<const CompiledConfig>& config_ptr() const override { return config_; }
+  // Installs a reloaded config (on this loop's thread).
+  void install_config(std::shared_ptr<const CompiledConfig> config);
+  // Runs `work` on this loop's thread; callable from any thread.
+  template <typename Work>
+  void post(Work work) {
+    boost::asio::post(io_, std::move(work));
+  }
 
   // --- per-event message counts: how many messages of each event of the current config ran
   // on this loop since that config was installed (indexed by Pipeline::index; loop-local, a
   // plain increment). A reload reads them to tell which events are in use.
-  void count_event_message(size_t pipeline_index) { ++event_message_counts_[pipeline_index]; }
+  void count_event_message(size_t pipeline_index) override {
+    ++event_message_counts_[pipeline_index];
+  }
   const std::vector<uint64_t>& event_message_counts() const { return event_message_counts_; }
 
   // --- connections (on this loop's thread)
@@ -67,53 +79,34 @@ class EventLoop {
   // Closes every connection with this code (shutdown) and reports when none is left.
   void close_all(uint16_t code, std::string_view reason);
 
-  // --- steps that finish later (pipeline/message_run.cpp). A Completion reaches its connection
-  // only through this table of in-flight tickets, never through a pointer of its own: once the
-  // connection is gone (or the step timed out) the ticket is absent and the completion a no-op.
-  const std::shared_ptr<LoopMailbox>& mailbox() const { return mailbox_; }
-  void add_pending_step(uint64_t ticket, Connection& connection);
-  void remove_pending_step(uint64_t ticket) { pending_steps_.erase(ticket); }
-  Connection* pending_step_connection(uint64_t ticket) const;
+  // --- steps that finish later (SessionLoop)
+  const std::shared_ptr<LoopMailbox>& mailbox() const override { return mailbox_; }
+  boost::asio::any_io_executor executor() override { return io_.get_executor(); }
+  void add_pending_step(uint64_t ticket, Session& session) override;
+  void remove_pending_step(uint64_t ticket) override { pending_steps_.erase(ticket); }
+  Session* pending_step_session(uint64_t ticket) const override;
 
-  LocalRooms& rooms() { return rooms_; }
-  // This loop's open connections of a user (empty vector if none).
-  const ConnectionList& user_connections(std::string_view user) const;
-  void add_user_connection(Connection& connection);
-  void remove_user_connection(Connection& connection);
+  // --- rooms, users and fan-out to other loops
+  LoopDelivery& delivery() override { return delivery_; }
+  // What this loop's sessions share: clock, settings in force, queued-bytes count.
+  SessionContext& sessions() { return sessions_; }
+  const Clock& clock() const { return sessions_.clock(); }
 
-  // --- local delivery (this loop's connections only)
-  void deliver_to_room(std::string_view room, const FrameRef& frame);
-  void deliver_to_user(std::string_view user, const FrameRef& frame);
-  void deliver_to_all(const FrameRef& frame);
-
-  // --- cross-loop work: batched and posted at the end of this turn (FIFO per target loop)
-  void post_task(unsigned loop, LoopTask task);
-  // From any thread: runs the task on this loop (used outside loop threads, e.g. signals).
-  void post_from_outside(LoopTask task);
-
-  // --- end of turn
-  void want_flush(Connection& connection);
-
-  // --- bytes queued on this loop's connections, toward the engine's process-wide cap. Published
-  // to the engine's atomic count in steps (at the end of each turn, or at once past a step), not
-  // with two atomic operations per frame.
-  void account_queued(int64_t delta);
-  bool over_process_queue_cap(size_t adding) const;
+  // --- end of turn: writes what the connection queued (once per turn)
+  void add_to_flush_list(Connection& connection);
 
   // --- shared per-loop resources
   char* read_buffer() { return read_buffer_.get(); }
   static constexpr size_t read_buffer_size = 64 * 1024;
-  simdjson::dom::parser& json_parser() { return json_parser_; }
+  simdjson::dom::parser& json_parser() override { return json_parser_; }
   std::string& scratch() { return scratch_; }
   TimerWheel& wheel() { return wheel_; }
   StaticDownloads& downloads() { return downloads_; }
 
  private:
-  void run_task(LoopTask& task);
   void schedule_turn_end();
   void turn_end();
   void arm_tick();
-  void publish_queued();
 
   Engine& engine_;
   unsigned index_;
@@ -122,18 +115,16 @@ class EventLoop {
   std::thread thread_;
   std::shared_ptr<const CompiledConfig> config_;
   std::vector<uint64_t> event_message_counts_;  // one per event of config_
+  SessionContext sessions_;
+  LoopDelivery delivery_;
 
   boost::intrusive::list<Connection, boost::intrusive::base_hook<ConnectionListHook>,
                          boost::intrusive::constant_time_size<false>>
       connections_;
   size_t connection_count_ = 0;
-  LocalRooms rooms_;
-  std::unordered_map<std::string, ConnectionList, StringHash, std::equal_to<>> users_;
 
-  std::vector<std::vector<LoopTask>> outbox_;  // per target loop
   std::vector<Connection*> flush_list_;
   bool turn_end_scheduled_ = false;
-  int64_t queued_unpublished_ = 0;
 
   std::unique_ptr<char[]> read_buffer_;
   simdjson::dom::parser json_parser_;
@@ -142,8 +133,8 @@ class EventLoop {
   boost::asio::steady_timer tick_timer_;
   bool closing_all_ = false;
   std::shared_ptr<LoopMailbox> mailbox_;
-  std::unordered_map<uint64_t, Connection*> pending_steps_;  // empty unless a step is pending
-  StaticDownloads downloads_{*this};  // after the wheel and poller they use
+  std::unordered_map<uint64_t, Session*> pending_steps_;  // empty unless a step is pending
+  StaticDownloads downloads_{*this};                      // after the wheel and poller they use
 };
 
 }  // namespace dispatch

@@ -19,8 +19,8 @@
 
 #include "config/loader.h"
 #include "log/log.h"
-#include "protocol/websocket.h"
 #include "pipeline/compiled_config.h"
+#include "protocol/websocket.h"
 #include "server/acceptor.h"
 #include "server/engine.h"
 #include "server/event_loop.h"
@@ -161,9 +161,8 @@ void reload(const ServeOptions& options, const StepRegistry& registry, Engine& e
   log::set_level(log_level_of(reloaded->config().log_level));
   running = reloaded;
   for (unsigned i = 0; i < loop_count; ++i) {
-    LoopTask task{.kind = LoopTask::Kind::install_config};
-    task.config = reloaded;
-    engine.loop(i).post_from_outside(std::move(task));
+    EventLoop& loop = engine.loop(i);
+    loop.post([&loop, reloaded] { loop.install_config(reloaded); });
   }
   log::info("config reloaded");
 }
@@ -287,10 +286,8 @@ int serve(const ServeOptions& options, const StepRegistry& registry) {
       log::info("shutting down").field("signal", signal_number);
       asio::post(engine.loop(0).io(), [&accepting] { accepting.stop(); });
       for (unsigned i = 0; i < loop_count; ++i) {
-        LoopTask task{.kind = LoopTask::Kind::close_all};
-        task.code = ws::close_code::going_away;
-        task.reason = "going away";
-        engine.loop(i).post_from_outside(std::move(task));
+        EventLoop& loop = engine.loop(i);
+        loop.post([&loop] { loop.close_all(ws::close_code::going_away, "going away"); });
       }
       control.stop();
     });

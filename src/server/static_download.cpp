@@ -31,7 +31,7 @@ StaticDownload::~StaticDownload() {
 }
 
 void StaticDownload::start() {
-  loop_.wheel().schedule(*this, std::chrono::steady_clock::now() + progress_window);
+  loop_.wheel().schedule(*this, loop_.clock().now() + progress_window);
   if (!loop_.poller().add(socket_, *this)) {
     close();
     return;
@@ -146,7 +146,7 @@ void StaticDownload::finish_sending() {
   all_sent_ = true;
   file_.file.reset();
   ::shutdown(socket_, SHUT_WR);
-  loop_.wheel().schedule(*this, std::chrono::steady_clock::now() + progress_window);
+  loop_.wheel().schedule(*this, loop_.clock().now() + progress_window);
   if (!discard_input()) close();
 }
 

@@ -1,21 +1,27 @@
-// The small types a loop needs to hold connections without the whole Connection: the hook that
-// links a Connection into its loop's list, and the small lists of connections and rooms.
+// The small lists that tie sessions and rooms together: a room's members, a user's sessions on
+// one loop, the rooms a session is in.
 #pragma once
 
 #include <boost/container/small_vector.hpp>
-#include <boost/intrusive/list.hpp>
+
+#include <cstdint>
+#include <string>
 
 namespace dispatch {
 
-class Connection;
+class Session;
 struct LocalRoom;
 
 // Lists that hold one element without a heap allocation: most users have one connection, most
 // connections are in one room, and an idle connection's memory is counted in these.
-using ConnectionList = boost::container::small_vector<Connection*, 1>;
+using SessionList = boost::container::small_vector<Session*, 1>;
 using RoomList = boost::container::small_vector<LocalRoom*, 1>;
 
-using ConnectionListHook =
-    boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
+// A room on one loop (delivery/local_rooms.h keeps them): its name and its sessions there.
+struct LocalRoom {
+  std::string name;
+  SessionList members;
+  uint32_t visits = 0;  // deliveries in progress: the room is not erased under them
+};
 
 }  // namespace dispatch

@@ -11,9 +11,9 @@
 #include <cstdint>
 #include <vector>
 
-namespace dispatch {
+#include "clock/clock.h"
 
-using SteadyTime = std::chrono::steady_clock::time_point;
+namespace dispatch {
 
 class TimerEntry {
  public:

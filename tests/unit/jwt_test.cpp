@@ -88,8 +88,9 @@ TEST(Jwt, AcceptsJwtIoExampleToken) {
   EXPECT_EQ(result.token.subject, "1234567890");
   EXPECT_FALSE(result.token.expires_at);
   EXPECT_TRUE(result.token.perms.empty());
-  const std::vector<std::pair<std::string, std::string>> expected = {{"name", "\"John Doe\""},
-                                                                     {"iat", "1516239022"}};
+  // A string claim is kept as its text, any other value as compact JSON.
+  const std::vector<NamedClaim> expected = {{"name", {true, "John Doe"}},
+                                            {"iat", {false, "1516239022"}}};
   EXPECT_EQ(result.token.claims, expected);
 
   EXPECT_EQ(verify_error(token, settings_with_secret("not-the-secret")), JwtError::bad_signature);
@@ -316,10 +317,13 @@ TEST(Jwt, ReturnsOnlyWantedClaimsAsCompactJson) {
       verify_jwt(token, settings_with_secret(), kNow,
                  {"team", "level", "score", "tags", "admin", "meta", "sub", "absent"});
   ASSERT_EQ(result.error, JwtError::none);
-  const std::vector<std::pair<std::string, std::string>> expected = {
-      {"sub", "\"alice\""},      {"team", R"("red \"one\"")"},    {"level", "3"},
-      {"score", "2.5"},          {"tags", R"(["x",{"y":null}])"}, {"admin", "false"},
-      {"meta", R"({"k":[1,2]})"}};
+  const std::vector<NamedClaim> expected = {{"sub", {true, "alice"}},
+                                            {"team", {true, R"(red "one")"}},
+                                            {"level", {false, "3"}},
+                                            {"score", {false, "2.5"}},
+                                            {"tags", {false, R"(["x",{"y":null}])"}},
+                                            {"admin", {false, "false"}},
+                                            {"meta", {false, R"({"k":[1,2]})"}}};
   EXPECT_EQ(result.token.claims, expected);
   // sub, exp and perms are extracted whether wanted or not.
   EXPECT_EQ(result.token.subject, "alice");

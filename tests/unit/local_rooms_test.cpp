@@ -1,4 +1,4 @@
-// One loop's rooms (src/delivery/local_rooms.h): membership per connection, the Directory's count
+// One loop's rooms (src/delivery/local_rooms.h): membership per session, the Directory's count
 // for this loop kept in step, empty rooms erased, and a visit that may make members leave.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -7,27 +7,27 @@
 #include <memory>
 #include <vector>
 
-#include "loop_test_support.h"
 #include "delivery/directory.h"
 #include "delivery/local_rooms.h"
+#include "loop_test_support.h"
 
 namespace dispatch {
 namespace {
 
+using test_support::DetachedSession;
 using test_support::minimal_compiled_config;
-using test_support::socketless_connection;
 
 class LocalRoomsTest : public ::testing::Test {
  protected:
   LocalRoomsTest() : engine_(2, minimal_compiled_config()) {}
 
-  Connection& add_connection() {
-    connections_.push_back(socketless_connection(engine_.loop(1)));
+  Session& add_connection() {
+    connections_.push_back(std::make_unique<DetachedSession>(engine_.loop(1)));
     return *connections_.back();
   }
-  std::vector<Connection*> members(std::string_view room) {
-    std::vector<Connection*> visited;
-    rooms_.for_each_member(room, [&](Connection& member) { visited.push_back(&member); });
+  std::vector<Session*> members(std::string_view room) {
+    std::vector<Session*> visited;
+    rooms_.for_each_member(room, [&](Session& member) { visited.push_back(&member); });
     std::sort(visited.begin(), visited.end());
     return visited;
   }
@@ -35,11 +35,11 @@ class LocalRoomsTest : public ::testing::Test {
   Engine engine_;
   Directory& directory_ = engine_.directory();
   LocalRooms rooms_{directory_, 1};  // loop 1's rooms
-  std::vector<std::unique_ptr<Connection>> connections_;
+  std::vector<std::unique_ptr<DetachedSession>> connections_;
 };
 
 TEST_F(LocalRoomsTest, JoinMakesAMemberAndTellsTheDirectory) {
-  Connection& a = add_connection();
+  Session& a = add_connection();
   EXPECT_TRUE(rooms_.join(a, "room:a", 0));
   EXPECT_THAT(members("room:a"), ::testing::ElementsAre(&a));
   EXPECT_EQ(directory_.room_loops("room:a"), uint64_t{1} << 1);
@@ -48,7 +48,7 @@ TEST_F(LocalRoomsTest, JoinMakesAMemberAndTellsTheDirectory) {
 }
 
 TEST_F(LocalRoomsTest, JoiningTwiceIsOneMembership) {
-  Connection& a = add_connection();
+  Session& a = add_connection();
   EXPECT_TRUE(rooms_.join(a, "room:a", 0));
   EXPECT_FALSE(rooms_.join(a, "room:a", 0));
   EXPECT_EQ(members("room:a").size(), 1u);
@@ -59,8 +59,8 @@ TEST_F(LocalRoomsTest, JoiningTwiceIsOneMembership) {
 }
 
 TEST_F(LocalRoomsTest, LastLeaveErasesTheRoomHereAndInTheDirectory) {
-  Connection& a = add_connection();
-  Connection& b = add_connection();
+  Session& a = add_connection();
+  Session& b = add_connection();
   rooms_.join(a, "room:a", 0);
   rooms_.join(b, "room:a", 0);
   EXPECT_TRUE(rooms_.leave(a, "room:a"));
@@ -74,8 +74,8 @@ TEST_F(LocalRoomsTest, LastLeaveErasesTheRoomHereAndInTheDirectory) {
 }
 
 TEST_F(LocalRoomsTest, LeavingARoomOneIsNotInChangesNothing) {
-  Connection& a = add_connection();
-  Connection& b = add_connection();
+  Session& a = add_connection();
+  Session& b = add_connection();
   rooms_.join(a, "room:a", 0);
   EXPECT_FALSE(rooms_.leave(b, "room:a"));
   EXPECT_FALSE(rooms_.leave(a, "room:none"));
@@ -84,8 +84,8 @@ TEST_F(LocalRoomsTest, LeavingARoomOneIsNotInChangesNothing) {
 }
 
 TEST_F(LocalRoomsTest, LeaveAllEndsEveryMembershipOfThatConnectionOnly) {
-  Connection& a = add_connection();
-  Connection& b = add_connection();
+  Session& a = add_connection();
+  Session& b = add_connection();
   for (const char* room : {"room:1", "room:2", "room:3"}) rooms_.join(a, room, 0);
   rooms_.join(b, "room:2", 0);
   rooms_.leave_all(a);
@@ -97,7 +97,7 @@ TEST_F(LocalRoomsTest, LeaveAllEndsEveryMembershipOfThatConnectionOnly) {
 }
 
 TEST_F(LocalRoomsTest, RoomLimitPerConnection) {
-  Connection& a = add_connection();
+  Session& a = add_connection();
   EXPECT_TRUE(rooms_.join(a, "room:1", 2));
   EXPECT_TRUE(rooms_.join(a, "room:2", 2));
   EXPECT_FALSE(rooms_.join(a, "room:3", 2));
@@ -108,17 +108,17 @@ TEST_F(LocalRoomsTest, RoomLimitPerConnection) {
 }
 
 TEST_F(LocalRoomsTest, VisitThatRemovesMembersStillVisitsEveryOther) {
-  std::vector<Connection*> all;
+  std::vector<Session*> all;
   for (int i = 0; i < 6; ++i) {
-    Connection& c = add_connection();
+    Session& c = add_connection();
     rooms_.join(c, "room:v", 0);
     all.push_back(&c);
   }
   std::sort(all.begin(), all.end());
   // Every second member visited leaves during the visit (as a slow consumer closed mid-fanout).
-  std::vector<Connection*> visited;
+  std::vector<Session*> visited;
   int n = 0;
-  rooms_.for_each_member("room:v", [&](Connection& member) {
+  rooms_.for_each_member("room:v", [&](Session& member) {
     visited.push_back(&member);
     if (n++ % 2 == 0) rooms_.leave(member, "room:v");
   });
@@ -128,12 +128,12 @@ TEST_F(LocalRoomsTest, VisitThatRemovesMembersStillVisitsEveryOther) {
 }
 
 TEST_F(LocalRoomsTest, RoomEmptiedDuringAVisitIsErasedAfterIt) {
-  Connection& a = add_connection();
-  Connection& b = add_connection();
+  Session& a = add_connection();
+  Session& b = add_connection();
   rooms_.join(a, "room:v", 0);
   rooms_.join(b, "room:v", 0);
   int visits = 0;
-  rooms_.for_each_member("room:v", [&](Connection& member) {
+  rooms_.for_each_member("room:v", [&](Session& member) {
     ++visits;
     rooms_.leave(member, "room:v");
     EXPECT_NE(rooms_.find("room:v"), nullptr);  // still allocated while visited
@@ -144,7 +144,7 @@ TEST_F(LocalRoomsTest, RoomEmptiedDuringAVisitIsErasedAfterIt) {
 }
 
 TEST_F(LocalRoomsTest, RoomsAreCaseSensitiveAndIndependent) {
-  Connection& a = add_connection();
+  Session& a = add_connection();
   rooms_.join(a, "room:A", 0);
   rooms_.join(a, "room:a", 0);
   EXPECT_EQ(rooms_.size(), 2u);

@@ -1,0 +1,44 @@
+// Work one event loop hands to another for delivery: a frame for local members of a room, for a
+// user's local sessions or for everyone; a join or leave for a user's local sessions; closing one
+// session of a user (it was replaced by a newer one). Each kind carries only what it needs.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+
+#include "frames/out_frame.h"
+
+namespace dispatch {
+
+struct DeliverToRoom {
+  std::string room;
+  FrameRef frame;
+};
+struct DeliverToUser {
+  std::string user;
+  FrameRef frame;
+};
+struct DeliverToAll {
+  FrameRef frame;
+};
+// Releases one in-flight reference of the room on the target loop once applied.
+struct JoinUser {
+  std::string user;
+  std::string room;
+};
+struct LeaveUser {
+  std::string user;
+  std::string room;
+};
+struct CloseUserSession {
+  std::string user;
+  uint64_t session = 0;  // Session::number()
+  uint16_t code = 0;
+  std::string reason;
+};
+
+using DeliveryTask =
+    std::variant<DeliverToRoom, DeliverToUser, DeliverToAll, JoinUser, LeaveUser, CloseUserSession>;
+
+}  // namespace dispatch

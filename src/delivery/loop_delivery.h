@@ -1,0 +1,67 @@
+// One event loop's part of delivery: its rooms (LocalRooms), its users' open sessions, and the
+// tasks it has for other loops. Fan-out (delivery/fanout.h) decides which loops a frame must
+// reach; this loop's recipients are served here at once, other loops get a DeliveryTask in this
+// turn's outbox, which the loop posts as one batch per target loop at the end of the turn (FIFO
+// per loop, so one sender's frames keep their order). Single-threaded: the loop's own.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "delivery/delivery_task.h"
+#include "delivery/directory.h"
+#include "delivery/local_rooms.h"
+#include "frames/out_frame.h"
+#include "session/session_context.h"
+#include "session/session_lists.h"
+
+namespace dispatch {
+
+class LoopDelivery {
+ public:
+  // `outbox_filled` is called whenever a task is queued for another loop (the loop then makes
+  // sure its end of turn runs).
+  LoopDelivery(Directory& directory, unsigned index, const SessionContext& sessions,
+               std::function<void()> outbox_filled);
+
+  unsigned index() const { return index_; }
+  unsigned loop_count() const { return loop_count_; }
+  Directory& directory() { return directory_; }
+  LocalRooms& rooms() { return rooms_; }
+
+  // --- this loop's open sessions by user
+  const SessionList& user_sessions(std::string_view user) const;  // empty if none
+  void add_user_session(Session& session);
+  void remove_user_session(Session& session);
+  // Joins the session to a room within server.max_rooms_per_connection; false when it was a
+  // member already or is at the limit.
+  bool join(Session& session, std::string_view room);
+
+  // --- local delivery (this loop's sessions only)
+  void deliver_to_room(std::string_view room, const FrameRef& frame);
+  void deliver_to_user(std::string_view user, const FrameRef& frame);
+  void deliver_to_all(const FrameRef& frame);
+
+  // --- work for other loops
+  // Runs the task here when `loop` is this one; otherwise queues it in the outbox.
+  void post(unsigned loop, DeliveryTask task);
+  // A task another loop sent here.
+  void run(DeliveryTask& task);
+  // Tasks per target loop, taken by the loop at the end of its turn.
+  std::vector<std::vector<DeliveryTask>>& outbox() { return outbox_; }
+
+ private:
+  Directory& directory_;
+  unsigned index_;
+  unsigned loop_count_;
+  const SessionContext& sessions_;
+  std::function<void()> outbox_filled_;
+  LocalRooms rooms_;
+  std::unordered_map<std::string, SessionList, StringHash, std::equal_to<>> users_;
+  std::vector<std::vector<DeliveryTask>> outbox_;  // per target loop
+};
+
+}  // namespace dispatch
