@@ -10,13 +10,12 @@
 #include <string>
 #include <vector>
 
-#include "config/environment.h"
-#include "config/loader.h"
 #include "loop_test_support.h"
 
 namespace dispatch {
 namespace {
 
+using test_support::compile_config;
 using test_support::DetachedSession;
 
 const std::string kConfig = R"(
@@ -37,19 +36,6 @@ events:
       - {name: _notify_room, params: [said, '{"text": "{.payload.text}"}']}
 )";
 
-std::shared_ptr<const CompiledConfig> compile(const std::string& yaml) {
-  config::LoadResult loaded =
-      config::load_config_text(yaml, "test.yaml", config::Environment({}, false));
-  for (const auto& error : loaded.errors) ADD_FAILURE() << config::format_error(error);
-  if (!loaded.config) return nullptr;
-  StepRegistry registry;
-  register_builtin_steps(registry);
-  std::vector<config::ConfigError> errors;
-  auto compiled = CompiledConfig::compile(std::move(*loaded.config), registry, errors);
-  for (const auto& error : errors) ADD_FAILURE() << config::format_error(error);
-  return compiled;
-}
-
 // The `event` of each text frame.
 std::vector<std::string> events_of(const std::vector<std::string>& texts) {
   std::vector<std::string> events;
@@ -62,7 +48,7 @@ std::vector<std::string> events_of(const std::vector<std::string>& texts) {
 
 class DetachedSessionTest : public ::testing::Test {
  protected:
-  DetachedSessionTest() : engine_(1, compile(kConfig)) {
+  DetachedSessionTest() : engine_(1, compile_config(kConfig)) {
     loop().sessions().clock() = Clock::manual(SteadyTime(std::chrono::hours(1000)), 1'800'000'000);
   }
   EventLoop& loop() { return engine_.loop(0); }

@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "config_test_support.h"
+#include "compile_test_support.h"
 #include "dispatch/extension.h"
 #include "pipeline/compiled_config.h"
 #include "pipeline/router.h"
@@ -28,18 +28,8 @@ namespace dispatch::test_support {
 
 inline std::shared_ptr<const CompiledConfig> minimal_compiled_config(
     const std::string& extra_server_yaml = "") {
-  const std::string text = "server:\n  address: \"127.0.0.1:0\"\n" + extra_server_yaml +
-                           "auth:\n  jwt:\n    secret: ${DISPATCH_JWT_SECRET}\nevents: {}\n";
-  config::LoadResult loaded = config::test_support::load(text);
-  EXPECT_TRUE(loaded.config) << (loaded.errors.empty() ? ""
-                                                       : config::format_error(loaded.errors[0]));
-  if (!loaded.config) return nullptr;
-  StepRegistry registry;
-  register_builtin_steps(registry);
-  std::vector<config::ConfigError> errors;
-  auto compiled = CompiledConfig::compile(std::move(*loaded.config), registry, errors);
-  EXPECT_TRUE(errors.empty());
-  return compiled;
+  return compile_config("server:\n  address: \"127.0.0.1:0\"\n" + extra_server_yaml +
+                        "auth:\n  jwt:\n    secret: ${DISPATCH_JWT_SECRET}\nevents: {}\n");
 }
 
 // Runs the handlers that are ready on the loop's io_context; returns how many ran.

@@ -1,7 +1,8 @@
-// A real event loop with real Connections, driven from the test thread through socketpairs: the
-// smallest fixture in which a message runs through MessageRun today (a MessageRun needs a
-// Connection, and a Connection a socket and its loop). The test is the WebSocket client: it
-// upgrades, sends masked text frames and reads the server's frames, each wait bounded.
+// A real event loop on its own thread with real Connections, driven from the test thread through
+// socketpairs: for what needs the socket side and the loop's thread (a Completion finished from
+// another thread, a connection closed under a pending step). The test is the WebSocket client: it
+// upgrades, sends masked text frames and reads the server's frames, each wait bounded. Tests of
+// the pipeline alone use DetachedSessions (loop_test_support.h) instead.
 //
 // Test steps (registered besides the built-ins):
 //   t_fail          fails with `forbidden` "t_fail refused"
@@ -28,8 +29,7 @@
 #include <string_view>
 #include <thread>
 
-#include "config/environment.h"
-#include "config/loader.h"
+#include "compile_test_support.h"
 #include "dispatch/extension.h"
 #include "pipeline/compiled_config.h"
 #include "server/engine.h"
@@ -202,23 +202,17 @@ class TestClient {
 class SessionFixture {
  public:
   explicit SessionFixture(const std::string& yaml) {
-    StepRegistry registry;
-    register_builtin_steps(registry);
-    registry.add({"t_fail", StepKind::action, {}, [](StepBuildContext&) {
-                    return std::make_unique<FailStep>();
-                  }});
-    registry.add({"t_park", StepKind::action, {}, [this](StepBuildContext&) {
-                    return std::make_unique<ParkStep>(parked);
-                  }});
-    config::LoadResult loaded = config::load_config_text(
+    auto compiled = compile_config(
         "auth:\n  anonymous: true\n  jwt:\n    secret: \"0123456789abcdef0123456789abcdef\"\n" +
             yaml,
-        "test.yaml", config::Environment({}, false));
-    for (const auto& error : loaded.errors) ADD_FAILURE() << config::format_error(error);
-    if (!loaded.config) return;
-    std::vector<config::ConfigError> errors;
-    auto compiled = CompiledConfig::compile(std::move(*loaded.config), registry, errors);
-    for (const auto& error : errors) ADD_FAILURE() << config::format_error(error);
+        [this](StepRegistry& registry) {
+          registry.add({"t_fail", StepKind::action, {}, [](StepBuildContext&) {
+                          return std::make_unique<FailStep>();
+                        }});
+          registry.add({"t_park", StepKind::action, {}, [this](StepBuildContext&) {
+                          return std::make_unique<ParkStep>(parked);
+                        }});
+        });
     if (!compiled) return;
     engine_ = std::make_unique<Engine>(1, compiled);
     engine_->loop(0).start_thread();

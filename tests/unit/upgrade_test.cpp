@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "auth/jwt.h"
+#include "compile_test_support.h"
 #include "config/environment.h"
 #include "config/loader.h"
 #include "dispatch/extension.h"
@@ -34,17 +35,7 @@ std::shared_ptr<const CompiledConfig> compile(std::string_view server_extra = ""
   yaml += "auth:\n  jwt:\n    secret: \"" + kSecret + "\"\n";
   yaml += auth_extra;
   yaml += "permissions: [kick_user, moderate]\n";
-  config::LoadResult loaded =
-      config::load_config_text(yaml, "test.yaml", config::Environment({}, false));
-  EXPECT_TRUE(loaded.errors.empty())
-      << (loaded.errors.empty() ? std::string() : config::format_error(loaded.errors.front()));
-  if (!loaded.config) return nullptr;
-  StepRegistry registry;
-  register_builtin_steps(registry);
-  std::vector<config::ConfigError> errors;
-  auto compiled = CompiledConfig::compile(std::move(*loaded.config), registry, errors);
-  EXPECT_TRUE(errors.empty());
-  return compiled;
+  return test_support::compile_config(yaml);
 }
 
 std::string token(std::string_view claims) {
