@@ -76,7 +76,7 @@ struct EventSpec {
 };
 
 // The largest server.max_message_size: a message, its payload expanded into a few templates and
-// a frame header must stay far below the 32-bit size of an outgoing frame (frames/out_frame.h).
+// a frame header must stay far below the 32-bit size of an outgoing frame (OutFrame::max_size).
 inline constexpr uint64_t max_message_size_cap = 64 * 1024 * 1024;
 
 struct ServerConfig {
