@@ -170,6 +170,14 @@ Use it in a browser: new WebSocket("ws://127.0.0.1:8080/ws", ["dispatch.v1", "be
         return 1;
       }
       secret = loaded.config->auth.jwt.secret;
+      if (secret.empty()) {
+        std::cerr << (loaded.config->auth.jwt.public_key_file.empty()
+                          ? "the config has no session secret to sign with: pass --secret\n"
+                          : "the config verifies tokens with auth.jwt.public_key_file: sign them "
+                            "with its private key (dispatch token signs HS256 only), or pass "
+                            "--secret\n");
+        return 1;
+      }
     }
     auto lifetime = config::parse_duration(ttl);
     if (!lifetime) {

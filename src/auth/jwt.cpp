@@ -1,5 +1,6 @@
-// HS256/HS384/HS512 JWT verification: structure, algorithm, signature, then claims, in that
-// order, so nothing in an unsigned payload is interpreted before the signature has been checked.
+// JWT verification (HS256/384/512 with the secret; RS*, ES256/384, EdDSA with the public key):
+// structure, algorithm, signature, then claims, in that order, so nothing in an unsigned payload
+// is interpreted before the signature has been checked.
 #include "auth/jwt.h"
 
 #include <openssl/crypto.h>
@@ -12,6 +13,7 @@
 
 #include "auth/base64url.h"
 #include "auth/hmac.h"
+#include "auth/public_key.h"
 
 namespace dispatch::auth {
 namespace {
@@ -203,19 +205,32 @@ JwtError verify_into(std::string_view token, const JwtSettings& settings, int64_
   if (header["alg"].get_string().get(alg) != simdjson::SUCCESS) return JwtError::malformed;
   // `crit` names extensions the recipient must understand (RFC 7515 4.1.11); we support none.
   if (header["crit"].error() != simdjson::NO_SUCH_FIELD) return JwtError::malformed;
+  // The algorithm must fit what is configured: HS* the secret, anything else the public key's
+  // own family. A token never picks how it is checked.
   const std::optional<HmacDigest> digest = hmac_digest_for(alg);
-  if (!digest) return JwtError::unsupported_algorithm;
+  const bool by_public_key = !digest && settings.public_key && settings.public_key->accepts(alg);
+  if (!digest && !by_public_key) return JwtError::unsupported_algorithm;
+  if (digest && settings.secret.empty() && settings.public_key) {
+    return JwtError::unsupported_algorithm;  // only public-key tokens are accepted
+  }
 
   const std::optional<std::string> payload_json = base64url_decode(payload_text);
   const std::optional<std::string> signature = base64url_decode(signature_text);
   if (!payload_json || !signature) return JwtError::malformed;
 
-  Mac expected;
-  if (settings.secret.empty() ||
-      !compute_hmac(*digest, settings.secret, token.substr(0, second_dot), expected) ||
-      signature->size() != expected.size ||
-      CRYPTO_memcmp(signature->data(), expected.bytes, expected.size) != 0) {
-    return JwtError::bad_signature;
+  const std::string_view signing_input = token.substr(0, second_dot);
+  if (by_public_key) {
+    if (!settings.public_key->verify(alg, signing_input, *signature)) {
+      return JwtError::bad_signature;
+    }
+  } else {
+    Mac expected;
+    if (settings.secret.empty() ||
+        !compute_hmac(*digest, settings.secret, signing_input, expected) ||
+        signature->size() != expected.size ||
+        CRYPTO_memcmp(signature->data(), expected.bytes, expected.size) != 0) {
+      return JwtError::bad_signature;
+    }
   }
 
   const simdjson::padded_string padded_payload(*payload_json);

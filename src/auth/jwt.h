@@ -1,9 +1,12 @@
-// Verification of HMAC-signed JSON Web Tokens (HS256/HS384/HS512) for session and event tokens.
+// Verification of JSON Web Tokens for session and event tokens: HMAC-signed (HS256/HS384/HS512)
+// with the secret, or signed with a private key whose public key the config names (RS*, ES256,
+// ES384, EdDSA; auth/public_key.h). The algorithm a token names must fit what is configured.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -13,9 +16,12 @@
 
 namespace dispatch::auth {
 
+class PublicKey;
+
 struct JwtSettings {
-  std::string secret;    // HMAC key; an empty secret never verifies anything
-  std::string issuer;    // when non-empty, `iss` must equal it
+  std::string secret;                           // HMAC key; an empty secret never verifies anything
+  std::shared_ptr<const PublicKey> public_key;  // verifies its own family's algorithms only
+  std::string issuer;                           // when non-empty, `iss` must equal it
   std::string audience;  // when non-empty, `aud` (string or array of strings) must contain it
   std::chrono::seconds leeway{30};
   bool require_exp = false;

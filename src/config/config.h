@@ -106,6 +106,10 @@ struct ServerConfig {
 
 struct JwtConfig {
   std::string secret;  // never log or echo it
+  // A PEM public key (RS*, ES256/384, EdDSA tokens), read when the config is compiled; a path
+  // relative to the working directory, as server.static_dir. Session tokens only.
+  std::string public_key_file;
+  SourceMark public_key_mark;
   std::string issuer;
   std::string audience;
   Duration leeway = 30s;

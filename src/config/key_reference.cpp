@@ -303,11 +303,31 @@ client that stops reading holds its socket for at most about 20 s.
 )md";
 
 constexpr std::string_view kAuthIntro = R"md(
-Who may connect. A session token (a JWT signed with HS256, HS384 or HS512) is taken from the
+Who may connect. A session token (a JWT signed with HS256, HS384 or HS512 and `secret`, or with
+a private key whose public half is `public_key_file`) is taken from the
 `Authorization: Bearer <jwt>` header, else from the subprotocols
 `["dispatch.v1", "bearer.<jwt>"]` (or GoDispatch's `["Authorization", "<jwt>"]`), else from the
 `session-token` cookie; its `sub` is the user id. See [PROTOCOL.md](PROTOCOL.md#connecting) for the refusals.
 `dispatch token --sub alice` prints a development token signed with the configured secret.
+
+### Tokens signed with a private key
+
+When the backend that issues tokens should not share a secret with Dispatch, give Dispatch only
+the public key (a PEM `PUBLIC KEY` file, as `openssl pkey -in private.pem -pubout` writes it):
+
+```yaml
+auth:
+  jwt:
+    secret: ""                          # no HMAC tokens at all (or keep a secret: both work)
+    public_key_file: /etc/dispatch/tokens.pub.pem
+```
+
+The key decides the algorithms a token may name: an RSA key (2048 bits or more) RS256, RS384 and
+RS512; an EC P-256 key ES256; P-384 ES384; an Ed25519 key EdDSA. A token naming any other
+algorithm is refused (`invalid_token`), and with no secret configured HS256/384/512 tokens are
+refused before any signature is computed, so the public key can never be used as an HMAC
+secret. The file is read when the config is loaded (and reloaded); a missing file, a private key,
+a certificate or an RSA key under 2048 bits is a check error at the key's line.
 )md";
 
 constexpr std::string_view kAuthAfter = R"md(### Connection limit

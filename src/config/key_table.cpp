@@ -361,8 +361,10 @@ std::vector<KeyBinding> make_key_bindings() {
                  "HMAC secret (HS256/384/512); when absent: env DISPATCH_JWT_SECRET, else "
                  "GODISPATCH_SERVER_AUTH_JWTSECRET",
                  [](T& t) -> std::string& { return t.config.auth.jwt.secret; }),
-      not_supported("auth.jwt.public_key_file", KeyType::string, "",
-                    "PEM public key, for RS256/ES256/EdDSA"),
+      string_key("auth.jwt.public_key_file", "",
+                 "PEM public key file for RS256/384/512, ES256/384 or EdDSA tokens, instead of or "
+                 "beside the secret; each key accepts only its own algorithms",
+                 [](T& t) -> std::string& { return t.config.auth.jwt.public_key_file; }),
       string_key("auth.jwt.issuer", "", "when set, the token's iss must match",
                  [](T& t) -> std::string& { return t.config.auth.jwt.issuer; }),
       string_key("auth.jwt.audience", "", "when set, the token's aud must contain it",

@@ -196,11 +196,15 @@ void settle_jwt_secret(Config& config, const std::map<std::string, KeySetting>& 
         section != settings.end() ? section->second.key_mark : SourceMark{reader.file_name(), 0, 0};
   }
 
+  if (const auto key_file = settings.find("auth.jwt.public_key_file"); key_file != settings.end()) {
+    jwt.public_key_mark = key_file->second.value_mark;
+  }
   if (jwt.secret.empty()) {
-    if (config.auth.anonymous) return;
+    if (config.auth.anonymous || !jwt.public_key_file.empty()) return;
     const std::string how =
         "set the environment variable DISPATCH_JWT_SECRET (or put it in .env), or set "
-        "`auth.jwt.secret`; or allow connections without a token with `auth.anonymous: true`";
+        "`auth.jwt.secret`; or verify tokens with a public key (`auth.jwt.public_key_file`); or "
+        "allow connections without a token with `auth.anonymous: true`";
     if (set_in_file != settings.end()) {
       if (set_in_file->second.had_errors) return;
       reader.error(set_in_file->second.value_mark,
@@ -241,6 +245,8 @@ void settle_event_jwt(Config& config, const std::map<std::string, KeySetting>& s
 
   JwtConfig event_jwt = config.auth.jwt;
   event_jwt.secret = std::move(secret);
+  event_jwt.public_key_file.clear();  // event tokens are HMAC-signed (the `secure` modifier)
+  event_jwt.public_key_mark = {};
   if (was_set("issuer")) event_jwt.issuer = written.issuer;
   if (was_set("audience")) event_jwt.audience = written.audience;
   if (was_set("leeway")) event_jwt.leeway = written.leeway;

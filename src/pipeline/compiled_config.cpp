@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "auth/public_key.h"
 #include "steps/engine_build_context.h"
 
 namespace dispatch {
@@ -60,8 +61,17 @@ std::shared_ptr<const CompiledConfig> CompiledConfig::compile(
     config::Config config, const StepRegistry& registry, std::vector<config::ConfigError>& errors) {
   auto compiled = std::shared_ptr<CompiledConfig>(new CompiledConfig());
   compiled->config_ = std::move(config);
-  compiled->session_jwt_ = jwt_settings_of(compiled->config_.auth.jwt);
   const size_t errors_before = errors.size();
+  compiled->session_jwt_ = jwt_settings_of(compiled->config_.auth.jwt);
+  if (const config::JwtConfig& jwt = compiled->config_.auth.jwt; !jwt.public_key_file.empty()) {
+    std::string why;
+    compiled->session_jwt_.public_key = auth::PublicKey::from_pem_file(jwt.public_key_file, why);
+    if (!compiled->session_jwt_.public_key) {
+      config::ConfigError& error = errors.emplace_back();
+      error.mark = jwt.public_key_mark;
+      error.message = "`auth.jwt.public_key_file`: " + why;
+    }
+  }
 
   for (const config::EventSpec& event : compiled->config_.events) {
     Pipeline pipeline;

@@ -513,7 +513,8 @@ TEST(ConfigLoader, AnEmptySecretIsAnErrorThatSaysHowToSetIt) {
   const Environment nothing({}, false);
   const std::string how =
       "set the environment variable DISPATCH_JWT_SECRET (or put it in .env), or set "
-      "`auth.jwt.secret`; or allow connections without a token with `auth.anonymous: true`";
+      "`auth.jwt.secret`; or verify tokens with a public key (`auth.jwt.public_key_file`); or "
+      "allow connections without a token with `auth.anonymous: true`";
   EXPECT_THAT(error_lines(load_config_text("", "test.yaml", nothing)),
               ElementsAre("test.yaml: no JWT secret: " + how));
   EXPECT_THAT(error_lines(load("auth:\n  jwt:\n    secret: \"\"\n", nothing)),
@@ -873,8 +874,6 @@ server:
   tls: {cert: cert.pem, key: ""}
   static_dir: ./public  # implemented: no error
 auth:
-  jwt:
-    public_key_file: key.pem
   max_connections_per_ip: 10
 rooms:
   "game:*": {max_members: 8}
@@ -897,16 +896,14 @@ hooks:
           "dispatch",
           "test.yaml:3:3: `server.admin_address` is not supported yet by this version of dispatch",
           "test.yaml:4:3: `server.tls` is not supported yet by this version of dispatch",
-          "test.yaml:8:5: `auth.jwt.public_key_file` is not supported yet by this version of "
+          "test.yaml:7:3: `auth.max_connections_per_ip` is not supported yet by this version of "
           "dispatch",
-          "test.yaml:9:3: `auth.max_connections_per_ip` is not supported yet by this version of "
-          "dispatch",
-          "test.yaml:10:1: `rooms` is not supported yet by this version of dispatch",
-          "test.yaml:14:5: `events.send.schema` is not supported yet by this version of dispatch",
-          "test.yaml:15:1: `cluster` is not supported yet by this version of dispatch",
-          "test.yaml:17:1: `api` is not supported yet by this version of dispatch",
-          "test.yaml:19:1: `webhooks` is not supported yet by this version of dispatch",
-          "test.yaml:21:1: `hooks` is not supported yet by this version of dispatch"));
+          "test.yaml:8:1: `rooms` is not supported yet by this version of dispatch",
+          "test.yaml:12:5: `events.send.schema` is not supported yet by this version of dispatch",
+          "test.yaml:13:1: `cluster` is not supported yet by this version of dispatch",
+          "test.yaml:15:1: `api` is not supported yet by this version of dispatch",
+          "test.yaml:17:1: `webhooks` is not supported yet by this version of dispatch",
+          "test.yaml:19:1: `hooks` is not supported yet by this version of dispatch"));
 }
 
 TEST(ConfigLoader, KeysNotImplementedYetAreAcceptedAtTheirDefaults) {
@@ -991,8 +988,9 @@ cluster:
                   "test.yaml:10:9: `events.chat.actions[0]`: a step needs a `name`",
                   "test.yaml:11:1: `cluster` is not supported yet by this version of dispatch",
                   "test.yaml: no JWT secret: set the environment variable DISPATCH_JWT_SECRET (or "
-                  "put it in .env), or set `auth.jwt.secret`; or allow connections without a "
-                  "token with `auth.anonymous: true`"));
+                  "put it in .env), or set `auth.jwt.secret`; or verify tokens with a public key "
+                  "(`auth.jwt.public_key_file`); or allow connections without a token with "
+                  "`auth.anonymous: true`"));
 }
 
 TEST(ConfigLoader, FormatErrorWritesFileLineColumn) {

@@ -7,7 +7,12 @@
 // (or DISPATCH_WRITE_CONFIG_REFERENCE=<path> to write it elsewhere).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -129,9 +134,40 @@ TEST(ConfigReference, ListsEveryKeyAndEveryBuiltInStep) {
   }
 }
 
+// The public key file the docs' examples name (`/etc/dispatch/tokens.pub.pem`) is not on a test
+// machine: examples get a real Ed25519 public key written to a temporary file in its place.
+constexpr std::string_view kExamplePublicKeyPath = "/etc/dispatch/tokens.pub.pem";
+
+struct ExamplePublicKeyFile {
+  std::filesystem::path path = std::filesystem::temp_directory_path() /
+                               ("dispatch-example-key-" + std::to_string(::getpid()) + ".pem");
+  ExamplePublicKeyFile() {
+    EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
+    FILE* out = std::fopen(path.c_str(), "w");
+    if (key && out) PEM_write_PUBKEY(out, key);
+    if (out) std::fclose(out);
+    EVP_PKEY_free(key);
+  }
+  ~ExamplePublicKeyFile() {
+    std::error_code ignored;
+    std::filesystem::remove(path, ignored);
+  }
+};
+
+std::string example_public_key_file() {
+  static const ExamplePublicKeyFile file;
+  return file.path.string();
+}
+
 // Loads and compiles every ```yaml block of `markdown`, as `dispatch check` would.
 void expect_examples_load(const std::string& markdown, const std::string& document) {
-  const std::vector<YamlBlock> blocks = yaml_blocks(markdown);
+  std::vector<YamlBlock> blocks = yaml_blocks(markdown);
+  for (YamlBlock& block : blocks) {
+    for (size_t at = block.text.find(kExamplePublicKeyPath); at != std::string::npos;
+         at = block.text.find(kExamplePublicKeyPath, at)) {
+      block.text.replace(at, kExamplePublicKeyPath.size(), example_public_key_file());
+    }
+  }
   const Environment environment = test_support::test_environment(
       {{"DISPATCH_EVENT_JWT_SECRET", "fedcba9876543210fedcba9876543210"},
        {"GODISPATCH_SERVER_AUTH_JWTSECRET", kTestSecret}});
