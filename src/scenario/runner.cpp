@@ -325,10 +325,18 @@ class ScenarioRun {
                       client.name, mismatch->path, mismatch->expected, mismatch->received),
           frames_of(client, &step.expected, &frame)};
     }
-    std::string why = "no frame came";
+    // Only ignored frames (if any) came: they are passed over.
+    size_t passed_over = 0;
+    for (size_t i = client.next_unread; i < client.received.size(); ++i) {
+      client.received[i].status = ReceivedFrame::Status::ignored;
+      ++passed_over;
+    }
+    std::string why = passed_over == 0 ? "no frame came"
+                                       : fmt::format("no frame came but {} ignored one{}",
+                                                     passed_over, passed_over == 1 ? "" : "s");
     if (client.session->close_code()) {
-      why = fmt::format("no frame came; the connection was closed ({} \"{}\")",
-                        *client.session->close_code(), client.session->close_reason());
+      why += fmt::format("; the connection was closed ({} \"{}\")", *client.session->close_code(),
+                         client.session->close_reason());
     }
     return Failure{step.mark, fmt::format("{}: expect: {}", client.name, why),
                    frames_of(client, &step.expected, nullptr)};

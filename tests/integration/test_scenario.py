@@ -124,6 +124,13 @@ class ScenarioCommand(unittest.TestCase):
         proc = self.run_test(self.scenario("ack ignored", steps, ignore=["ack"]))
         self.assertEqual(proc.returncode, 0, proc.stdout)
 
+        # An expect passes over ignored frames; when only those came, the report says so.
+        proc = self.run_test(self.scenario("only ignored", steps + "- alice: {expect: {event: said}}\n",
+                                           ignore=["ack"]))
+        self.assertEqual(proc.returncode, 1, proc.stdout)
+        self.assertIn("alice: expect: no frame came but 1 ignored one", proc.stdout)
+        self.assertRegex(proc.stdout, r"\n\s+ignored\s+\{\"event\":\"ack\",\"payload\":\{\"ref\":1\}\}")
+
     def test_bad_scenario_file_exits_2_with_positions(self):
         path = self.write("bad.yaml", """\
             config: config.yaml
