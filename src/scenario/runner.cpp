@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <thread>
 
 #include "auth/jwt.h"
 #include "pipeline/compiled_config.h"
@@ -29,6 +30,8 @@ namespace json = boost::json;
 // Handlers run by hand after a step before the runner gives up: a step whose effects keep
 // posting more work forever is a bug the scenario reports instead of hanging on.
 constexpr int max_settle_rounds = 10'000;
+// The longest a step waits, in real time, for a step that finishes later (see settle()).
+constexpr auto max_step_wait = std::chrono::seconds(5);
 
 std::string format_mark(const SourceMark& mark) {
   if (mark.line <= 0) return mark.file;
@@ -84,15 +87,43 @@ class ScenarioRun {
   Clock& clock() { return loop().sessions().clock(); }
 
   // Runs every ready handler (cross-loop tasks, turn ends, completions) until none is left.
+  // A step that finishes later (a custom action's Completion, fired by a timer or another
+  // thread) is the one thing that can come from outside: while one is in flight the loop also
+  // waits for it, in real time, up to min(server.step_timeout, max_step_wait) in all; one still
+  // pending after that stays pending (`advance` past step_timeout answers it `internal`).
   std::optional<Failure> settle(const SourceMark& mark) {
-    for (int round = 0; round < max_settle_rounds; ++round) {
+    const auto wait_limit = std::min<std::chrono::steady_clock::duration>(
+        loop().config().config().server.step_timeout, max_step_wait);
+    const auto wait_until = std::chrono::steady_clock::now() + wait_limit;
+    int rounds = 0;
+    while (true) {
       loop().io().restart();
-      if (loop().io().poll() == 0) {
+      if (loop().io().poll() > 0) {
+        if (++rounds >= max_settle_rounds) {
+          return Failure{mark, "the engine kept posting work after this step without settling", ""};
+        }
+        continue;
+      }
+      if (!step_in_flight() || std::chrono::steady_clock::now() >= wait_until) {
         collect();
         return std::nullopt;
       }
+      // Wait for a timer of the step, or (no work in the io_context: the completion comes from
+      // another thread) a moment.
+      loop().io().restart();
+      if (loop().io().run_one_until(wait_until) == 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
     }
-    return Failure{mark, "the engine kept posting work after this step without settling", ""};
+  }
+
+  bool step_in_flight() const {
+    for (const auto& [name, client] : clients_) {
+      if (client.session && client.session->pending() && client.session->pending()->in_flight) {
+        return true;
+      }
+    }
+    return false;
   }
 
   void collect() {

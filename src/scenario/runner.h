@@ -3,8 +3,10 @@
 // config loaded and compiled as `dispatch serve`/`check` do, clients admitted by the server's
 // own admission code (decide_upgrade + admit_session) with tokens minted in process, and after
 // every step the loop's io_context run by hand until nothing is ready, so cross-loop tasks and
-// completions run. There is no waiting: what a step's message caused is in the clients' queues
-// when the next step reads them, and `advance` moves the clock and fires what became due.
+// completions run. Nothing waits: what a step's message caused is in the clients' queues when
+// the next step reads them, and `advance` moves the clock and fires what became due. (The one
+// exception, bounded: a step that finishes later is waited for in real time, at most
+// min(server.step_timeout, 5 s).)
 #pragma once
 
 #include <string>
