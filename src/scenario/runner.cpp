@@ -19,6 +19,7 @@
 #include "server/engine.h"
 #include "server/event_loop.h"
 #include "server/server.h"
+#include "transport/timer_wheel.h"
 #include "transport/upgrade.h"
 
 namespace dispatch::scenario {
@@ -68,8 +69,12 @@ class ScenarioRun {
       : scenario_(scenario), engine_(1, std::move(compiled)) {
     const auto wall = std::chrono::duration_cast<std::chrono::seconds>(
         std::chrono::system_clock::now().time_since_epoch());
-    // The steady reading starts where the loop's timer wheel started (it never goes back).
-    loop().sessions().clock() = Clock::manual(std::chrono::steady_clock::now(), wall.count());
+    // Every scenario starts at the same steady time, a whole number of days, so rate-limit
+    // windows (which are aligned to the steady clock) begin with the scenario and a run gives
+    // the same result every time. The loop's timer wheel starts there too.
+    const SteadyTime start{std::chrono::hours(24 * 1000)};
+    loop().sessions().clock() = Clock::manual(start, wall.count());
+    loop().wheel() = TimerWheel(start);
   }
 
   std::optional<Failure> run() {
