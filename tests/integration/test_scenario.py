@@ -5,6 +5,7 @@ client received), the exit codes, expect_nothing, advance past a rate-limit wind
 connect, and well-formed JUnit XML."""
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -12,7 +13,7 @@ import textwrap
 import unittest
 import xml.etree.ElementTree as ElementTree
 
-from dispatch_harness import require_binary
+from dispatch_harness import REPO, require_binary
 
 CONFIG = """\
 auth:
@@ -276,6 +277,30 @@ class ScenarioCommand(unittest.TestCase):
         proc = self.run_test(ok, failing, "--junit", junit)
         self.assertEqual(proc.returncode, 1, proc.stdout)
         self.assertEqual(ElementTree.parse(junit).getroot().get("failures"), "1")
+
+    # ------------------------------------------------------------------ the docs
+
+    def test_the_worked_example_of_the_docs_runs_as_shown(self):
+        with open(os.path.join(REPO, "docs", "TESTING-CONFIGS.md"), encoding="utf-8") as f:
+            doc = f.read()
+        config, scenarios = re.findall(r"```yaml\n(.*?)```", doc, re.S)[:2]
+        self.write("config.yaml", config)
+        path = self.write("scenarios.yaml", scenarios)
+        env = dict(os.environ, DISPATCH_JWT_SECRET="docs-example-secret-0123456789abcdef")
+        proc = subprocess.run([self.binary, "test", "scenarios.yaml"], cwd=self.dir, env=env,
+                              capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        self.assertEqual(proc.returncode, 0, proc.stdout)
+        self.assertIn("1 scenario: 1 passed, 0 failed", proc.stdout)
+
+        # The failure the docs show, with the config allowing three messages.
+        self.write("config.yaml", config.replace('"2/10s"', '"3/10s"'))
+        proc = subprocess.run([self.binary, "test", "scenarios.yaml"], cwd=self.dir, env=env,
+                              capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        self.assertEqual(proc.returncode, 1, proc.stdout)
+        shown = re.search(r"```text\n(scenarios.yaml\n  FAIL.*?)```", doc, re.S).group(1)
+        conn_id = re.compile(r'"conn_id":"[^"]*"')
+        self.assertEqual(conn_id.sub('"conn_id":""', proc.stdout), conn_id.sub('"conn_id":""', shown))
+        self.assertTrue(path)
 
     def test_no_file_is_a_command_line_error(self):
         proc = self.run_test()
