@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include "app/default_config.h"
@@ -12,7 +13,10 @@
 #include "config/loader.h"
 #include "config/units.h"
 #include "dispatch/extension.h"
+#include "log/log.h"
 #include "pipeline/compiled_config.h"
+#include "scenario/report.h"
+#include "scenario/runner.h"
 #include "server/server.h"
 #include "template/json_escape.h"
 
@@ -44,6 +48,31 @@ int run_check(const std::string& path, const std::string& env_file, const StepRe
   for (const auto& error : errors) std::cout << config::format_error(error) << "\n";
   if (errors.empty()) std::cout << path << ": ok\n";
   return errors.empty() ? 0 : 1;
+}
+
+// `dispatch test`: runs every scenario file, prints the report, writes JUnit XML if asked.
+int run_test(const std::vector<std::string>& files, const std::string& junit_path,
+             const std::string& env_file, bool env_file_required, const StepRegistry& registry) {
+  log::set_level(log::Level::error);  // the engine's info lines (refusals, _log) are noise here
+  scenario::RunOptions options;
+  options.env_file = env_file;
+  options.env_file_required = env_file_required;
+  options.embedded_config_text = std::string(development_config);
+  std::vector<scenario::FileResult> results;
+  for (const std::string& file : files) {
+    results.push_back(scenario::run_scenario_file(file, options, registry));
+  }
+  scenario::print_report(std::cout, results);
+  if (!junit_path.empty()) {
+    std::ofstream junit(junit_path, std::ios::binary | std::ios::trunc);
+    junit << scenario::junit_xml(results);
+    junit.close();
+    if (!junit) {
+      std::cerr << "--junit " << junit_path << ": cannot write the file\n";
+      return 2;
+    }
+  }
+  return scenario::exit_code(results);
 }
 
 }  // namespace
@@ -80,6 +109,17 @@ int run_command_line(int argc, char** argv, const StepRegistry& registry) {
   check_command->add_option("--config,-c", check_path, "config file")->capture_default_str();
   check_command->add_option("--env-file", env_file, "dotenv file")->capture_default_str();
 
+  auto* test_command = app.add_subcommand(
+      "test",
+      "Run scenario files against their config in process, with a virtual clock: no server, no "
+      "port. Exit 0 all passed, 1 a scenario failed, 2 a file or its config could not be read.");
+  std::vector<std::string> scenario_files;
+  std::string junit_path;
+  test_command->add_option("files", scenario_files, "scenario files (YAML)")->required();
+  test_command->add_option("--junit", junit_path, "also write the results as JUnit XML here");
+  test_command->add_option("--env-file", env_file, "dotenv file read before each config")
+      ->capture_default_str();
+
   auto* token_command = app.add_subcommand(
       "token", "Print an HS256 session token signed with the configured secret (development).");
   std::string subject;
@@ -103,6 +143,8 @@ int run_command_line(int argc, char** argv, const StepRegistry& registry) {
                                 listen there instead of the config's server.address
   dispatch check --config FILE  validate FILE: every problem as file:line:col: message
   dispatch token --sub alice    a development session token (HS256)
+  dispatch test FILE...         run scenario files against their config (virtual clock,
+                                no server); --junit FILE writes JUnit XML
 
 Files and environment:
   ./config.yaml        the config when --config is not given; without it (and without
@@ -114,7 +156,8 @@ Files and environment:
                        (GoDispatch's GODISPATCH_SERVER_AUTH_JWTSECRET is read too)
 
 Exit codes: 0 clean stop (or config valid), 1 bad config or startup failure (such as the port
-being taken), 2 bad command line.
+being taken), 2 bad command line. `dispatch test`: 0 all passed, 1 a scenario failed, 2 a
+scenario file or its config could not be read.
 
 Docs: README.md (quick start), docs/CONFIG.md (every key), docs/PROTOCOL.md (the wire protocol).)");
   serve_command->footer(R"(Signals while serving:
@@ -137,6 +180,20 @@ hint), duplicate keys, types, durations and sizes, ${VAR} references, the secret
 modifiers and actions with their params and templates. Exit 0 when valid, 1 otherwise.
 Example:
   dispatch check --config config.yaml)");
+  test_command->footer(
+      R"(A scenario file names the config it tests (relative to the file, or <embedded> for the
+embedded development config) and lists scenarios: clients with the claims of their token
+(minted in process with the config's secret), then steps in order:
+  - alice: {send: {event: join, target: "room:1", id: 1}}
+  - alice: {expect: {event: ack, payload: {ref: 1}}}   # a subset of the next frame
+  - alice: {expect_nothing: true}
+  - alice: {expect_close: 4001}
+  - advance: 61s                                      # the virtual clock
+  - connect: {bob: {sub: bob}, expect_refusal: too_many_connections}
+A frame no step expected fails the scenario unless its event is in the scenario's `ignore`.
+Docs: docs/TESTING-CONFIGS.md.
+Example:
+  dispatch test tests/scenarios/default_config.yaml --junit results.xml)");
   token_command->footer(
       R"(The secret is, in order: --secret, the config given with --config, ./config.yaml, or the
 embedded development config's public secret. The token carries sub, iat, exp (now + --ttl),
@@ -155,6 +212,10 @@ Use it in a browser: new WebSocket("ws://127.0.0.1:8080/ws", ["dispatch.v1", "be
   }
 
   if (check_command->parsed()) return run_check(check_path, env_file, registry);
+  if (test_command->parsed()) {
+    return run_test(scenario_files, junit_path, env_file, test_command->count("--env-file") > 0,
+                    registry);
+  }
 
   if (token_command->parsed()) {
     if (secret.empty()) {

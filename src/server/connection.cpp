@@ -17,6 +17,7 @@
 #include "pipeline/compiled_config.h"
 #include "pipeline/router.h"
 #include "protocol/websocket.h"
+#include "server/admission.h"
 #include "server/engine.h"
 #include "server/event_loop.h"
 #include "server/peer_table.h"
@@ -37,11 +38,6 @@ const FrameRef& ping_frame() {
 }
 
 }  // namespace
-
-struct AcceptedIdentity {
-  Session::Identity identity;
-  std::optional<int64_t> expires_at;  // the token's exp, unix seconds
-};
 
 Connection::Connection(EventLoop& loop, int fd, uint64_t number, PeerEntry* handshake_peer)
     : Session(loop.sessions(), number),
@@ -163,50 +159,11 @@ void Connection::handle_handshake_bytes(char* data, size_t length) {
     return;
   }
   if (decision.accepted) {
-    AcceptedIdentity accepted;
-    auth::VerifiedToken& token = decision.accepted->token;
-    Session::Identity& identity = accepted.identity;
-    identity.user_id = token.subject.empty() && compiled.config().auth.anonymous
-                           ? "anon:" + id()
-                           : std::move(token.subject);
-    identity.permissions = std::move(token.perms);
-    identity.claims = std::move(token.claims);
-    accepted.expires_at = token.expires_at;
-
-    // Limits: the whole server, then this user.
-    const auto& auth = compiled.config().auth;
-    Engine& engine = loop_.engine();
-    // Reserve a place at once (two loops may admit at the same moment); released on refusal.
-    const int64_t places_taken = engine.open_connections().fetch_add(1);
-    if (server.max_connections > 0 &&
-        places_taken >= static_cast<int64_t>(server.max_connections)) {
-      engine.open_connections().fetch_sub(1);
-      decision.accepted.reset();
-      decision.refusal = {503, "server_full",
-                          "the server is at server.max_connections: try again later", true, 4429};
-    } else {
-      std::optional<UserConnection> replaced;
-      const bool cycle = auth.connection_limit.mode == config::ConnectionLimitMode::cycle;
-      if (!engine.directory().admit_connection(
-              identity.user_id, {number(), static_cast<uint16_t>(loop_.index())},
-              auth.connection_limit.max_per_user, cycle, replaced)) {
-        engine.open_connections().fetch_sub(1);
-        decision.accepted.reset();
-        decision.refusal = {429, "too_many_connections",
-                            "this user already has auth.connection_limit.max_per_user "
-                            "connections: close one first",
-                            true, 4429};
-      } else {
-        registered_ = true;
-        if (replaced) {
-          loop_.delivery().post(replaced->loop, CloseUserSession{identity.user_id, replaced->number,
-                                                                 ws::close_code::replaced,
-                                                                 "replaced by newer connection"});
-        }
-        std::string response = std::move(decision.accepted->response);
-        accept(std::move(response), std::move(accepted), leftover);
-        return;
-      }
+    if (std::optional<AcceptedIdentity> accepted = admit_session(decision, loop_, *this)) {
+      registered_ = true;
+      std::string response = std::move(decision.accepted->response);
+      accept(std::move(response), std::move(*accepted), leftover);
+      return;
     }
   }
 
@@ -231,18 +188,14 @@ void Connection::accept(std::string response, AcceptedIdentity accepted,
   state_ = State::open;
   set_identity(std::move(accepted.identity));
   if (accepted.expires_at) {
-    const auto leeway = compiled.config().auth.jwt.leeway;
-    token_deadline_ = clock().now() +
-                      std::chrono::seconds(*accepted.expires_at - clock().unix_seconds()) + leeway;
+    token_deadline_ =
+        token_deadline(clock(), *accepted.expires_at, compiled.config().auth.jwt.leeway);
   }
   // Its place in open_connections was reserved on admission.
   loop_.delivery().add_user_session(*this);
 
   send_control(build_raw_frame(response));
-  std::string welcome = "{\"conn_id\":\"" + id() + "\",\"user_id\":\"";
-  tmpl::append_json_escaped(welcome, user_id());
-  welcome += "\",\"server\":\"dispatch/" DISPATCH_VERSION "\"}";
-  send(build_event_frame("welcome", welcome));
+  send(build_event_frame("welcome", welcome_payload(*this)));
   log::debug("connected").field("conn_id", id()).field("user_id", user_id());
 
   const SteadyTime now = clock().now();
