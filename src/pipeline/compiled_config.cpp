@@ -29,6 +29,12 @@ class BuildContext final : public EngineBuildContext {
     errors_.push_back({step_.mark, fmt::format("`{}`: {}", step_.name, message)});
     failed = true;
   }
+  void error_at_param(size_t index, std::string message) override {
+    const config::SourceMark& mark =
+        index < step_.param_marks.size() ? step_.param_marks[index] : step_.mark;
+    errors_.push_back({mark, fmt::format("`{}`: {}", step_.name, message)});
+    failed = true;
+  }
 
   bool failed = false;
 
@@ -62,6 +68,15 @@ std::shared_ptr<const CompiledConfig> CompiledConfig::compile(
   compiled->config_ = std::move(config);
   compiled->session_jwt_ = jwt_settings_of(compiled->config_.auth.jwt);
   const size_t errors_before = errors.size();
+
+  for (const config::RoomPolicy& room : compiled->config_.rooms) {
+    if (!room.join_permission.empty() && !compiled->is_known_permission(room.join_permission)) {
+      errors.push_back({room.join_permission_mark,
+                        fmt::format("`rooms.{}.join_permission`: `{}` is not in the config's "
+                                    "`permissions:` list; add it there",
+                                    room.glob, room.join_permission)});
+    }
+  }
 
   for (const config::EventSpec& event : compiled->config_.events) {
     Pipeline pipeline;

@@ -877,7 +877,7 @@ auth:
     public_key_file: key.pem
   max_connections_per_ip: 10
 rooms:
-  "game:*": {max_members: 8}
+  "chat:*": {max_members: 8, presence: true}
 events:
   send:
     schema: {type: object}
@@ -901,7 +901,8 @@ hooks:
           "dispatch",
           "test.yaml:9:3: `auth.max_connections_per_ip` is not supported yet by this version of "
           "dispatch",
-          "test.yaml:10:1: `rooms` is not supported yet by this version of dispatch",
+          "test.yaml:11:30: `rooms.chat:*.presence` is not supported yet by this version of "
+          "dispatch",
           "test.yaml:14:5: `events.send.schema` is not supported yet by this version of dispatch",
           "test.yaml:15:1: `cluster` is not supported yet by this version of dispatch",
           "test.yaml:17:1: `api` is not supported yet by this version of dispatch",
