@@ -291,6 +291,26 @@ TEST_F(RulesAcrossLoopsTest, MaxMembersCountsUsersOnEveryLoopAndJoinsInFlight) {
   EXPECT_EQ(events_of(carol.take_texts()), std::vector<std::string>{"ack"});
 }
 
+TEST_F(RulesAcrossLoopsTest, AJoinInFlightToAnotherLoopHoldsItsPlace) {
+  DetachedSession bob(loop(0));
+  DetachedSession carol(loop(1));  // only on loop 1: bob's pull reaches her later
+  DetachedSession dave(loop(0));
+  bob.open_as("bob");
+  carol.open_as("carol");
+  dave.open_as("dave");
+  bob.receive(R"({"event":"join","target":"game:y","id":1})");
+  bob.receive(R"({"event":"pull","target":"game:y","payload":{"user":"carol"},"id":2})");
+  EXPECT_EQ(events_of(bob.take_texts()), (std::vector<std::string>{"ack", "ack"}));
+  EXPECT_FALSE(carol.is_member("game:y"));  // not yet applied on loop 1
+  dave.receive(R"({"event":"join","target":"game:y","id":3})");
+  expect_error(dave, "room_full");
+
+  run_ready(loop(0));
+  run_ready(loop(1));
+  EXPECT_TRUE(carol.is_member("game:y"));
+  EXPECT_EQ(loop(0).delivery().directory().room_user_count("game:y"), 2u);
+}
+
 TEST_F(RulesAcrossLoopsTest, DisconnectClosesTheUsersConnectionsOnEveryLoop) {
   DetachedSession admin(loop(0));
   DetachedSession victim0(loop(0));
