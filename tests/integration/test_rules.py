@@ -8,7 +8,7 @@ import unittest
 
 from dispatch_harness import (
     DispatchTestCase, check_error, compact, expect_close, expect_quiet, free_config, make_token,
-    open_client, recv_json, request, run_dispatch,
+    open_client, recv_json, request, run_dispatch, send_json,
 )
 
 EVENTS = """
@@ -237,6 +237,19 @@ class Rules(DispatchTestCase):
             await self.quiet(other, admin)
             # A user with no connection: nothing happens, still an ack.
             await self.ack(admin, msg("kick", payload={"user": uniq("nobody")}))
+        self.arun(go())
+
+    def test_disconnecting_oneself_closes_the_sender_too(self):
+        async def go():
+            admin_id = uniq("admin")
+            admin = await self.client(admin_id, ["kick_user"])
+            other_tab = await self.client(admin_id, ["kick_user"])
+            bystander = await self.client(uniq("bystander"))
+            await send_json(admin, msg("kick", payload={"user": admin_id}))
+            for ws in (admin, other_tab):
+                code, reason, _ = await expect_close(ws)
+                self.assertEqual((code, reason), (4003, f"kicked by {admin_id}"))
+            await self.quiet(bystander)
         self.arun(go())
 
 
