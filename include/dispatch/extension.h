@@ -123,6 +123,9 @@ class StepContext {
   // `forbidden`) when that is the sending connection itself.
   virtual bool join(std::string_view user, std::string_view room, bool this_connection_only) = 0;
   virtual void leave(std::string_view user, std::string_view room) = 0;
+  // Closes every connection of `user`, on every loop, with close code 4003 and `reason` (cut to
+  // what a close frame holds); the close handshake is bounded like any server close.
+  virtual void disconnect(std::string_view user, std::string_view reason) = 0;
   virtual void log_info(std::string_view text) = 0;
 
   // --- outcomes
@@ -182,7 +185,8 @@ class StepRegistry {
 };
 
 // Adds `_log`, `_join`, `_leave`, `_notify_origin`, `_reply`, `_notify_room`, `_notify_user`,
-// `_broadcast`, `rate_limit` and `secure`.
+// `_broadcast`, `_disconnect`, `rate_limit`, `secure`, `require_permission`, `member_of` and
+// `match`.
 void register_builtin_steps(StepRegistry& registry);
 
 // The `dispatch` command line (serve, check, token, --help, --version) with these steps.

@@ -141,11 +141,25 @@ struct AuthConfig {
   bool operator==(const AuthConfig&) const = default;
 };
 
+// A room policy (`rooms:`), applied to the rooms whose id matches its glob; the first matching
+// policy in file order wins (config/room_policy.h finds it).
+struct RoomPolicy {
+  std::string glob;             // `*` any run of characters, `?` one character
+  SourceMark mark;              // the glob's key
+  uint32_t max_members = 0;     // distinct users across the node; 0 = unlimited
+  std::string join_permission;  // "" = anyone may `_join`
+  SourceMark join_permission_mark;
+  bool member_only_send = false;  // `_notify_room` to it only from a member connection
+
+  bool operator==(const RoomPolicy&) const = default;
+};
+
 struct Config {
   std::string file;  // the file it was loaded from (as given)
   ServerConfig server;
   AuthConfig auth;
   std::vector<std::string> permissions;
+  std::vector<RoomPolicy> rooms;  // in file order: the first match wins
   std::vector<EventSpec> events;  // in file order
   LogLevel log_level = LogLevel::info;
 

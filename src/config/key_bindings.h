@@ -16,10 +16,12 @@
 
 namespace dispatch::config {
 
-// What a value is stored into: the config, and for keys under `events.<name>` the event.
+// What a value is stored into: the config, and for keys under `events.<name>` the event (under
+// `rooms.<name>` the room policy).
 struct ApplyTarget {
   Config& config;
   EventSpec* event = nullptr;
+  RoomPolicy* room = nullptr;
 };
 
 struct KeyBinding {

@@ -371,7 +371,8 @@ auth:
 constexpr std::string_view kPermissionsIntro = R"md(
 The names a session token may carry in its `perms` claim. A token whose `perms` holds a name not
 listed here is refused with 403 `unknown_permission`, so a typo in your token issuer shows up at
-once. (The `require_permission` modifier that checks them per event is not implemented yet.)
+once. The `require_permission` modifier checks them per event, and a room policy's
+`join_permission` per room.
 )md";
 
 constexpr std::string_view kPermissionsAfter = R"md(```yaml
@@ -382,9 +383,35 @@ permissions: [moderator, kick_user]
 )md";
 
 constexpr std::string_view kRoomsIntro = R"md(
-Room policies by glob on the room id (first match wins: `max_members`, `join_permission`,
-`member_only_send`) are not implemented yet; leave `rooms` out. Rooms themselves need no
-declaration: `_join` creates one, and the last `_leave` (or disconnect) removes it.
+Rooms need no declaration: `_join` creates one, and the last `_leave` (or disconnect) removes it.
+`rooms` adds policies, by glob on the room id (`*` matches any run of characters, `:` included;
+`?` one character). The first glob that matches, in file order, is the room's policy; a room no
+glob matches has none. Policies apply to every `_join` and `_notify_room`, whichever event runs
+them:
+
+- `max_members`: the room holds at most this many distinct users on the node (two connections of
+  one user count once, whichever event loop they are on). A `_join` that would add one more user
+  is refused with `room_full`, also when the sender joins someone else; nobody joins then.
+- `join_permission`: the sender of the `_join` must hold this permission (its session token's
+  `perms`), also when it joins another user. So a moderator holding it may bring anyone in, and a
+  user without it can join nobody, not even itself. Otherwise `forbidden`.
+- `member_only_send`: a `_notify_room` to the room from a connection that is not a member is
+  refused with `forbidden` (nothing is sent).
+
+`presence` and `history` (presence lists and message history per room) are not implemented yet.
+)md";
+
+constexpr std::string_view kRoomsAfter = R"md(```yaml
+permissions: [moderator]
+rooms:
+  "game:*": { max_members: 8, member_only_send: true }
+  "stage:*": { join_permission: moderator }
+events:
+  join:
+    actions:
+      - name: _join
+        params: ["{$user.id}", "{$target.id}"]
+```
 )md";
 
 constexpr std::string_view kEventsIntro = R"md(
@@ -565,7 +592,7 @@ constexpr Group kGroups[] = {
     {"server", "server", "The listener and the limits of each connection.\n", kServerAfter},
     {"auth", "auth", kAuthIntro, kAuthAfter},
     {"permissions", "permissions", kPermissionsIntro, kPermissionsAfter},
-    {"rooms", "rooms", kRoomsIntro, ""},
+    {"rooms", "rooms", kRoomsIntro, kRoomsAfter},
     {"events", "events and steps", kEventsIntro, kEventsAfter},
     {"cluster", "cluster", kClusterIntro, ""},
     {"api", "api", kApiIntro, ""},
@@ -590,7 +617,9 @@ constexpr StepDoc kStepDocs[] = {
      "joins every live connection of that user to the room (connections opened later are not "
      "members); with `connection` as the third param only the sending connection, with `user` (the "
      "default) all of them. A room id may not start with `user:`. Beyond "
-     "`server.max_rooms_per_connection`, the sender's own join fails with `forbidden`"},
+     "`server.max_rooms_per_connection`, the sender's own join fails with `forbidden`. The room's "
+     "policy (`rooms`) applies: `room_full` beyond `max_members`, `forbidden` when the sender "
+     "lacks the `join_permission`"},
     {"_leave", StepKind::action, "",
      "removes every connection of that user from the room; an empty room disappears"},
     {"_reply", StepKind::action, "",
@@ -599,11 +628,14 @@ constexpr StepDoc kStepDocs[] = {
     {"_notify_room", StepKind::action, "",
      "sends to the message's `target`: a room's members (the frame adds `room` and `from`), or "
      "every connection of the user for `user:<id>` (adds `from`); the sender receives its own copy "
-     "only if it is a member"},
+     "only if it is a member. A room whose policy has `member_only_send` refuses a non-member "
+     "sender with `forbidden`"},
     {"_notify_user", StepKind::action, "", "sends to every connection of a user (adds `from`)"},
     {"_broadcast", StepKind::action, "", "sends to every connection (adds `from`)"},
-    {"_disconnect", StepKind::action, "user id *(name)*, reason *(text)*",
-     "closes that user's connections with code 4003"},
+    {"_disconnect", StepKind::action, "",
+     "closes every connection of that user, on every event loop, with close code 4003 and the "
+     "reason (cut to 123 bytes); the close handshake is bounded (2 s) like any server close. Guard "
+     "it, e.g. with `require_permission`"},
     {"_webhook", StepKind::action, "target name *(name)*, body *(JSON)*",
      "POSTs the body to a target declared under `webhooks`"},
     {"rate_limit", StepKind::modifier, "",
@@ -620,12 +652,18 @@ constexpr StepDoc kStepDocs[] = {
      "satisfies every `claim=value` check given (up to 8; the value matches the claim's string, or "
      "its JSON text for numbers and booleans). Otherwise `invalid_token`. The token is then "
      "removed from the payload"},
-    {"require_permission", StepKind::modifier, "name *(name)*",
-     "passes when the session token's `perms` holds the name"},
-    {"member_of", StepKind::modifier, "[room id *(name)*]",
-     "passes when the sending connection is a member of the room (default: the target)"},
-    {"match", StepKind::modifier, "template *(text)*, regex *(text)*",
-     "passes when the filled template matches the regex as a whole"},
+    {"require_permission", StepKind::modifier, "",
+     "passes when the session token's `perms` holds the name, which must be listed under "
+     "`permissions` (else the config is refused); otherwise `forbidden` naming the permission"},
+    {"member_of", StepKind::modifier, "",
+     "passes when the sending connection is a member of the room (default: the message's "
+     "target); a `user:` target is `forbidden`, and so is a room the connection is not in "
+     "(\"not a member of room X\")"},
+    {"match", StepKind::modifier, "",
+     "passes when the filled template matches the regex as a whole (RE2 syntax: linear time, no "
+     "backreferences; written out, compiled once at load, an invalid one refuses the config). "
+     "Otherwise `forbidden`. In the regex, `{{` and `}}` stand for one brace; a lone `{` as in "
+     "`[a-z]{3}` is kept as it is"},
 };
 
 // ----------------------------------------------------------------------------------- helpers

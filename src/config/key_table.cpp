@@ -406,9 +406,32 @@ std::vector<KeyBinding> make_key_bindings() {
 
       string_list_key("permissions", "[]", "names a token may carry in its `perms` claim",
                       [](T& t) -> std::vector<std::string>& { return t.config.permissions; }),
-      not_supported("rooms", KeyType::mapping, "{}",
-                    "room policies by glob on the room id: max_members, join_permission, "
-                    "member_only_send"),
+      named_sections("rooms",
+                     "room policies by glob on the room id (`*` any run of characters, `?` one); "
+                     "the first matching glob in file order wins"),
+      section("rooms.<name>", "one room policy"),
+      integer_key<uint32_t>(
+          "rooms.<name>.max_members", "0",
+          "distinct users the room may hold (two connections of one user count once); a `_join` "
+          "beyond it is `room_full`; 0 = unlimited",
+          [](T& t) -> uint32_t& { return t.room->max_members; }),
+      {key_info("rooms.<name>.join_permission", KeyType::string, "\"\"",
+                "a permission (from `permissions`) the sender of a `_join` to the room must hold; "
+                "\"\" = none"),
+       [](ValueReader& reader, const YAML::Node& node, const std::string& path, ApplyTarget& t) {
+         if (auto value = reader.read_string(node, path)) {
+           t.room->join_permission = std::move(*value);
+           t.room->join_permission_mark = reader.mark_of(node);
+         }
+       },
+       nullptr},
+      bool_key("rooms.<name>.member_only_send", "false",
+               "only a member connection may `_notify_room` to the room; others get `forbidden`",
+               [](T& t) -> bool& { return t.room->member_only_send; }),
+      not_supported("rooms.<name>.presence", KeyType::boolean, "false",
+                    "the room's users and connection count are known (`_presence`)"),
+      not_supported("rooms.<name>.history", KeyType::mapping, "{}",
+                    "the room keeps its last messages ({size, ttl}) for recovery"),
       named_sections("events", "the events clients may send, by name (case-sensitive)"),
       section("events.<name>", "one event"),
       not_supported("events.<name>.schema", KeyType::any, "",
@@ -434,6 +457,14 @@ std::vector<KeyBinding> make_key_bindings() {
   };
 
   for (KeyBinding& key : keys) {
+    if (key.info.path == "rooms.<name>") {
+      key.enter = [](ApplyTarget& target, const std::string& name, const SourceMark& mark) {
+        RoomPolicy& room = target.config.rooms.emplace_back();
+        room.glob = name;
+        room.mark = mark;
+        target.room = &room;
+      };
+    }
     if (key.info.path == "events.<name>") {
       key.enter = [](ApplyTarget& target, const std::string& name, const SourceMark& mark) {
         EventSpec& event = target.config.events.emplace_back();

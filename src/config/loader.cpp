@@ -100,6 +100,7 @@ class ConfigWalker {
           if (item->enter) item->enter(target_, name, reader_.mark_of(key));
           walk_section(value, item->info.path, written_path + "." + name);
           target_.event = nullptr;
+          target_.room = nullptr;
         });
   }
 

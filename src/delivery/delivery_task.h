@@ -1,6 +1,7 @@
 // Work one event loop hands to another for delivery: a frame for local members of a room, for a
 // user's local sessions or for everyone; a join or leave for a user's local sessions; closing one
-// session of a user (it was replaced by a newer one). Each kind carries only what it needs.
+// session of a user (it was replaced by a newer one), or all of them (`_disconnect`). Each kind
+// carries only what it needs.
 #pragma once
 
 #include <cstdint>
@@ -22,10 +23,12 @@ struct DeliverToUser {
 struct DeliverToAll {
   FrameRef frame;
 };
-// Releases one in-flight reference of the room on the target loop once applied.
+// Releases one in-flight reference of the room on the target loop once applied (and, when
+// `counts_users`, one in-flight reference of the user in the room's distinct-user count).
 struct JoinUser {
   std::string user;
   std::string room;
+  bool counts_users = false;
 };
 struct LeaveUser {
   std::string user;
@@ -38,7 +41,14 @@ struct CloseUserSession {
   std::string reason;
 };
 
-using DeliveryTask =
-    std::variant<DeliverToRoom, DeliverToUser, DeliverToAll, JoinUser, LeaveUser, CloseUserSession>;
+// Closing every session of a user on the target loop (`_disconnect`).
+struct CloseUser {
+  std::string user;
+  uint16_t code = 0;
+  std::string reason;
+};
+
+using DeliveryTask = std::variant<DeliverToRoom, DeliverToUser, DeliverToAll, JoinUser, LeaveUser,
+                                  CloseUserSession, CloseUser>;
 
 }  // namespace dispatch

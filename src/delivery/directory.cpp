@@ -46,6 +46,52 @@ size_t Directory::room_count() const {
   return total;
 }
 
+bool Directory::reserve_room_user(std::string_view room, std::string_view user,
+                                  uint32_t max_members) {
+  Shard& shard = shard_for(room);
+  std::lock_guard lock(shard.mutex);
+  auto found = shard.room_users.find(room);
+  if (found == shard.room_users.end()) {
+    if (max_members == 0) return false;
+    found = shard.room_users.try_emplace(std::string(room)).first;
+  }
+  RoomUsers& users = found->second;
+  auto member = users.find(user);
+  if (member == users.end()) {
+    if (users.size() >= max_members) return false;
+    member = users.try_emplace(std::string(user), 0).first;
+  }
+  ++member->second;
+  return true;
+}
+
+void Directory::add_room_user_refs(std::string_view room, std::string_view user, int delta) {
+  if (delta == 0) return;
+  Shard& shard = shard_for(room);
+  std::lock_guard lock(shard.mutex);
+  auto found = shard.room_users.find(room);
+  if (found == shard.room_users.end()) {
+    assert(delta > 0 && "a room user released that was never added");
+    found = shard.room_users.try_emplace(std::string(room)).first;
+  }
+  RoomUsers& users = found->second;
+  auto member = users.find(user);
+  if (member == users.end()) member = users.try_emplace(std::string(user), 0).first;
+  assert(member->second + delta >= 0 && "a room user released that was never added");
+  member->second += delta;
+  if (member->second == 0) {
+    users.erase(member);
+    if (users.empty()) shard.room_users.erase(found);
+  }
+}
+
+size_t Directory::room_user_count(std::string_view room) const {
+  Shard& shard = shard_for(room);
+  std::lock_guard lock(shard.mutex);
+  auto found = shard.room_users.find(room);
+  return found == shard.room_users.end() ? 0 : found->second.size();
+}
+
 uint64_t Directory::user_loops(std::string_view user) const {
   Shard& shard = shard_for(user);
   std::lock_guard lock(shard.mutex);

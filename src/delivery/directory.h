@@ -5,7 +5,9 @@
 // It is sharded by key hash, each shard with its own mutex, so loops rarely contend and no lock
 // is ever held while sending. A room's per-loop count is "local memberships + joins in flight":
 // a `_join` posted to another loop counts at once, so a `_notify_room` right after it already
-// includes that loop (DESIGN.md: a superset is fine, a subset is not).
+// includes that loop (DESIGN.md: a superset is fine, a subset is not). Rooms under a
+// max_members policy also count their distinct users here, in the room's shard: O(1) per join
+// and leave, and nothing at all for the other rooms.
 #pragma once
 
 #include <boost/container/small_vector.hpp>
@@ -47,6 +49,16 @@ class Directory {
   void add_room_refs(std::string_view room, unsigned loop, int delta);
   size_t room_count() const;
 
+  // --- distinct users of the rooms that have a max_members policy (no entry for other rooms).
+  // A user's count in a room is its member connections on every loop, plus joins of it in
+  // flight, plus a reservation held while a `_join` is being applied.
+  // Adds a reservation for `user` and returns true when the user is counted in the room
+  // already or the room has fewer than `max_members` distinct users; false (nothing added) when
+  // the room is full. The caller releases the reservation with add_room_user_refs(-1).
+  bool reserve_room_user(std::string_view room, std::string_view user, uint32_t max_members);
+  void add_room_user_refs(std::string_view room, std::string_view user, int delta);
+  size_t room_user_count(std::string_view room) const;
+
   uint64_t user_loops(std::string_view user) const;
   std::vector<UserConnection> user_connections(std::string_view user) const;
 
@@ -65,9 +77,11 @@ class Directory {
   struct UserEntry {
     boost::container::small_vector<UserConnection, 1> connections;  // oldest first
   };
+  using RoomUsers = std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>>;
   struct Shard {
     mutable std::mutex mutex;
     std::unordered_map<std::string, RoomEntry, StringHash, std::equal_to<>> rooms;
+    std::unordered_map<std::string, RoomUsers, StringHash, std::equal_to<>> room_users;
     std::unordered_map<std::string, UserEntry, StringHash, std::equal_to<>> users;
   };
   static constexpr size_t shard_count = 64;

@@ -51,17 +51,19 @@ void publish_to_all(LoopDelivery& origin, const FrameRef& frame) {
   }
 }
 
-void join_user_to_room(LoopDelivery& origin, std::string_view user, std::string_view room) {
+void join_user_to_room(LoopDelivery& origin, std::string_view user, std::string_view room,
+                       bool counts_users) {
   Directory& directory = origin.directory();
   for_each_loop(directory.user_loops(user), [&](unsigned loop) {
     if (loop == origin.index()) {
       SessionList targets = origin.user_sessions(user);
       for (Session* session : targets) {
-        if (session->is_open()) origin.join(*session, room);
+        if (session->is_open()) origin.join(*session, room, counts_users);
       }
     } else {
       directory.add_room_refs(room, loop, +1);  // in flight; released by the task
-      origin.post(loop, JoinUser{std::string(user), std::string(room)});
+      if (counts_users) directory.add_room_user_refs(room, user, +1);
+      origin.post(loop, JoinUser{std::string(user), std::string(room), counts_users});
     }
   });
 }
@@ -73,6 +75,17 @@ void leave_user_from_room(LoopDelivery& origin, std::string_view user, std::stri
       for (Session* session : targets) origin.rooms().leave(*session, room);
     } else {
       origin.post(loop, LeaveUser{std::string(user), std::string(room)});
+    }
+  });
+}
+
+void disconnect_user(LoopDelivery& origin, std::string_view user, uint16_t code,
+                     std::string_view reason) {
+  for_each_loop(origin.directory().user_loops(user), [&](unsigned loop) {
+    if (loop == origin.index()) {
+      origin.close_user(user, code, reason);
+    } else {
+      origin.post(loop, CloseUser{std::string(user), code, std::string(reason)});
     }
   });
 }

@@ -16,8 +16,14 @@ void publish_to_user(LoopDelivery& origin, std::string_view user, const FrameRef
 void publish_to_all(LoopDelivery& origin, const FrameRef& frame);
 
 // Joins every live session of `user`, on every loop, to `room`. Loops that have to do the join
-// later count as members at once, so a publish right after reaches them.
-void join_user_to_room(LoopDelivery& origin, std::string_view user, std::string_view room);
+// later count as members at once, so a publish right after reaches them. `counts_users` (a
+// max_members policy): the user stays counted in the room while those joins are in flight.
+void join_user_to_room(LoopDelivery& origin, std::string_view user, std::string_view room,
+                       bool counts_users = false);
 void leave_user_from_room(LoopDelivery& origin, std::string_view user, std::string_view room);
+
+// Closes every session of `user`, on every loop, with `code` and `reason` (`_disconnect`).
+void disconnect_user(LoopDelivery& origin, std::string_view user, uint16_t code,
+                     std::string_view reason);
 
 }  // namespace dispatch

@@ -11,12 +11,14 @@ LocalRoom* LocalRooms::find(std::string_view name) const {
   return found == rooms_.end() ? nullptr : found->second.get();
 }
 
-bool LocalRooms::join(Session& session, std::string_view name, uint32_t room_limit) {
+bool LocalRooms::join(Session& session, std::string_view name, uint32_t room_limit,
+                      bool counts_users) {
   if (room_limit > 0 && session.rooms().size() >= room_limit) return false;
   LocalRoom* room = find(name);
   if (!room) {
     auto created = std::make_unique<LocalRoom>();
     created->name = std::string(name);
+    created->counts_users = counts_users;
     room = created.get();
     rooms_.emplace(room->name, std::move(created));
   } else if (std::find(session.rooms().begin(), session.rooms().end(), room) !=
@@ -26,6 +28,7 @@ bool LocalRooms::join(Session& session, std::string_view name, uint32_t room_lim
   room->members.push_back(&session);
   session.rooms().push_back(room);
   directory_.add_room_refs(name, loop_, +1);
+  if (room->counts_users) directory_.add_room_user_refs(name, session.user_id(), +1);
   return true;
 }
 
@@ -56,6 +59,7 @@ void LocalRooms::remove_member(LocalRoom& room, Session& session) {
     room.members.pop_back();
   }
   directory_.add_room_refs(room.name, loop_, -1);
+  if (room.counts_users) directory_.add_room_user_refs(room.name, session.user_id(), -1);
   erase_if_unused(room);
 }
 

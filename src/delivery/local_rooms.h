@@ -23,8 +23,11 @@ class LocalRooms {
 
   LocalRoom* find(std::string_view name) const;
   // Adds the session; false when it was already a member, or is in `room_limit` rooms
-  // already (server.max_rooms_per_connection; 0 = no limit).
-  bool join(Session& session, std::string_view name, uint32_t room_limit);
+  // already (server.max_rooms_per_connection; 0 = no limit). `counts_users` (a max_members
+  // policy) applies when this join creates the room here: its memberships then count their users
+  // in the Directory.
+  bool join(Session& session, std::string_view name, uint32_t room_limit,
+            bool counts_users = false);
   bool leave(Session& session, std::string_view name);
   void leave_all(Session& session);
 

@@ -41,8 +41,13 @@ void LoopDelivery::remove_user_session(Session& session) {
   if (list.empty()) users_.erase(found);
 }
 
-bool LoopDelivery::join(Session& session, std::string_view room) {
-  return rooms_.join(session, room, sessions_.server().max_rooms_per_connection);
+bool LoopDelivery::join(Session& session, std::string_view room, bool counts_users) {
+  return rooms_.join(session, room, sessions_.server().max_rooms_per_connection, counts_users);
+}
+
+void LoopDelivery::close_user(std::string_view user, uint16_t code, std::string_view reason) {
+  SessionList targets = user_sessions(user);  // closing a session takes it off the list
+  for (Session* session : targets) session->close(code, reason);
 }
 
 void LoopDelivery::deliver_to_room(std::string_view room, const FrameRef& frame) {
@@ -86,9 +91,10 @@ void LoopDelivery::run(DeliveryTask& task) {
         } else if constexpr (std::is_same_v<Work, JoinUser>) {
           SessionList targets = user_sessions(work.user);
           for (Session* session : targets) {
-            if (session->is_open()) join(*session, work.room);
+            if (session->is_open()) join(*session, work.room, work.counts_users);
           }
           directory_.add_room_refs(work.room, index_, -1);  // the join is no longer in flight
+          if (work.counts_users) directory_.add_room_user_refs(work.room, work.user, -1);
         } else if constexpr (std::is_same_v<Work, LeaveUser>) {
           SessionList targets = user_sessions(work.user);
           for (Session* session : targets) rooms_.leave(*session, work.room);
@@ -97,6 +103,8 @@ void LoopDelivery::run(DeliveryTask& task) {
           for (Session* session : targets) {
             if (session->number() == work.session) session->close(work.code, work.reason);
           }
+        } else if constexpr (std::is_same_v<Work, CloseUser>) {
+          close_user(work.user, work.code, work.reason);
         }
       },
       task);

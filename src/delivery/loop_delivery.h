@@ -37,8 +37,10 @@ class LoopDelivery {
   void add_user_session(Session& session);
   void remove_user_session(Session& session);
   // Joins the session to a room within server.max_rooms_per_connection; false when it was a
-  // member already or is at the limit.
-  bool join(Session& session, std::string_view room);
+  // member already or is at the limit. `counts_users`: the room has a max_members policy.
+  bool join(Session& session, std::string_view room, bool counts_users = false);
+  // Closes every session of `user` on this loop.
+  void close_user(std::string_view user, uint16_t code, std::string_view reason);
 
   // --- local delivery (this loop's sessions only)
   void deliver_to_room(std::string_view room, const FrameRef& frame);

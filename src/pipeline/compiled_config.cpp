@@ -30,6 +30,12 @@ class BuildContext final : public EngineBuildContext {
     errors_.push_back({step_.mark, fmt::format("`{}`: {}", step_.name, message)});
     failed = true;
   }
+  void error_at_param(size_t index, std::string message) override {
+    const config::SourceMark& mark =
+        index < step_.param_marks.size() ? step_.param_marks[index] : step_.mark;
+    errors_.push_back({mark, fmt::format("`{}`: {}", step_.name, message)});
+    failed = true;
+  }
 
   bool failed = false;
 
@@ -70,6 +76,15 @@ std::shared_ptr<const CompiledConfig> CompiledConfig::compile(
       config::ConfigError& error = errors.emplace_back();
       error.mark = jwt.public_key_mark;
       error.message = "`auth.jwt.public_key_file`: " + why;
+    }
+  }
+
+  for (const config::RoomPolicy& room : compiled->config_.rooms) {
+    if (!room.join_permission.empty() && !compiled->is_known_permission(room.join_permission)) {
+      errors.push_back({room.join_permission_mark,
+                        fmt::format("`rooms.{}.join_permission`: `{}` is not in the config's "
+                                    "`permissions:` list; add it there",
+                                    room.glob, room.join_permission)});
     }
   }
 

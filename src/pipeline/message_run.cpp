@@ -2,8 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 
+#include "config/room_policy.h"
 #include "delivery/fanout.h"
 #include "delivery/loop_delivery.h"
 #include "log/log.h"
@@ -233,6 +235,7 @@ void MessageRun::send_to_origin(std::string_view event, std::string_view payload
 void MessageRun::send_to_target(std::string_view target, std::string_view event,
                                 std::string_view payload_json) {
   if (!accept_payload(payload_json)) return;
+  if (!target.starts_with("user:") && !member_may_send(target)) return;
   FrameOrigin origin;
   origin.from = session_.user_id();
   if (target.starts_with("user:")) {
@@ -259,8 +262,27 @@ void MessageRun::broadcast(std::string_view event, std::string_view payload_json
   publish_to_all(loop_.delivery(), build_event_frame(event, payload_json, origin));
 }
 
+// A room under a member_only_send policy takes `_notify_room` only from its members. Free when
+// the config has no room policies, and for a sender that is a member (no glob is matched then).
+bool MessageRun::member_may_send(std::string_view room) {
+  const auto& policies = loop_.config().config().rooms;
+  if (policies.empty() || session_.is_member(room)) return true;
+  const config::RoomPolicy* policy = config::find_room_policy(policies, room);
+  if (!policy || !policy->member_only_send) return true;
+  fail(ErrorCode::forbidden,
+       fmt::format("only members of room {} may send to it (its policy `{}` has member_only_send)",
+                   room, policy->glob));
+  return false;
+}
+
+// Room policies apply to every `_join`: join_permission is asked of the SENDER (the connection
+// whose message runs the `_join`), also when it joins another user: a user with the permission
+// may bring others in, one without it can join nobody. max_members counts distinct users on the
+// whole node; the joining user is reserved in the count before any connection joins, so two
+// concurrent joins on different loops cannot both take the last place.
 bool MessageRun::join(std::string_view user, std::string_view room, bool this_connection_only) {
-  const uint32_t limit = loop_.config().config().server.max_rooms_per_connection;
+  const config::Config& config = loop_.config().config();
+  const uint32_t limit = config.server.max_rooms_per_connection;
   const bool sender_joins = this_connection_only || user == session_.user_id();
   if (sender_joins && limit > 0 && !session_.is_member(room) && session_.rooms().size() >= limit) {
     fail(ErrorCode::forbidden,
@@ -269,12 +291,35 @@ bool MessageRun::join(std::string_view user, std::string_view room, bool this_co
                      limit));
     return false;
   }
-  if (this_connection_only) {
-    loop_.delivery().join(session_, room);
-  } else {
-    join_user_to_room(loop_.delivery(), user, room);
+  const config::RoomPolicy* policy =
+      config.rooms.empty() ? nullptr : config::find_room_policy(config.rooms, room);
+  if (policy && !policy->join_permission.empty()) {
+    const auto& held = session_.permissions();
+    if (std::find(held.begin(), held.end(), policy->join_permission) == held.end()) {
+      fail(ErrorCode::forbidden,
+           fmt::format("joining room {} needs the permission `{}`", room, policy->join_permission));
+      return false;
+    }
   }
+  const bool counts_users = policy && policy->max_members > 0;
+  const std::string_view joining_user = this_connection_only ? session_.user_id() : user;
+  Directory& directory = loop_.delivery().directory();
+  if (counts_users && !directory.reserve_room_user(room, joining_user, policy->max_members)) {
+    fail(ErrorCode::room_full, fmt::format("room {} is full ({} users, its policy `{}`)", room,
+                                           policy->max_members, policy->glob));
+    return false;
+  }
+  if (this_connection_only) {
+    loop_.delivery().join(session_, room, counts_users);
+  } else {
+    join_user_to_room(loop_.delivery(), user, room, counts_users);
+  }
+  if (counts_users) directory.add_room_user_refs(room, joining_user, -1);  // the reservation
   return true;
+}
+
+void MessageRun::disconnect(std::string_view user, std::string_view reason) {
+  disconnect_user(loop_.delivery(), user, ws::close_code::disconnected, reason);
 }
 
 void MessageRun::leave(std::string_view user, std::string_view room) {

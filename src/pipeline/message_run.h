@@ -56,6 +56,7 @@ class MessageRun final : public StepContext, public tmpl::TemplateScope {
   void broadcast(std::string_view event, std::string_view payload_json) override;
   bool join(std::string_view user, std::string_view room, bool this_connection_only) override;
   void leave(std::string_view user, std::string_view room) override;
+  void disconnect(std::string_view user, std::string_view reason) override;
   void log_info(std::string_view text) override;
   StepStatus fail(ErrorCode code, std::string message) override;
   StepStatus fail_rate_limited(int64_t retry_after_ms) override;
@@ -69,6 +70,7 @@ class MessageRun final : public StepContext, public tmpl::TemplateScope {
  private:
   void answer(ErrorCode code, std::string_view message);
   bool accept_payload(std::string_view payload_json);
+  bool member_may_send(std::string_view room);
   std::string_view keep(std::string text);
 
   SessionLoop& loop_;

@@ -22,6 +22,8 @@ struct LocalRoom {
   std::string name;
   SessionList members;
   uint32_t visits = 0;  // deliveries in progress: the room is not erased under them
+  // Under a max_members policy: each membership counts its user in the Directory.
+  bool counts_users = false;
 };
 
 }  // namespace dispatch

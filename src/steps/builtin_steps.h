@@ -14,7 +14,11 @@ class StepRegistry;
 void register_send_actions(StepRegistry& registry);
 void register_membership_actions(StepRegistry& registry);
 void register_log_action(StepRegistry& registry);
+void register_disconnect_action(StepRegistry& registry);
 void register_rate_limit_modifier(StepRegistry& registry);
 void register_secure_modifier(StepRegistry& registry);
+void register_require_permission_modifier(StepRegistry& registry);
+void register_member_of_modifier(StepRegistry& registry);
+void register_match_modifier(StepRegistry& registry);
 
 }  // namespace dispatch

@@ -1,6 +1,7 @@
 // What a built-in step may read at load time beyond the public StepBuildContext: the typed
-// config (`secure` reads auth.event_jwt). The engine's build context (pipeline/compiled_config.cpp)
-// is one of these; a custom step sees only the public interface.
+// config (`secure` reads auth.event_jwt) and errors at a param's own position. The engine's build
+// context (pipeline/compiled_config.cpp) is one of these; a custom step sees only the public
+// interface.
 #pragma once
 
 #include "config/config.h"
@@ -11,6 +12,8 @@ namespace dispatch {
 class EngineBuildContext : public StepBuildContext {
  public:
   virtual const config::Config& config() const = 0;
+  // A load-time error at the position of param `index` (e.g. an invalid regex).
+  virtual void error_at_param(size_t index, std::string message) = 0;
 };
 
 // The config behind a build context of the engine's (every context that builds a built-in).

@@ -70,6 +70,12 @@ TEST(ConfigKeyTable, EveryKeyOfTheSpecIsListed) {
                                            "auth.max_connections_per_ip",
                                            "permissions",
                                            "rooms",
+                                           "rooms.<name>",
+                                           "rooms.<name>.max_members",
+                                           "rooms.<name>.join_permission",
+                                           "rooms.<name>.member_only_send",
+                                           "rooms.<name>.presence",
+                                           "rooms.<name>.history",
                                            "events",
                                            "events.<name>",
                                            "events.<name>.schema",
@@ -128,8 +134,9 @@ TEST(ConfigKeyTable, NotImplementedKeysAreMarked) {
   }
   EXPECT_EQ(not_implemented,
             (std::set<std::string>{"server.trusted_proxies", "server.admin_address", "server.tls",
-                                   "auth.max_connections_per_ip", "rooms", "events.<name>.schema",
-                                   "cluster", "api", "webhooks", "hooks"}));
+                                   "auth.max_connections_per_ip", "rooms.<name>.presence",
+                                   "rooms.<name>.history", "events.<name>.schema", "cluster",
+                                   "api", "webhooks", "hooks"}));
 }
 
 TEST(ConfigKeyTable, CompatibilityAliasesAndSecretsAreMarked) {

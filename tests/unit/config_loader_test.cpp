@@ -876,7 +876,7 @@ server:
 auth:
   max_connections_per_ip: 10
 rooms:
-  "game:*": {max_members: 8}
+  "chat:*": {max_members: 8, presence: true}
 events:
   send:
     schema: {type: object}
@@ -898,7 +898,8 @@ hooks:
           "test.yaml:4:3: `server.tls` is not supported yet by this version of dispatch",
           "test.yaml:7:3: `auth.max_connections_per_ip` is not supported yet by this version of "
           "dispatch",
-          "test.yaml:8:1: `rooms` is not supported yet by this version of dispatch",
+          "test.yaml:9:30: `rooms.chat:*.presence` is not supported yet by this version of "
+          "dispatch",
           "test.yaml:12:5: `events.send.schema` is not supported yet by this version of dispatch",
           "test.yaml:13:1: `cluster` is not supported yet by this version of dispatch",
           "test.yaml:15:1: `api` is not supported yet by this version of dispatch",

@@ -46,9 +46,10 @@ class DetachedSession final : public Session {
       : Session(loop.sessions(), loop.engine().next_connection_number()), loop_(loop) {}
   ~DetachedSession() { end(); }
 
-  void open_as(std::string user) {
+  void open_as(std::string user, std::vector<std::string> permissions = {}) {
     Identity identity;
     identity.user_id = std::move(user);
+    identity.permissions = std::move(permissions);
     set_identity(std::move(identity));
     state_ = State::open;
     std::optional<UserConnection> replaced;  // no per-user limit here
