@@ -129,7 +129,7 @@ TEST(ConfigKeyTable, NotImplementedKeysAreMarked) {
   EXPECT_EQ(not_implemented, (std::set<std::string>{
                                  "server.trusted_proxies", "server.admin_address", "server.tls",
                                  "auth.jwt.public_key_file", "auth.max_connections_per_ip", "rooms",
-                                 "events.<name>.schema", "cluster", "api", "webhooks", "hooks"}));
+                                 "cluster", "api", "webhooks", "hooks"}));
 }
 
 TEST(ConfigKeyTable, CompatibilityAliasesAndSecretsAreMarked) {

@@ -880,7 +880,7 @@ rooms:
   "game:*": {max_members: 8}
 events:
   send:
-    schema: {type: object}
+    schema: {type: object}  # implemented: no error
 cluster:
   redis: redis://127.0.0.1:6379
 api:
@@ -902,7 +902,6 @@ hooks:
           "test.yaml:9:3: `auth.max_connections_per_ip` is not supported yet by this version of "
           "dispatch",
           "test.yaml:10:1: `rooms` is not supported yet by this version of dispatch",
-          "test.yaml:14:5: `events.send.schema` is not supported yet by this version of dispatch",
           "test.yaml:15:1: `cluster` is not supported yet by this version of dispatch",
           "test.yaml:17:1: `api` is not supported yet by this version of dispatch",
           "test.yaml:19:1: `webhooks` is not supported yet by this version of dispatch",
