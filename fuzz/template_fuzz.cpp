@@ -1,7 +1,7 @@
 // libFuzzer target: a template and a payload from one input. The first byte picks the param
-// kind (N name, J JSON, T text), the rest up to the first line "%%" is the template source, the part
-// after it a JSON payload that {.payload...} placeholders read (through simdjson, as the engine
-// does). It must never crash, and a JSON param, once filled, must be one valid JSON document
+// kind (N name, J JSON, T text), the rest up to the first line "%%" is the template source, the
+// part after it a JSON payload that {.payload...} placeholders read (through simdjson, as the
+// engine does). It must never crash, and a JSON param, once filled, must be one valid JSON document
 // (SPEC 2.1: values can neither break the document nor add keys).
 #include <simdjson.h>
 
