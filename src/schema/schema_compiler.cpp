@@ -439,7 +439,9 @@ class Compiler {
       needs(keys.properties, "properties", type_object, "objects");
       needs(keys.required, "required", type_object, "objects");
       needs(keys.additional_properties, "additionalProperties", type_object, "objects");
-      if (keys.enum_value && node.has_enum) {
+      // (When an item was refused, its siblings' indices no longer match: reported already.)
+      if (keys.enum_value && node.has_enum &&
+          keys.enum_value->items.size() == node.enum_values.size()) {
         for (size_t i = 0; i < node.enum_values.size(); ++i) {
           if (type_matches(node.types, node.enum_values[i])) continue;
           error(keys.enum_value->items[i].mark,
@@ -454,7 +456,8 @@ class Compiler {
       auto found = std::find_if(node.properties.begin(), node.properties.end(),
                                 [&](const Property& p) { return p.name == name; });
       if (found == node.properties.end()) {
-        if (!node.additional_properties) {
+        if (!node.additional_properties &&
+            keys.required_value->items.size() == node.required.size()) {
           error(keys.required_value->items[i].mark,
                 "`" + path + ".required[" + std::to_string(i) + "]`: `" + name +
                     "` is not under `properties`, and additionalProperties is false, so no "

@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "config_test_support.h"
+#include "dispatch/extension.h"
+#include "pipeline/compiled_config.h"
 #include "schema/schema_compiler.h"
 
 namespace dispatch::schema {
@@ -199,3 +201,37 @@ TEST(SchemaCompiler, YamlAliasesCannotExpandASchemaWithoutBound) {
 
 }  // namespace
 }  // namespace dispatch::schema
+
+namespace dispatch {
+namespace {
+
+// `dispatch check` and `serve` compile configs through CompiledConfig: a schema error is one of
+// its errors, and an event with a schema gets it on its Pipeline (one without, none).
+TEST(SchemaCompiler, CompiledConfigReportsSchemaErrorsAndKeepsTheSchema) {
+  StepRegistry registry;
+  register_builtin_steps(registry);
+  auto load = [](const char* yaml) {
+    config::LoadResult loaded = config::test_support::load(yaml);
+    EXPECT_THAT(config::test_support::error_lines(loaded), ::testing::IsEmpty());
+    return std::move(*loaded.config);
+  };
+  std::vector<config::ConfigError> errors;
+  EXPECT_EQ(CompiledConfig::compile(load("events:\n  e:\n    schema: {type: [integr]}\n"), registry,
+                                    errors),
+            nullptr);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(config::format_error(errors[0]),
+            "test.yaml:3:21: `events.e.schema.type[0]`: expected object, array, string, number, "
+            "integer, boolean or null, got `integr` (did you mean `integer`?)");
+
+  errors.clear();
+  auto compiled = CompiledConfig::compile(
+      load("events:\n  with:\n    schema: {type: object}\n  without:\n    actions: []\n"), registry,
+      errors);
+  ASSERT_NE(compiled, nullptr);
+  EXPECT_NE(compiled->find_event("with")->schema, nullptr);
+  EXPECT_EQ(compiled->find_event("without")->schema, nullptr);
+}
+
+}  // namespace
+}  // namespace dispatch
