@@ -7,6 +7,7 @@
 // Every pass keeps going after an error so that one run reports all of them.
 #include "config/loader.h"
 
+#include <algorithm>
 #include <map>
 
 #include "config/file_reading.h"
@@ -271,6 +272,19 @@ void check_secrets_differ(const Config& config, ValueReader& reader) {
                "`secure` modifier as an event token: use a different secret");
 }
 
+// yaml-cpp 0.7 never returns on some inputs with a NUL byte (e.g. "\0,\0": it allocates nodes
+// until memory runs out), and YAML allows no NUL anywhere, so one is refused before parsing.
+std::optional<SourceMark> first_nul_byte(std::string_view yaml, const std::string& file_name) {
+  const size_t offset = yaml.find('\0');
+  if (offset == std::string_view::npos) return std::nullopt;
+  const std::string_view before = yaml.substr(0, offset);
+  const size_t line_start = before.rfind('\n');
+  const auto line = static_cast<int>(std::count(before.begin(), before.end(), '\n')) + 1;
+  const auto column =
+      static_cast<int>(line_start == std::string_view::npos ? offset + 1 : offset - line_start);
+  return SourceMark{file_name, line, column};
+}
+
 SourceMark mark_from_yaml(const std::string& file_name, const YAML::Mark& mark) {
   if (mark.is_null() || mark.line < 0 || mark.column < 0) return {file_name, 0, 0};
   return {file_name, mark.line + 1, mark.column + 1};
@@ -282,6 +296,11 @@ LoadResult load_config_text(std::string_view yaml, const std::string& file_name,
                             const Environment& environment) {
   LoadResult result;
   result.text = std::string(yaml);
+  if (auto nul = first_nul_byte(yaml, file_name)) {
+    result.errors.push_back(
+        {*nul, "the config contains a NUL byte, which YAML does not allow (is it a text file?)"});
+    return result;
+  }
   std::vector<YAML::Node> documents;
   try {
     documents = YAML::LoadAll(std::string(yaml));

@@ -1027,5 +1027,16 @@ TEST(ConfigLoader, FilesAreReadFromDisk) {
                                                 "config file: No such file or directory"));
 }
 
+// Found by fuzz/config_fuzz.cpp: yaml-cpp never returned on "\0,\0" (`dispatch check` hung,
+// allocating until memory ran out). A NUL byte is refused first, at its position.
+TEST(ConfigLoader, ANulByteIsAnErrorAtItsPositionNotAHang) {
+  EXPECT_THAT(error_lines(load(std::string("\0,\0", 3))),
+              ElementsAre("test.yaml:1:1: the config contains a NUL byte, which YAML does not "
+                          "allow (is it a text file?)"));
+  EXPECT_THAT(error_lines(load(std::string("events:\n  e: {}\n  f: x\0\n", 24))),
+              ElementsAre("test.yaml:3:7: the config contains a NUL byte, which YAML does not "
+                          "allow (is it a text file?)"));
+}
+
 }  // namespace
 }  // namespace dispatch::config
