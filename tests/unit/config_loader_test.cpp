@@ -1027,8 +1027,8 @@ TEST(ConfigLoader, FilesAreReadFromDisk) {
                                                 "config file: No such file or directory"));
 }
 
-// Found by fuzz/config_fuzz.cpp: yaml-cpp never returned on "\0,\0" (`dispatch check` hung,
-// allocating until memory ran out). A NUL byte is refused first, at its position.
+// A NUL byte is refused before YAML parsing, at its position (found by fuzz/config_fuzz.cpp,
+// together with the hang below).
 TEST(ConfigLoader, ANulByteIsAnErrorAtItsPositionNotAHang) {
   EXPECT_THAT(error_lines(load(std::string("\0,\0", 3))),
               ElementsAre("test.yaml:1:1: the config contains a NUL byte, which YAML does not "
@@ -1036,6 +1036,21 @@ TEST(ConfigLoader, ANulByteIsAnErrorAtItsPositionNotAHang) {
   EXPECT_THAT(error_lines(load(std::string("events:\n  e: {}\n  f: x\0\n", 24))),
               ElementsAre("test.yaml:3:7: the config contains a NUL byte, which YAML does not "
                           "allow (is it a text file?)"));
+}
+
+// Found by fuzz/config_fuzz.cpp: yaml-cpp 0.7 never returns when a `,` stands outside brackets
+// before or after a document's top-level node (`dispatch check` hung, allocating until memory
+// ran out). It is an error at the comma.
+TEST(ConfigLoader, ACommaOutsideBracketsIsAnErrorAtItNotAHang) {
+  const std::string message =
+      ": invalid YAML: a `,` outside brackets [ ] or { } (quote the text if it is part of it)";
+  EXPECT_THAT(error_lines(load(",")), ElementsAre("test.yaml:1:1" + message));
+  EXPECT_THAT(error_lines(load("[a],")), ElementsAre("test.yaml:1:4" + message));
+  EXPECT_THAT(error_lines(load("- a\n,\n")), ElementsAre("test.yaml:2:1" + message));
+  // A comma inside text is fine.
+  EXPECT_THAT(error_lines(load("events:\n  e:\n    actions:\n      - name: _log\n"
+                               "        params: [\"a, b\"]\nlog: |\n  ,x\n")),
+              ElementsAre(::testing::HasSubstr("`log`: expected a mapping")));
 }
 
 }  // namespace
