@@ -66,9 +66,31 @@ struct StepSpec {
   bool operator==(const StepSpec&) const = default;
 };
 
+// A piece of config.yaml kept as it was written, for a key whose meaning a later stage decides
+// (an event's payload `schema:`, compiled by src/schema/). Scalars are kept as text after
+// ${VAR} substitution, with whether they were quoted (a quoted scalar is always a string; a
+// plain one may be a number, a boolean or null); every node and mapping key keeps its position
+// so that the later stage reports problems at file:line:col.
+struct RawNode {
+  enum class Kind { null, scalar, sequence, mapping };
+
+  Kind kind = Kind::null;
+  SourceMark mark;
+  std::string text;     // scalar: its text
+  bool quoted = false;  // scalar: written in quotes or as a block scalar
+  // sequence: the items; mapping: the values, in file order, with their keys beside them.
+  std::vector<RawNode> items;
+  std::vector<std::string> keys;      // mapping only
+  std::vector<SourceMark> key_marks;  // mapping only
+
+  bool operator==(const RawNode&) const = default;
+};
+
 struct EventSpec {
   std::string name;  // exactly as written (case-sensitive)
   SourceMark mark;   // the event's key
+  // The payload schema as written (`schema:`), compiled by src/schema/; absent = no check.
+  std::optional<RawNode> schema;
   std::vector<StepSpec> modifiers;
   std::vector<StepSpec> actions;
 

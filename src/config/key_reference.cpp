@@ -157,6 +157,7 @@ log:
 | choice | one of the words listed for the key |
 | list of strings | `[a, b]`, or one `- item` per line; an item may not be empty |
 | list of steps | `- name: ...` entries with `params: [...]`; see [events and steps](#events-and-steps) |
+| payload schema | a JSON Schema subset written in YAML; see [payload schemas](#payload-schemas) |
 
 ### Secrets
 
@@ -519,6 +520,72 @@ constexpr std::string_view kStepsAfter = R"md(
 Custom actions and modifiers are C++ classes registered by name through
 `include/dispatch/extension.h` (see `examples/custom_action/`); in config they are used exactly
 like the built-ins.
+)md";
+
+constexpr std::string_view kSchemas = R"md(### Payload schemas
+
+`events.<name>.schema` checks a message's payload before anything else of the event runs: a
+payload that fails is answered with `invalid_payload` and no modifier or action runs (a rate
+limit does not count it). The schema is compiled once when the config is loaded; an event
+without one pays nothing. It is a subset of JSON Schema, written in YAML:
+
+```yaml
+events:
+  send_message:
+    schema:
+      type: object
+      required: [message]
+      additionalProperties: false
+      properties:
+        message: { type: string, minLength: 1, maxLength: 2000 }
+        mood: { enum: [happy, sad, "null", null] }
+        tags: { type: array, maxItems: 5, items: { type: string, maxLength: 20 } }
+        reply_to: { type: [integer, "null"], minimum: 1 }
+    actions:
+      - name: _notify_room
+        params: ["new_message", '{"user": "{$user.id}", "message": "{.payload.message}"}']
+```
+
+| keyword | value | the payload value passes when |
+| --- | --- | --- |
+| `type` | `object`, `array`, `string`, `number`, `integer`, `boolean`, `null`, or a list of them | it is of one of the types; `integer` also accepts `2.0`, `number` accepts integers |
+| `enum` | a list of single values | it equals one of them (numbers by value: `1` equals `1.0`) |
+| `minLength`, `maxLength` | a whole number | a string has at least / at most that many characters (Unicode code points, not bytes) |
+| `minimum`, `maximum` | a number | a number is at least / at most that (inclusive) |
+| `maxItems` | a whole number | an array has at most that many items |
+| `items` | a schema | every item of an array passes it |
+| `properties` | property name → schema | each of these members an object has passes its schema |
+| `required` | a list of property names | an object has all of them |
+| `additionalProperties` | `true` (default) or `false` | `false`: an object has no member that `properties` does not list |
+| `description`, `title` | text | (notes for readers; never checked) |
+
+As in JSON Schema, a keyword only checks values of its own type (`maxLength` ignores numbers)
+unless `type` says otherwise, and `{}` accepts anything. In YAML, unquoted `true`, `false`,
+`null` and numbers are JSON booleans, null and numbers — also in `enum`; quote them to mean
+strings (`"null"` above is the four-letter string, `null` the JSON null). `type: null` is the
+null type. A message without `payload` is checked as if its payload were `null`. For an event
+guarded by `secure`, the schema sees `payload.token` (list it under `properties` when
+`additionalProperties` is false).
+
+Every mistake in a schema is a `check` error at its line and column: an unknown keyword (with a
+"did you mean"; keywords outside the subset, such as `pattern` or `oneOf`, are refused rather
+than ignored), a value of the wrong kind, `minLength` above `maxLength` or `minimum` above
+`maximum`, a keyword that cannot apply to the declared `type` (`maxLength` under
+`type: integer`), an `enum` value of another type, and a `required` name missing from
+`properties` when `additionalProperties` is false (no payload could pass; otherwise a required
+name need not be under `properties`, as in JSON Schema). Bounds: at most 32 levels of nested
+schemas, 1000 schemas per event, 256 values per `enum`, 64 names per `required`, and 2000 YAML
+nodes per schema. Checking costs one pass over the parts of the payload the schema describes.
+
+A payload that fails gets, for the first failure in document order:
+
+```text
+{"event":"error","payload":{"code":"invalid_payload","message":"payload/message: expected at most 2000 characters, got 2001","ref":7,"event":"send_message","path":"/message","rule":"maxLength"}}
+```
+
+`path` is a JSON Pointer (RFC 6901) into the payload (`""` = the payload itself, `/tags/2`
+an array item; `~` and `/` in a name are written `~0` and `~1`); for `required` it points at
+the missing member. `rule` is the keyword that failed.
 )md";
 
 constexpr std::string_view kClusterIntro = R"md(
@@ -900,6 +967,7 @@ std::string render_config_reference() {
       out += "\n" + std::string(kModifiersIntro) + "\n";
       render_steps(out, registry, StepKind::modifier);
       out += "\n" + std::string(prose(kStepsAfter));
+      out += "\n" + std::string(kSchemas);
       return;
     }
     if (!group.after.empty()) out += "\n" + std::string(group.after);

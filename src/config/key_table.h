@@ -25,6 +25,7 @@ enum class KeyType {
   choice,       // one of KeyInfo::choices
   string_list,  // [a, b]
   steps,        // a list of {name, params, ...} steps
+  schema,       // a payload schema (JSON Schema subset), kept as written for src/schema/
   any,          // anything (only for keys not implemented yet)
 };
 

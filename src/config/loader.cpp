@@ -7,7 +7,11 @@
 // Every pass keeps going after an error so that one run reports all of them.
 #include "config/loader.h"
 
+#include <yaml-cpp/eventhandler.h>
+
+#include <algorithm>
 #include <map>
+#include <sstream>
 
 #include "config/file_reading.h"
 #include "config/key_bindings.h"
@@ -278,6 +282,75 @@ void check_secrets_differ(const Config& config, ValueReader& reader) {
                "`secure` modifier as an event token: use a different secret");
 }
 
+// YAML allows no NUL anywhere: one is refused before parsing, at its position, with a message
+// that says what it likely means (not a text file).
+std::optional<SourceMark> first_nul_byte(std::string_view yaml, const std::string& file_name) {
+  const size_t offset = yaml.find('\0');
+  if (offset == std::string_view::npos) return std::nullopt;
+  const std::string_view before = yaml.substr(0, offset);
+  const size_t line_start = before.rfind('\n');
+  const auto line = static_cast<int>(std::count(before.begin(), before.end(), '\n')) + 1;
+  const auto column =
+      static_cast<int>(line_start == std::string_view::npos ? offset + 1 : offset - line_start);
+  return SourceMark{file_name, line, column};
+}
+
+// yaml-cpp 0.7 also never returns when a `,` follows or starts a document's top-level node
+// outside brackets (",", "[a],", "- a\n,"), emitting events without end. A first pass counts
+// the events against a bound no real document reaches (a few per byte) and stops there.
+class RunawayParseGuard final : public YAML::EventHandler {
+ public:
+  struct Runaway {
+    YAML::Mark mark;
+  };
+
+  explicit RunawayParseGuard(size_t text_size) : left_(4 * text_size + 64) {}
+
+  void OnDocumentStart(const YAML::Mark& mark) override { tick(mark); }
+  void OnDocumentEnd() override { tick(last_); }
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { tick(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { tick(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    tick(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    tick(mark);
+  }
+  void OnSequenceEnd() override { tick(last_); }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    tick(mark);
+  }
+  void OnMapEnd() override { tick(last_); }
+
+ private:
+  void tick(const YAML::Mark& mark) {
+    last_ = mark;
+    if (left_-- == 0) throw Runaway{mark};
+  }
+
+  size_t left_;
+  YAML::Mark last_;
+};
+
+// The position where yaml-cpp would run away on `yaml`, or nothing. Syntax errors are left to
+// the real parse, which reports them.
+std::optional<YAML::Mark> runaway_parse(const std::string& yaml) {
+  std::istringstream stream(yaml);
+  RunawayParseGuard guard(yaml.size());
+  try {
+    YAML::Parser parser(stream);
+    while (parser.HandleNextDocument(guard)) {
+    }
+  } catch (const RunawayParseGuard::Runaway& runaway) {
+    return runaway.mark;
+  } catch (const YAML::Exception&) {
+  }
+  return std::nullopt;
+}
+
 SourceMark mark_from_yaml(const std::string& file_name, const YAML::Mark& mark) {
   if (mark.is_null() || mark.line < 0 || mark.column < 0) return {file_name, 0, 0};
   return {file_name, mark.line + 1, mark.column + 1};
@@ -289,6 +362,17 @@ LoadResult load_config_text(std::string_view yaml, const std::string& file_name,
                             const Environment& environment) {
   LoadResult result;
   result.text = std::string(yaml);
+  if (auto nul = first_nul_byte(yaml, file_name)) {
+    result.errors.push_back(
+        {*nul, "the config contains a NUL byte, which YAML does not allow (is it a text file?)"});
+    return result;
+  }
+  if (auto runaway = runaway_parse(result.text)) {
+    result.errors.push_back(
+        {mark_from_yaml(file_name, *runaway),
+         "invalid YAML: a `,` outside brackets [ ] or { } (quote the text if it is part of it)"});
+    return result;
+  }
   std::vector<YAML::Node> documents;
   try {
     documents = YAML::LoadAll(std::string(yaml));

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "auth/public_key.h"
+#include "schema/schema_compiler.h"
 #include "steps/engine_build_context.h"
 
 namespace dispatch {
@@ -92,6 +93,12 @@ std::shared_ptr<const CompiledConfig> CompiledConfig::compile(
     Pipeline pipeline;
     pipeline.event = event.name;
     pipeline.index = static_cast<size_t>(&event - compiled->config_.events.data());
+    if (event.schema) {
+      if (auto schema =
+              schema::compile_schema(*event.schema, "events." + event.name + ".schema", errors)) {
+        pipeline.schema = std::make_unique<const schema::Schema>(std::move(*schema));
+      }
+    }
     auto build_steps = [&](const std::vector<config::StepSpec>& specs, StepKind kind) {
       for (const config::StepSpec& spec : specs) {
         const StepDefinition* definition = registry.find(kind, spec.name);

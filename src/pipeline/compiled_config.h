@@ -16,6 +16,9 @@
 #include "config/config.h"
 #include "delivery/directory.h"
 #include "dispatch/extension.h"
+#include "pipeline/incoming_message.h"
+#include "schema/schema.h"
+#include "schema/schema_validator.h"
 #include "template/template.h"
 
 namespace dispatch {
@@ -28,6 +31,16 @@ struct Pipeline {
   // Its position in config().events: indexes per-loop tables such as the per-event message
   // counts (EventLoop::count_event_message).
   size_t index = 0;
+  // The payload schema (`events.<name>.schema`), checked before any step; null = none.
+  std::unique_ptr<const schema::Schema> schema;
+
+  // The message's payload against the schema: the first violation, or nothing (always nothing
+  // for an event without a schema, at the cost of one pointer test).
+  std::optional<schema::SchemaViolation> check_payload(const IncomingMessage& message) const {
+    if (!schema) return std::nullopt;
+    return message.payload ? schema::validate(*schema, *message.payload)
+                           : schema::validate_missing_payload(*schema);
+  }
 };
 
 class CompiledConfig {

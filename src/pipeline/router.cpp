@@ -20,8 +20,8 @@ namespace {
 
 // An error found before any step ran (parsing, unknown event).
 void answer_early(Session& session, const IncomingMessage& message, ErrorCode code,
-                  std::string_view text) {
-  session.send_error(code, build_error_frame(code, text, message.ref_json, message.event));
+                  std::string_view text, const ErrorDetails& details = {}) {
+  session.send_error(code, build_error_frame(code, text, message.ref_json, message.event, details));
 }
 
 // Messages are parsed in place: simdjson reads up to SIMDJSON_PADDING bytes past the end.
@@ -93,6 +93,13 @@ void process(SessionLoop& loop, Session& session, const char* data, size_t lengt
                  message.target
                      ? fmt::format("`target` must not be empty for the event `{}`", *message.event)
                      : fmt::format("`target` is required by the event `{}`", *message.event));
+    return;
+  }
+  if (auto violation = pipeline->check_payload(message)) {
+    ErrorDetails details;
+    details.path = violation->path;
+    details.rule = violation->rule;
+    answer_early(session, message, ErrorCode::invalid_payload, violation->message, details);
     return;
   }
   loop.count_event_message(pipeline->index);

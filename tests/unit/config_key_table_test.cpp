@@ -135,8 +135,8 @@ TEST(ConfigKeyTable, NotImplementedKeysAreMarked) {
   EXPECT_EQ(not_implemented,
             (std::set<std::string>{"server.trusted_proxies", "server.admin_address", "server.tls",
                                    "auth.max_connections_per_ip", "rooms.<name>.presence",
-                                   "rooms.<name>.history", "events.<name>.schema", "cluster",
-                                   "api", "webhooks", "hooks"}));
+                                   "rooms.<name>.history", "cluster", "api", "webhooks",
+                                   "hooks"}));
 }
 
 TEST(ConfigKeyTable, CompatibilityAliasesAndSecretsAreMarked) {

@@ -879,7 +879,7 @@ rooms:
   "chat:*": {max_members: 8, presence: true}
 events:
   send:
-    schema: {type: object}
+    schema: {type: object}  # implemented: no error
 cluster:
   redis: redis://127.0.0.1:6379
 api:
@@ -900,7 +900,6 @@ hooks:
           "dispatch",
           "test.yaml:9:30: `rooms.chat:*.presence` is not supported yet by this version of "
           "dispatch",
-          "test.yaml:12:5: `events.send.schema` is not supported yet by this version of dispatch",
           "test.yaml:13:1: `cluster` is not supported yet by this version of dispatch",
           "test.yaml:15:1: `api` is not supported yet by this version of dispatch",
           "test.yaml:17:1: `webhooks` is not supported yet by this version of dispatch",
@@ -1025,6 +1024,32 @@ TEST(ConfigLoader, FilesAreReadFromDisk) {
   EXPECT_FALSE(missing.config);
   EXPECT_THAT(error_lines(missing), ElementsAre("/nonexistent/dispatch.yaml: cannot read the "
                                                 "config file: No such file or directory"));
+}
+
+// A NUL byte is refused before YAML parsing, at its position (found by fuzz/config_fuzz.cpp,
+// together with the hang below).
+TEST(ConfigLoader, ANulByteIsAnErrorAtItsPositionNotAHang) {
+  EXPECT_THAT(error_lines(load(std::string("\0,\0", 3))),
+              ElementsAre("test.yaml:1:1: the config contains a NUL byte, which YAML does not "
+                          "allow (is it a text file?)"));
+  EXPECT_THAT(error_lines(load(std::string("events:\n  e: {}\n  f: x\0\n", 24))),
+              ElementsAre("test.yaml:3:7: the config contains a NUL byte, which YAML does not "
+                          "allow (is it a text file?)"));
+}
+
+// Found by fuzz/config_fuzz.cpp: yaml-cpp 0.7 never returns when a `,` stands outside brackets
+// before or after a document's top-level node (`dispatch check` hung, allocating until memory
+// ran out). It is an error at the comma.
+TEST(ConfigLoader, ACommaOutsideBracketsIsAnErrorAtItNotAHang) {
+  const std::string message =
+      ": invalid YAML: a `,` outside brackets [ ] or { } (quote the text if it is part of it)";
+  EXPECT_THAT(error_lines(load(",")), ElementsAre("test.yaml:1:1" + message));
+  EXPECT_THAT(error_lines(load("[a],")), ElementsAre("test.yaml:1:4" + message));
+  EXPECT_THAT(error_lines(load("- a\n,\n")), ElementsAre("test.yaml:2:1" + message));
+  // A comma inside text is fine.
+  EXPECT_THAT(error_lines(load("events:\n  e:\n    actions:\n      - name: _log\n"
+                               "        params: [\"a, b\"]\nlog: |\n  ,x\n")),
+              ElementsAre(::testing::HasSubstr("`log`: expected a mapping")));
 }
 
 }  // namespace
