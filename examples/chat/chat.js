@@ -141,7 +141,9 @@
         return `${p.user} → you (direct): ${p.text}`;
       case "error": {
         const about = p.event ? ` (for ${p.event}${p.ref != null ? ` #${p.ref}` : ""})` : "";
-        const extra = p.retry_after_ms != null ? ` — retry in ${p.retry_after_ms} ms` : "";
+        // The server's rate_limited message already says "retry in N ms": add it only if not.
+        const saysRetry = String(p.message ?? "").includes("retry");
+        const extra = p.retry_after_ms != null && !saysRetry ? ` — retry in ${p.retry_after_ms} ms` : "";
         return `Error ${p.code}${about}: ${p.message}${extra}`;
       }
       default:

@@ -50,6 +50,30 @@ test("the server serves the chat page from static_dir on the WebSocket port", { 
   }
 });
 
+test("the chat page declares its icon, so browsers do not ask for a missing /favicon.ico", { timeout: 30_000 }, async () => {
+  const server = await startChatServer();
+  let browser;
+  try {
+    browser = await launchBrowser();
+    const page = await browser.newPage();
+    const failed = [];
+    page.on("response", (response) => {
+      if (response.status() >= 400) failed.push(`${response.status()} ${response.url()}`);
+    });
+    await page.goto(server.origin + "/", { waitUntil: "load" });
+    const icon = await page.evaluate(() => document.querySelector('link[rel~="icon"]')?.href ?? null);
+    assert.ok(icon, "index.html has no <link rel=\"icon\">: browsers then request /favicon.ico (404)");
+    if (!icon.startsWith("data:")) {
+      const response = await fetch(icon);
+      assert.equal(response.status, 200, `the icon ${icon}`);
+    }
+    assert.deepEqual(failed, [], "no request of the page failed");
+  } finally {
+    await browser?.close();
+    await server.stop();
+  }
+});
+
 // Waits for a log entry of the chat page whose text contains `text` (event = data-event).
 async function expectEntry(page, event, text) {
   const entry = page.locator(`#log li[data-event="${event}"]`, { hasText: text });
@@ -69,7 +93,13 @@ test("two tabs with two tokens talk through the chat page", { timeout: 55_000 },
     const tabA = await context.newPage();
     const tabB = await context.newPage();
     const problems = [];
-    for (const tab of [tabA, tabB]) tab.on("pageerror", (error) => problems.push(error.message));
+    const failedRequests = [];
+    for (const tab of [tabA, tabB]) {
+      tab.on("pageerror", (error) => problems.push(error.message));
+      tab.on("response", (response) => {
+        if (response.status() >= 400) failedRequests.push(`${response.status()} ${response.url()}`);
+      });
+    }
 
     // Tab A: paste the token, connect, join room:test-room with the form.
     await tabA.goto(server.origin + "/");
@@ -114,7 +144,9 @@ test("two tabs with two tokens talk through the chat page", { timeout: 55_000 },
       await tabA.press("#message", "Enter");
     }
     const limited = await expectEntry(tabA, "error", "Error rate_limited (for send #");
-    assert.match(await limited.innerText(), /retry in \d+ ms/);
+    const limitedText = await limited.innerText();
+    assert.equal((limitedText.match(/retry in \d+ ms/g) ?? []).length, 1,
+                 `the retry time is said once: ${limitedText}`);
 
     // A bad token: the browser sees only 1006, and the page says what that usually means.
     const tabC = await context.newPage();
@@ -128,6 +160,7 @@ test("two tabs with two tokens talk through the chat page", { timeout: 55_000 },
     await expectEntry(tabB, "close", "Closed 1001");
     assert.equal(await tabA.locator("#status").innerText(), "closed (1001)");
     assert.deepEqual(problems, [], "no script errors on the page");
+    assert.deepEqual(failedRequests, [], "no request of the page failed (e.g. /favicon.ico)");
   } finally {
     await browser?.close();
     await server.stop();
