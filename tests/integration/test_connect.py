@@ -142,6 +142,12 @@ class TokenSources(DispatchTestCase):
         self.refuse(401, "missing_token")
         self.refuse(401, "missing_token", headers=[("Cookie", "theme=dark")])
 
+    def test_a_token_in_the_url_is_not_read(self):
+        # URLs end up in proxy logs and browser histories (docs/SECURITY.md): never a token source.
+        token = make_token("url-user")
+        for query in (f"token={token}", f"access_token={token}", f"bearer={token}"):
+            self.refuse(401, "missing_token", path=f"/ws?{query}")
+
     def test_invalid_tokens(self):
         self.refuse(401, "invalid_token", token=make_token("x", secret="another-secret-9999"))
         self.refuse(401, "invalid_token", token=make_token("x", alg="none"))
