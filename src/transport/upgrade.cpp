@@ -220,6 +220,7 @@ UpgradeDecision decide_upgrade(std::string_view request_bytes, const CompiledCon
       decision.http_response = plain_http_response(
           200, "text/html; charset=utf-8",
           fmt::format("<!doctype html><meta charset=utf-8><title>Dispatch</title>"
+                      "<link rel=icon href=\"data:,\">"
                       "<p>Dispatch " DISPATCH_VERSION " is running. Its WebSocket endpoint is "
                       "<code>{}</code>: connect from this page's console (see the README's quick "
                       "start), or serve a page with <code>server.static_dir</code>.</p>",

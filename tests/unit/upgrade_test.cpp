@@ -153,6 +153,9 @@ TEST_F(UpgradeTest, RootHealthAndReadinessAnswerPlainHttp) {
   EXPECT_TRUE(root.http_response.starts_with("HTTP/1.1 200 OK\r\n")) << root.http_response;
   EXPECT_NE(root.http_response.find("Content-Type: text/html"), std::string::npos);
   EXPECT_NE(root.http_response.find("<code>/ws</code>"), std::string::npos);
+  // The page declares its icon inline, so a browser opening it (the README's quick start) asks
+  // for no /favicon.ico, whose 404 would show in red in the console the user pastes into.
+  EXPECT_NE(root.http_response.find(R"(<link rel=icon href="data:,">)"), std::string::npos);
   for (std::string_view target : {"/healthz", "/readyz"}) {
     SCOPED_TRACE(target);
     UpgradeDecision health = decide(request({}, {}, "GET", target));
