@@ -293,6 +293,19 @@ Use it in a browser: new WebSocket("ws://127.0.0.1:8080/ws", ["dispatch.v1", "be
     return code == 0 ? 0 : 2;
   }
 
+  // The options before a command belong to serve, the default command: `dispatch --config x
+  // check` would otherwise check ./config.yaml without a word.
+  for (CLI::App* command : app.get_subcommands()) {
+    if (command == serve_command) continue;
+    for (const char* option : {"--config", "--env-file", "--address"}) {
+      if (app.count(option) > 0) {
+        std::cerr << option << " before `" << command->get_name()
+                  << "` belongs to serve (the default command): write it after `"
+                  << command->get_name() << "`\n";
+        return 2;
+      }
+    }
+  }
   if (help_command->parsed()) {
     if (help_topic.empty()) {
       // Not app.help(): that describes the selected subcommand, `help` itself.
@@ -346,6 +359,7 @@ Use it in a browser: new WebSocket("ws://127.0.0.1:8080/ws", ["dispatch.v1", "be
       secret = loaded.config->auth.jwt.secret;
       if (config::holds_unset_variable_placeholder(secret)) {
         for (const auto& note : loaded.notes) {
+          if (note.mark != loaded.config->auth.jwt.mark) continue;  // another secret's
           config::ConfigError shown = note;
           shown.message = "note: " + shown.message;
           std::cerr << config::format_error(shown) << "\n";

@@ -53,6 +53,11 @@ class DefaultCommand(DispatchTestCase):
         self.assertTrue(server.running())
         self.assertEqual(server.stop(), 0)
 
+    def test_options_of_serve_before_another_command_are_refused(self):
+        r = run_dispatch(["--config", "{config}", "check"], "events: {}\n", timeout=10)
+        self.assertEqual(r.returncode, 2, r)
+        self.assertIn("write it after `check`", r.stderr)
+
     def test_missing_env_file_is_an_error_naming_it(self):
         for args in (["--config", "{config}", "--env-file", "no-such.env"],
                      ["serve", "--config", "{config}", "--env-file", "no-such.env"],
