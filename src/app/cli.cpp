@@ -1,16 +1,20 @@
-// The `dispatch` command line: serve (the default), check, token, --version, --help.
+// The `dispatch` command line: serve (the default), check, token, test, help, version.
 #include <fmt/format.h>
 #include <simdjson.h>
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <tuple>
 
 #include "app/default_config.h"
 #include "auth/jwt.h"
+#include "config/lints.h"
 #include "config/loader.h"
+#include "config/substitution.h"
 #include "config/units.h"
 #include "dispatch/extension.h"
 #include "log/log.h"
@@ -37,17 +41,54 @@ std::string claim_json(const std::string& value) {
   return quoted;
 }
 
-int run_check(const std::string& path, const std::string& env_file, const StepRegistry& registry) {
+struct CheckFlags {
+  bool strict = false;           // --strict: warnings fail the check
+  bool without_secrets = false;  // --without-secrets: unset secrets are notes
+  bool env_file_required = false;
+};
+
+// `dispatch check`: every error, warning (the loader's and the lints') and note, in file order,
+// as `file:line:col: [warning: |note: ]message`; then `file: ok` when it passes.
+int run_check(const std::string& path, const std::string& env_file, const CheckFlags& flags,
+              const StepRegistry& registry) {
   ServeOptions options;
   options.config_path = path;
   options.env_file = env_file;
+  options.env_file_required = flags.env_file_required;
+  options.without_secrets = flags.without_secrets;
   CheckedConfig checked = check_config(options, registry);
-  const auto& errors = checked.errors;
-  for (const auto& warning : checked.warnings)
-    std::cout << path << ": warning: " << warning << "\n";
-  for (const auto& error : errors) std::cout << config::format_error(error) << "\n";
-  if (errors.empty()) std::cout << path << ": ok\n";
-  return errors.empty() ? 0 : 1;
+  std::vector<config::ConfigError> warnings = std::move(checked.warnings);
+  if (checked.compiled) {
+    for (config::ConfigError& lint : config::lint_config(checked.compiled->config())) {
+      warnings.push_back(std::move(lint));
+    }
+  }
+  struct Diagnostic {
+    const config::ConfigError* problem;
+    std::string_view label;
+  };
+  std::vector<Diagnostic> diagnostics;
+  for (const auto& note : checked.notes) diagnostics.push_back({&note, "note: "});
+  for (const auto& warning : warnings) diagnostics.push_back({&warning, "warning: "});
+  for (const auto& error : checked.errors) diagnostics.push_back({&error, ""});
+  std::stable_sort(diagnostics.begin(), diagnostics.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.problem->mark.line, a.problem->mark.column) <
+           std::tie(b.problem->mark.line, b.problem->mark.column);
+  });
+  for (const Diagnostic& diagnostic : diagnostics) {
+    config::ConfigError shown = *diagnostic.problem;
+    shown.message = std::string(diagnostic.label) + shown.message;
+    std::cout << config::format_error(shown) << "\n";
+  }
+  if (!checked.errors.empty()) return 1;
+  const std::string count =
+      std::to_string(warnings.size()) + (warnings.size() == 1 ? " warning" : " warnings");
+  if (flags.strict && !warnings.empty()) {
+    std::cout << path << ": " << count << ", which --strict makes errors\n";
+    return 1;
+  }
+  std::cout << path << ": ok" << (warnings.empty() ? "" : " (" + count + ")") << "\n";
+  return 0;
 }
 
 // `dispatch test`: runs every scenario file, prints the report, writes JUnit XML if asked.
@@ -101,6 +142,9 @@ int run_command_line(int argc, char** argv, const StepRegistry& registry) {
       "host:port to listen on instead of the config's server.address (\":9000\", "
       "\"127.0.0.1:0\" = any free port); the config file stays as it is";
   serve_command->add_option("--address", address, address_help);
+  // `dispatch --config FILE` etc. is `dispatch serve --config FILE`: serve is the default.
+  app.add_option("--config,-c", config_path, "config file for the default command, serve");
+  app.add_option("--env-file", env_file, "dotenv file read before the config");
   app.add_option("--address", address, address_help);
 
   auto* check_command = app.add_subcommand(
@@ -108,6 +152,12 @@ int run_command_line(int argc, char** argv, const StepRegistry& registry) {
   std::string check_path = "config.yaml";
   check_command->add_option("--config,-c", check_path, "config file")->capture_default_str();
   check_command->add_option("--env-file", env_file, "dotenv file")->capture_default_str();
+  CheckFlags check_flags;
+  check_command->add_flag("--strict", check_flags.strict,
+                          "fail (exit 1) on warnings too: lints and e.g. a short secret");
+  check_command->add_flag("--without-secrets", check_flags.without_secrets,
+                          "check a config whose secrets are not set here (CI): each unset "
+                          "secret variable is a note, not an error");
 
   auto* test_command = app.add_subcommand(
       "test",
@@ -135,16 +185,34 @@ int run_command_line(int argc, char** argv, const StepRegistry& registry) {
   token_command->add_option("--ttl", ttl, "lifetime, e.g. 30m, 1h, 24h")->capture_default_str();
   token_command->add_option("--secret", secret, "sign with this secret instead of the config's");
   token_command->add_option("--config,-c", token_config, "take the secret from this config");
+  token_command->add_option("--env-file", env_file, "dotenv file read before the config")
+      ->capture_default_str();
+
+  auto* help_command = app.add_subcommand("help", "Print this help (or a command's) and exit.");
+  std::string help_topic;
+  help_command->add_option("command", help_topic, "the command to explain");
+  auto* version_command = app.add_subcommand("version", "Print the version and exit.");
+  // The footer below lists the commands with examples; CLI11's own list would repeat them.
+  for (CLI::App* command :
+       {serve_command, check_command, test_command, token_command, help_command, version_command}) {
+    command->group("");
+  }
 
   app.footer(R"(Commands (dispatch <command> --help for each):
   dispatch                      same as `dispatch serve`
   dispatch serve --config FILE  run the server with FILE
   dispatch serve --address HOST:PORT
                                 listen there instead of the config's server.address
-  dispatch check --config FILE  validate FILE: every problem as file:line:col: message
+  dispatch check --config FILE  validate FILE: every problem as file:line:col: message;
+                                --strict also fails on warnings (lints), --without-secrets
+                                checks it without its secrets (CI)
   dispatch token --sub alice    a development session token (HS256)
   dispatch test FILE...         run scenario files against their config (virtual clock,
                                 no server); --junit FILE writes JUnit XML
+  dispatch help [COMMAND], dispatch --help
+                                this help, or a command's (also dispatch COMMAND --help)
+  dispatch version, dispatch --version
+                                the version
 
 Files and environment:
   ./config.yaml        the config when --config is not given; without it (and without
@@ -175,11 +243,25 @@ Examples:
   dispatch serve --config config.yaml --address 127.0.0.1:9000
   DISPATCH_JWT_SECRET=$(openssl rand -hex 32) dispatch serve -c config.yaml --env-file prod.env)");
   check_command->footer(
-      R"(Checks everything `serve` checks at start: YAML syntax, unknown keys (with a "did you mean"
+      R"help(Checks everything `serve` checks at start: YAML syntax, unknown keys (with a "did you mean"
 hint), duplicate keys, types, durations and sizes, ${VAR} references, the secret, every event's
 modifiers and actions with their params and templates. Exit 0 when valid, 1 otherwise.
-Example:
-  dispatch check --config config.yaml)");
+
+It also warns (file:line:col: warning: ...) about configs that run but are likely mistakes:
+  unguarded_room_send      _notify_room with nothing checking the sender is in the room
+  unlimited_broadcast      _broadcast without rate_limit
+  unreachable_room_policy  a rooms: glob no _join can reach
+  impossible_claim_check   a secure claim check no event token passes
+Each warning says how to fix it, or to silence it with `lint_ignore: [<name>]` in the event or
+room policy it names. --strict makes warnings fail the check (exit 1).
+
+--without-secrets checks a config whose secrets are not set in this environment (CI): an unset
+${VAR} in auth.jwt.secret or auth.event_jwt.secret (or an unset DISPATCH_JWT_SECRET when the
+file sets no secret) is a note "not set: VAR (checked without it)" instead of an error;
+every other unset variable is still an error.
+Examples:
+  dispatch check --config config.yaml
+  dispatch check --config config.yaml --strict --without-secrets)help");
   test_command->footer(
       R"(A scenario file names the config it tests (relative to the file, or <embedded> for the
 embedded development config) and lists scenarios: clients with the claims of their token
@@ -211,7 +293,43 @@ Use it in a browser: new WebSocket("ws://127.0.0.1:8080/ws", ["dispatch.v1", "be
     return code == 0 ? 0 : 2;
   }
 
-  if (check_command->parsed()) return run_check(check_path, env_file, registry);
+  // The options before a command belong to serve, the default command: `dispatch --config x
+  // check` would otherwise check ./config.yaml without a word.
+  for (CLI::App* command : app.get_subcommands()) {
+    if (command == serve_command) continue;
+    for (const char* option : {"--config", "--env-file", "--address"}) {
+      if (app.count(option) > 0) {
+        std::cerr << option << " before `" << command->get_name()
+                  << "` belongs to serve (the default command): write it after `"
+                  << command->get_name() << "`\n";
+        return 2;
+      }
+    }
+  }
+  if (help_command->parsed()) {
+    if (help_topic.empty()) {
+      // Not app.help(): that describes the selected subcommand, `help` itself.
+      std::cout << app.get_formatter()->make_help(&app, "dispatch", CLI::AppFormatMode::Normal);
+      return 0;
+    }
+    for (CLI::App* command : app.get_subcommands({})) {
+      if (command->get_name() == help_topic && command != help_command) {
+        std::cout << command->help();
+        return 0;
+      }
+    }
+    std::cerr << "dispatch help: no command `" << help_topic
+              << "` (the commands: serve, check, token, test, help, version)\n";
+    return 2;
+  }
+  if (version_command->parsed()) {
+    std::cout << "dispatch " DISPATCH_VERSION "\n";
+    return 0;
+  }
+  if (check_command->parsed()) {
+    check_flags.env_file_required = check_command->count("--env-file") > 0;
+    return run_check(check_path, env_file, check_flags, registry);
+  }
   if (test_command->parsed()) {
     return run_test(scenario_files, junit_path, env_file, test_command->count("--env-file") > 0,
                     registry);
@@ -220,7 +338,15 @@ Use it in a browser: new WebSocket("ws://127.0.0.1:8080/ws", ["dispatch.v1", "be
   if (token_command->parsed()) {
     if (secret.empty()) {
       std::vector<config::ConfigError> errors;
-      auto environment = config::Environment::from_process(env_file, false, errors);
+      auto environment = config::Environment::from_process(
+          env_file, token_command->count("--env-file") > 0, errors);
+      if (!errors.empty()) {
+        for (const auto& error : errors) std::cerr << config::format_error(error) << "\n";
+        return 1;
+      }
+      // Only the session secret matters here: another secret (e.g. the event secret) that is
+      // not set in this shell must not stop a development token.
+      environment.allow_unset_secrets(true);
       std::string path = token_config;
       if (path.empty() && std::filesystem::exists("config.yaml")) path = "config.yaml";
       auto loaded = path.empty()
@@ -231,6 +357,17 @@ Use it in a browser: new WebSocket("ws://127.0.0.1:8080/ws", ["dispatch.v1", "be
         return 1;
       }
       secret = loaded.config->auth.jwt.secret;
+      if (config::holds_unset_variable_placeholder(secret)) {
+        for (const auto& note : loaded.notes) {
+          if (note.mark != loaded.config->auth.jwt.mark) continue;  // another secret's
+          config::ConfigError shown = note;
+          shown.message = "note: " + shown.message;
+          std::cerr << config::format_error(shown) << "\n";
+        }
+        std::cerr << "the config's session secret (auth.jwt.secret) is not set: set its "
+                     "environment variable (or put it in .env), or pass --secret\n";
+        return 1;
+      }
       if (secret.empty()) {
         std::cerr << (loaded.config->auth.jwt.public_key_file.empty()
                           ? "the config has no session secret to sign with: pass --secret\n"
@@ -287,7 +424,7 @@ Use it in a browser: new WebSocket("ws://127.0.0.1:8080/ws", ["dispatch.v1", "be
     options.address_override = *parsed.value;
   }
   options.env_file = env_file;
-  options.env_file_required = serve_command->count("--env-file") > 0;
+  options.env_file_required = serve_command->count("--env-file") > 0 || app.count("--env-file") > 0;
   if (!config_path.empty()) {
     options.config_path = config_path;
   } else if (std::filesystem::exists("config.yaml")) {

@@ -93,6 +93,8 @@ struct EventSpec {
   std::optional<RawNode> schema;
   std::vector<StepSpec> modifiers;
   std::vector<StepSpec> actions;
+  // `lint_ignore:` the `dispatch check` lints (config/lints.h) not to report for this event.
+  std::vector<std::string> lint_ignore;
 
   bool operator==(const EventSpec&) const = default;
 };
@@ -172,6 +174,8 @@ struct RoomPolicy {
   std::string join_permission;  // "" = anyone may `_join`
   SourceMark join_permission_mark;
   bool member_only_send = false;  // `_notify_room` to it only from a member connection
+  // `lint_ignore:` the `dispatch check` lints (config/lints.h) not to report for this policy.
+  std::vector<std::string> lint_ignore;
 
   bool operator==(const RoomPolicy&) const = default;
 };

@@ -43,9 +43,17 @@ class Environment {
   // A real environment variable wins over the .env file.
   std::optional<std::string> lookup(std::string_view name) const;
 
+  // `dispatch check --without-secrets` and `dispatch token`: a secret (auth.jwt.secret,
+  // auth.event_jwt.secret and their environment fallbacks) whose variable is unset is not an
+  // error but a note "not set: NAME (checked without it)", and the config is checked with a
+  // placeholder in its place. Never for a config that runs.
+  void allow_unset_secrets(bool allow) { unset_secrets_allowed_ = allow; }
+  bool unset_secrets_allowed() const { return unset_secrets_allowed_; }
+
  private:
   std::map<std::string, std::string, std::less<>> file_variables_;
   bool consult_process_environment_ = true;
+  bool unset_secrets_allowed_ = false;
 };
 
 }  // namespace dispatch::config

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "config/key_table.h"
+#include "config/lints.h"
 #include "dispatch/extension.h"
 
 namespace dispatch::config {
@@ -103,6 +104,25 @@ config.yaml:4:21: `server.max_message_size`: expected a size like 65536, 64KiB, 
 config.yaml:7:13: `auth.jwt.secret`: environment variable `CHAT_JWT_SECRET` is not set (set it in the environment or in .env, or write ${CHAT_JWT_SECRET:-default})
 config.yaml:11:9: unknown action `_notify_rom` (known: _log, _join, _leave, _reply, _notify_origin, _notify_room, _notify_user, _broadcast)
 ```
+
+A config that is valid can still draw warnings, printed the same way with `warning:` after the
+position: a secret shorter than 32 bytes, and the [lints](#lints) (configs that run but are
+most likely not what was meant, such as a room anyone may post to). Warnings do not fail the
+check; `dispatch check --strict` makes them fail it (exit 1), for CI.
+
+`dispatch check --without-secrets` checks a config in a place that does not have its secrets
+(CI): an unset `${VAR}` in `auth.jwt.secret`, `server.auth.jwtSecret` or
+`auth.event_jwt.secret` — or an unset `DISPATCH_JWT_SECRET` when the file sets no session
+secret — is then not an error but a note, and the rest is checked as if it were set. Every
+other unset variable is still an error, and a secret that is set is checked as usual:
+
+```text
+config.yaml:7:13: note: not set: CHAT_JWT_SECRET (checked without it)
+config.yaml: ok
+```
+
+`--env-file FILE` names a `.env` file that must exist (without it, `./.env` is read when it
+exists); the same holds for `serve`, `test` and `token`.
 
 ### Strict keys
 
@@ -588,6 +608,42 @@ an array item; `~` and `/` in a name are written `~0` and `~1`); for `required` 
 the missing member. `rule` is the keyword that failed.
 )md";
 
+constexpr std::string_view kLintsIntro = R"md(### Lints
+
+`dispatch check` also looks for configs that load and run but are most likely not what their
+author meant, and warns about each at the line and column of the step, param or room policy at
+fault, saying how to fix it and how to silence it (`dispatch check --strict` fails on them):
+
+```text
+config.yaml:12:9: warning: event `send` sends to its target room with `_notify_room`, but nothing checks that the sender is a member of that room, so any client may post to any room [unguarded_room_send]: add the modifier `member_of` (it checks the target), or make every room member-only with a room policy `"*": {member_only_send: true}` (after the others); to silence it, add `lint_ignore: [unguarded_room_send]` to the event `send`
+```
+
+| lint | warns about |
+| --- | --- |
+)md";
+
+constexpr std::string_view kLintsAfter = R"md(
+A `require_permission` or `join_permission` naming a permission that `permissions:` does not
+list is not a lint but an error: such an event or room could never be used.
+
+To silence a lint where it is meant, list it in `lint_ignore` of the event or room policy the
+warning names; it silences only that lint, only there, and a name that is no lint is an error:
+
+```yaml
+events:
+  announce:
+    lint_ignore: [unlimited_broadcast]   # only the operator's backend holds the token
+    modifiers:
+      - name: secure
+    actions:
+      - name: _broadcast
+        params: ["announcement", '{"text": "{.payload.text}"}']
+auth:
+  event_jwt:
+    secret: ${DISPATCH_EVENT_JWT_SECRET}
+```
+)md";
+
 constexpr std::string_view kClusterIntro = R"md(
 Several nodes acting as one over Redis is not implemented yet: leave `cluster` out (a single
 node keeps everything in memory).
@@ -968,6 +1024,11 @@ std::string render_config_reference() {
       render_steps(out, registry, StepKind::modifier);
       out += "\n" + std::string(prose(kStepsAfter));
       out += "\n" + std::string(kSchemas);
+      out += "\n" + std::string(kLintsIntro);
+      for (const LintInfo& lint : lint_catalogue()) {
+        out += "| " + code(lint.name) + " | " + cell(lint.summary) + " |\n";
+      }
+      out += std::string(kLintsAfter);
       return;
     }
     if (!group.after.empty()) out += "\n" + std::string(group.after);

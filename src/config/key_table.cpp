@@ -6,8 +6,10 @@
 
 #include "config/address.h"
 #include "config/key_bindings.h"
+#include "config/lints.h"
 #include "config/raw_node_reader.h"
 #include "config/steps_reader.h"
+#include "config/suggestion.h"
 
 namespace dispatch::config {
 
@@ -65,9 +67,16 @@ KeyBinding string_key(std::string path, std::string default_text, std::string do
 
 KeyBinding secret_key(std::string path, std::string default_text, std::string doc,
                       Field<std::string> field) {
-  KeyBinding binding = string_key(std::move(path), std::move(default_text), std::move(doc), field);
-  binding.info.secret = true;
-  return binding;
+  KeyInfo info =
+      key_info(std::move(path), KeyType::string, std::move(default_text), std::move(doc));
+  info.secret = true;
+  return {std::move(info),
+          [field](ValueReader& reader, const YAML::Node& node, const std::string& path,
+                  ApplyTarget& target) {
+            store<std::string>(reader, node, path, target, reader.read_secret(node, path), field,
+                               nullptr);
+          },
+          nullptr};
 }
 
 KeyBinding bool_key(std::string path, std::string default_text, std::string doc,
@@ -173,6 +182,34 @@ KeyBinding schema_key(std::string path, std::string doc) {
           [](ValueReader& reader, const YAML::Node& node, const std::string& path,
              ApplyTarget& target) {
             if (auto raw = read_raw_node(reader, node, path)) target.event->schema = std::move(raw);
+          },
+          nullptr};
+}
+
+// `lint_ignore: [name, ...]` in an event or a room policy: names of config/lints.h only, so a
+// misspelt name cannot silence nothing quietly.
+KeyBinding lint_ignore_key(std::string path, std::string doc,
+                           Field<std::vector<std::string>> field) {
+  return {key_info(std::move(path), KeyType::string_list, "[]", std::move(doc)),
+          [field](ValueReader& reader, const YAML::Node& node, const std::string& path,
+                  ApplyTarget& target) {
+            auto names = reader.read_string_list(node, path);
+            if (!names) return;
+            std::vector<std::string> known;
+            for (const LintInfo& lint : lint_catalogue()) known.emplace_back(lint.name);
+            std::string known_list;
+            for (const std::string& name : known)
+              known_list += (known_list.empty() ? "" : ", ") + name;
+            for (size_t i = 0; i < names->size(); ++i) {
+              const std::string& name = (*names)[i];
+              if (is_lint_name(name)) continue;
+              std::string hint = did_you_mean_hint(name, known);
+              reader.error(node.IsSequence() ? node[i] : node,
+                           "`" + path + "[" + std::to_string(i) + "]`: no lint is called `" + name +
+                               "`" + hint + " (the lints: " + known_list + ")");
+              return;
+            }
+            field(target) = std::move(*names);
           },
           nullptr};
 }
@@ -439,6 +476,9 @@ std::vector<KeyBinding> make_key_bindings() {
       bool_key("rooms.<name>.member_only_send", "false",
                "only a member connection may `_notify_room` to the room; others get `forbidden`",
                [](T& t) -> bool& { return t.room->member_only_send; }),
+      lint_ignore_key("rooms.<name>.lint_ignore",
+                      "`dispatch check` lints not to report for this policy (see [lints](#lints))",
+                      [](T& t) -> std::vector<std::string>& { return t.room->lint_ignore; }),
       not_supported("rooms.<name>.presence", KeyType::boolean, "false",
                     "the room's users and connection count are known (`_presence`)"),
       not_supported("rooms.<name>.history", KeyType::mapping, "{}",
@@ -452,6 +492,9 @@ std::vector<KeyBinding> make_key_bindings() {
                 [](T& t) -> std::vector<StepSpec>& { return t.event->modifiers; }),
       steps_key("events.<name>.actions", "steps run in order",
                 [](T& t) -> std::vector<StepSpec>& { return t.event->actions; }),
+      lint_ignore_key("events.<name>.lint_ignore",
+                      "`dispatch check` lints not to report for this event (see [lints](#lints))",
+                      [](T& t) -> std::vector<std::string>& { return t.event->lint_ignore; }),
       not_supported("cluster", KeyType::mapping, "{}", "cluster over Redis (redis: <url>)"),
       not_supported("api", KeyType::mapping, "{}", "the HTTP server API (key: <api key>)"),
       not_supported("webhooks", KeyType::mapping, "{}",

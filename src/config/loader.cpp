@@ -15,6 +15,7 @@
 
 #include "config/file_reading.h"
 #include "config/key_bindings.h"
+#include "config/substitution.h"
 #include "config/suggestion.h"
 #include "config/value_reader.h"
 
@@ -183,7 +184,7 @@ class ConfigWalker {
 // Pass 3: the session JWT secret and its fallbacks.
 void settle_jwt_secret(Config& config, const std::map<std::string, KeySetting>& settings,
                        const Environment& environment, ValueReader& reader,
-                       std::vector<std::string>& warnings) {
+                       std::vector<ConfigError>& warnings) {
   JwtConfig& jwt = config.auth.jwt;
   const auto set_in_file = settings.find("auth.jwt.secret");
   if (set_in_file != settings.end()) {
@@ -206,6 +207,11 @@ void settle_jwt_secret(Config& config, const std::map<std::string, KeySetting>& 
   }
   if (jwt.secret.empty()) {
     if (config.auth.anonymous || !jwt.public_key_file.empty()) return;
+    if (set_in_file == settings.end() && environment.unset_secrets_allowed()) {
+      reader.note(jwt.mark, "not set: DISPATCH_JWT_SECRET (checked without it)");
+      jwt.secret = unset_variable_placeholder("DISPATCH_JWT_SECRET");
+      return;
+    }
     const std::string how =
         "set the environment variable DISPATCH_JWT_SECRET (or put it in .env), or set "
         "`auth.jwt.secret`; or verify tokens with a public key (`auth.jwt.public_key_file`); or "
@@ -220,16 +226,17 @@ void settle_jwt_secret(Config& config, const std::map<std::string, KeySetting>& 
     return;
   }
   if (jwt.secret.size() < kRecommendedSecretBytes) {
-    warnings.push_back("the JWT secret is shorter than " + std::to_string(kRecommendedSecretBytes) +
-                       " bytes; use at least " + std::to_string(kRecommendedSecretBytes) +
-                       " random bytes");
+    warnings.push_back({jwt.mark, "the JWT secret is shorter than " +
+                                      std::to_string(kRecommendedSecretBytes) +
+                                      " bytes; use at least " +
+                                      std::to_string(kRecommendedSecretBytes) + " random bytes"});
   }
 }
 
 // Pass 3: the `secure` modifier's token settings, which default to the session's.
 void settle_event_jwt(Config& config, const std::map<std::string, KeySetting>& settings,
                       const Environment& environment, const std::string& file_name,
-                      std::vector<std::string>& warnings) {
+                      std::vector<ConfigError>& warnings) {
   const JwtConfig written = config.auth.event_jwt.value_or(JwtConfig{});
   auto was_set = [&](const char* key) {
     return settings.count(std::string("auth.event_jwt.") + key) > 0;
@@ -240,9 +247,11 @@ void settle_event_jwt(Config& config, const std::map<std::string, KeySetting>& s
                            : environment.lookup("DISPATCH_EVENT_JWT_SECRET").value_or("");
   if (secret.empty()) {
     if (config.auth.event_jwt && !was_set("secret")) {
+      const auto section = settings.find("auth.event_jwt");
       warnings.push_back(
-          "auth.event_jwt has settings but no secret, so they are unused (and the `secure` "
-          "modifier cannot be used: set auth.event_jwt.secret or DISPATCH_EVENT_JWT_SECRET)");
+          {section != settings.end() ? section->second.key_mark : SourceMark{file_name, 0, 0},
+           "auth.event_jwt has settings but no secret, so they are unused (and the `secure` "
+           "modifier cannot be used: set auth.event_jwt.secret or DISPATCH_EVENT_JWT_SECRET)"});
     }
     config.auth.event_jwt.reset();
     return;
@@ -264,9 +273,10 @@ void settle_event_jwt(Config& config, const std::map<std::string, KeySetting>& s
     event_jwt.mark = SourceMark{file_name, 0, 0};
   }
   if (event_jwt.secret.size() < kRecommendedSecretBytes) {
-    warnings.push_back("the event JWT secret is shorter than " +
-                       std::to_string(kRecommendedSecretBytes) + " bytes; use at least " +
-                       std::to_string(kRecommendedSecretBytes) + " random bytes");
+    warnings.push_back(
+        {event_jwt.mark, "the event JWT secret is shorter than " +
+                             std::to_string(kRecommendedSecretBytes) + " bytes; use at least " +
+                             std::to_string(kRecommendedSecretBytes) + " random bytes"});
   }
   config.auth.event_jwt = std::move(event_jwt);
 }
@@ -382,6 +392,7 @@ LoadResult load_config_text(std::string_view yaml, const std::string& file_name,
   }
 
   ValueReader reader(file_name, environment, result.errors);
+  reader.collect_notes(result.notes);
   if (documents.size() > 1) {
     reader.error(documents[1], "the config must be a single YAML document (found a second `---`)");
   }

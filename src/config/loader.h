@@ -20,8 +20,11 @@ struct LoadResult {
   // each event) can still report their own problems in the same run.
   std::optional<Config> partial;
   std::vector<ConfigError> errors;
-  std::vector<std::string> warnings;  // e.g. a short secret; never contain secret values
-  std::string text;                   // the YAML text that was loaded (compared on reload)
+  // E.g. a short secret, at the key that set it; never contain secret values.
+  std::vector<ConfigError> warnings;
+  // E.g. a secret checked without its variable (Environment::allow_unset_secrets).
+  std::vector<ConfigError> notes;
+  std::string text;  // the YAML text that was loaded (compared on reload)
 };
 
 // Reads and loads `path`; an unreadable file is an error.

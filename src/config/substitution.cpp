@@ -18,7 +18,16 @@ bool is_valid_variable_name(std::string_view name) {
 
 }  // namespace
 
-SubstitutionResult substitute_variables(std::string_view text, const Environment& environment) {
+std::string unset_variable_placeholder(std::string_view name) {
+  return "(" + std::string(name) + " is not set; checked without it)";
+}
+
+bool holds_unset_variable_placeholder(std::string_view value) {
+  return value.find(" is not set; checked without it)") != std::string_view::npos;
+}
+
+SubstitutionResult substitute_variables(std::string_view text, const Environment& environment,
+                                        bool unset_as_placeholder) {
   SubstitutionResult result;
   size_t pos = 0;
   while (pos < text.size()) {
@@ -52,6 +61,9 @@ SubstitutionResult substitute_variables(std::string_view text, const Environment
       }
     } else if (value) {
       result.text.append(*value);
+    } else if (unset_as_placeholder) {
+      result.text.append(unset_variable_placeholder(name));
+      result.unset_variables.emplace_back(name);
     } else {
       result.errors.push_back("environment variable `" + std::string(name) +
                               "` is not set (set it in the environment or in .env, or write ${" +

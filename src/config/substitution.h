@@ -17,8 +17,22 @@ namespace dispatch::config {
 struct SubstitutionResult {
   std::string text;
   std::vector<std::string> errors;  // name variables, never their values
+  // With `unset_as_placeholder`: the variables of ${NAME} (no default) that are unset.
+  std::vector<std::string> unset_variables;
 };
 
-SubstitutionResult substitute_variables(std::string_view text, const Environment& environment);
+// With `unset_as_placeholder` (a secret, checked without secrets: Environment::
+// unset_secrets_allowed), an unset ${NAME} is not an error: it becomes
+// unset_variable_placeholder(NAME) and is listed in `unset_variables`.
+SubstitutionResult substitute_variables(std::string_view text, const Environment& environment,
+                                        bool unset_as_placeholder = false);
+
+// What an unset ${NAME} of a secret becomes when checked without secrets: never a real secret,
+// at least 32 bytes (so it draws no short-secret warning) and different for each name (so two
+// secrets from different variables are not "equal").
+std::string unset_variable_placeholder(std::string_view name);
+
+// True when `value` holds such a placeholder (a secret that was not set).
+bool holds_unset_variable_placeholder(std::string_view value);
 
 }  // namespace dispatch::config

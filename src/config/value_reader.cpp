@@ -131,6 +131,23 @@ std::optional<std::string> ValueReader::read_string(const YAML::Node& node, std:
   return text(node, path);
 }
 
+std::optional<std::string> ValueReader::read_secret(const YAML::Node& node, std::string_view path) {
+  if (!environment_.unset_secrets_allowed() || !node.IsScalar()) return text(node, path);
+  SubstitutionResult substituted = substitute_variables(node.Scalar(), environment_, true);
+  for (const std::string& problem : substituted.errors) {
+    error(node, quoted_path(path) + ": " + problem);
+  }
+  for (const std::string& name : substituted.unset_variables) {
+    note(mark_of(node), "not set: " + name + " (checked without it)");
+  }
+  if (!substituted.errors.empty()) return std::nullopt;
+  return std::move(substituted.text);
+}
+
+void ValueReader::note(const SourceMark& mark, std::string message) {
+  if (notes_) notes_->push_back({mark, std::move(message)});
+}
+
 std::optional<bool> ValueReader::read_bool(const YAML::Node& node, std::string_view path) {
   const auto value = text(node, path, "true or false");
   if (!value) return std::nullopt;

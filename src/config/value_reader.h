@@ -26,6 +26,11 @@ class ValueReader {
   ValueReader(std::string file_name, const Environment& environment,
               std::vector<ConfigError>& errors);
 
+  // Where notes go (e.g. a secret checked without its variable); without it they are dropped.
+  void collect_notes(std::vector<ConfigError>& notes) { notes_ = &notes; }
+  void note(const SourceMark& mark, std::string message);
+  const Environment& environment() const { return environment_; }
+
   const std::string& file_name() const { return file_name_; }
   SourceMark mark_of(const YAML::Node& node) const;
   void error(const SourceMark& mark, std::string message);
@@ -47,6 +52,9 @@ class ValueReader {
                                   std::string_view expected = "a string");
 
   std::optional<std::string> read_string(const YAML::Node& node, std::string_view path);
+  // A secret: as read_string, except that when the environment allows unset secrets, an unset
+  // ${NAME} is a note and becomes unset_variable_placeholder(NAME) (config/substitution.h).
+  std::optional<std::string> read_secret(const YAML::Node& node, std::string_view path);
   std::optional<bool> read_bool(const YAML::Node& node, std::string_view path);
   std::optional<uint64_t> read_unsigned(const YAML::Node& node, std::string_view path,
                                         uint64_t max_value);
@@ -73,6 +81,7 @@ class ValueReader {
   std::string file_name_;
   const Environment& environment_;
   std::vector<ConfigError>& errors_;
+  std::vector<ConfigError>* notes_ = nullptr;
 };
 
 // "<problem>, got `text`", keeping a trailing parenthesised hint of `problem` at the end:

@@ -50,7 +50,9 @@ log::Level log_level_of(config::LogLevel level) {
 std::shared_ptr<const CompiledConfig> load(const ServeOptions& options,
                                            const StepRegistry& registry) {
   CheckedConfig checked = check_config(options, registry);
-  for (const std::string& warning : checked.warnings) log::warn(warning);
+  for (const config::ConfigError& warning : checked.warnings) {
+    log::warn(config::format_error(warning));
+  }
   for (const config::ConfigError& error : checked.errors) {
     std::cerr << config::format_error(error) << "\n";
   }
@@ -112,7 +114,9 @@ void reload(const ServeOptions& options, const StepRegistry& registry, Engine& e
             std::shared_ptr<const CompiledConfig>& running, std::optional<RefusedReload>& refused) {
   log::info("reloading config (SIGHUP)");
   CheckedConfig checked = check_config(options, registry);
-  for (const std::string& warning : checked.warnings) log::warn(warning);
+  for (const config::ConfigError& warning : checked.warnings) {
+    log::warn(config::format_error(warning));
+  }
   for (const config::ConfigError& error : checked.errors) {
     log::error("config error").field("error", config::format_error(error));
   }
@@ -174,6 +178,7 @@ CheckedConfig check_config(const ServeOptions& options, const StepRegistry& regi
   config::Environment environment = config::Environment::from_process(
       options.env_file, options.env_file_required, checked.errors);
   if (!checked.errors.empty()) return checked;
+  environment.allow_unset_secrets(options.without_secrets);
   config::LoadResult loaded =
       options.config_path.empty()
           ? config::load_config_text(options.config_text, "<embedded development config>",
@@ -181,6 +186,7 @@ CheckedConfig check_config(const ServeOptions& options, const StepRegistry& regi
           : config::load_config_file(options.config_path, environment);
   checked.errors = std::move(loaded.errors);
   checked.warnings = std::move(loaded.warnings);
+  checked.notes = std::move(loaded.notes);
   if (loaded.config && options.address_override) {
     loaded.config->server.host = options.address_override->host;
     loaded.config->server.port = options.address_override->port;

@@ -20,6 +20,9 @@ struct ServeOptions {
   std::string config_text;  // used when config_path is empty
   std::string env_file = ".env";
   bool env_file_required = false;
+  // `dispatch check --without-secrets`: a secret whose variable is unset is a note, not an
+  // error (config::Environment::allow_unset_secrets). Never for a config that is served.
+  bool without_secrets = false;
   // `dispatch serve --address`: replaces server.address of every config loaded (start and
   // SIGHUP), so one config file can run on another port without being edited.
   std::optional<config::ListenAddress> address_override;
@@ -28,7 +31,8 @@ struct ServeOptions {
 struct CheckedConfig {
   std::shared_ptr<const CompiledConfig> compiled;  // null when there are errors
   std::vector<config::ConfigError> errors;         // every problem found, in file order
-  std::vector<std::string> warnings;
+  std::vector<config::ConfigError> warnings;       // at the key at fault, where there is one
+  std::vector<config::ConfigError> notes;          // e.g. "not set: X (checked without it)"
   std::string text;  // the config's YAML text as read (a forced reload compares it)
 };
 

@@ -24,7 +24,8 @@ std::string parent_of(const std::string& path) {
 
 TEST(ConfigKeyTable, EveryKeyOfTheSpecIsListed) {
   // SPEC.md section 2, plus the GoDispatch compatibility keys, the event_jwt keys that
-  // default to the session's, server.step_timeout and server.max_handshakes_per_ip (issue 8).
+  // default to the session's, server.step_timeout and server.max_handshakes_per_ip (issue 8),
+  // and lint_ignore of events and room policies (dispatch check's lints, SPEC section 8.2).
   const std::set<std::string> spec_keys = {"server",
                                            "server.address",
                                            "server.path",
@@ -74,6 +75,7 @@ TEST(ConfigKeyTable, EveryKeyOfTheSpecIsListed) {
                                            "rooms.<name>.max_members",
                                            "rooms.<name>.join_permission",
                                            "rooms.<name>.member_only_send",
+                                           "rooms.<name>.lint_ignore",
                                            "rooms.<name>.presence",
                                            "rooms.<name>.history",
                                            "events",
@@ -81,6 +83,7 @@ TEST(ConfigKeyTable, EveryKeyOfTheSpecIsListed) {
                                            "events.<name>.schema",
                                            "events.<name>.modifiers",
                                            "events.<name>.actions",
+                                           "events.<name>.lint_ignore",
                                            "cluster",
                                            "api",
                                            "webhooks",

@@ -22,6 +22,7 @@ using test_support::error_lines;
 using test_support::kTestSecret;
 using test_support::load;
 using test_support::test_environment;
+using test_support::warning_messages;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
@@ -389,7 +390,7 @@ TEST(ConfigLoader, GoDispatchExampleConfigLoadsUnchanged) {
   EXPECT_EQ(config.auth.jwt.secret, "a-very-secret-key-from-env-file");
   EXPECT_THAT(config.permissions, IsEmpty());
   // The example's secret is 31 bytes.
-  EXPECT_THAT(result.warnings,
+  EXPECT_THAT(warning_messages(result),
               ElementsAre("the JWT secret is shorter than 32 bytes; use at least 32 random bytes"));
 
   ASSERT_EQ(config.events.size(), 3u);
@@ -553,7 +554,7 @@ auth:
   for (const std::string& line : error_lines(result)) {
     EXPECT_EQ(line.find(secret), std::string::npos) << line;
   }
-  for (const std::string& warning : result.warnings) {
+  for (const std::string& warning : warning_messages(result)) {
     EXPECT_EQ(warning.find(secret), std::string::npos) << warning;
     EXPECT_EQ(warning.find("evsecret"), std::string::npos) << warning;
   }
@@ -566,7 +567,7 @@ TEST(ConfigLoader, EventJwtIsAbsentUnlessItHasASecret) {
   const LoadResult unused = load("auth: {event_jwt: {issuer: x}}");
   ASSERT_TRUE(unused.config);
   EXPECT_FALSE(unused.config->auth.event_jwt);
-  EXPECT_THAT(unused.warnings,
+  EXPECT_THAT(warning_messages(unused),
               ElementsAre("auth.event_jwt has settings but no secret, so they are unused (and "
                           "the `secure` modifier cannot be used: set auth.event_jwt.secret or "
                           "DISPATCH_EVENT_JWT_SECRET)"));

@@ -38,4 +38,17 @@ inline std::vector<std::string> error_lines(const LoadResult& result) {
   return lines;
 }
 
+// "file:line:col: message" for each warning (or "file: message" without a position).
+inline std::vector<std::string> warning_lines(const LoadResult& result) {
+  std::vector<std::string> lines;
+  for (const ConfigError& warning : result.warnings) lines.push_back(format_error(warning));
+  return lines;
+}
+
+inline std::vector<std::string> warning_messages(const LoadResult& result) {
+  std::vector<std::string> messages;
+  for (const ConfigError& warning : result.warnings) messages.push_back(warning.message);
+  return messages;
+}
+
 }  // namespace dispatch::config::test_support
