@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "auth/public_key.h"
+#include "config/suggestion.h"
 #include "schema/schema_compiler.h"
 #include "steps/engine_build_context.h"
 
@@ -139,8 +140,10 @@ std::shared_ptr<const CompiledConfig> CompiledConfig::compile(
         for (const auto& [option, value] : spec.options) {
           const auto& allowed = definition->allowed_options;
           if (std::find(allowed.begin(), allowed.end(), option) == allowed.end()) {
-            errors.push_back(
-                {spec.mark, fmt::format("`{}` has no option `{}`", spec.name, option)});
+            std::vector<std::string> known(allowed.begin(), allowed.end());
+            known.insert(known.end(), {"name", "params"});
+            errors.push_back({spec.mark, fmt::format("`{}` has no option `{}`{}", spec.name, option,
+                                                     config::did_you_mean_hint(option, known))});
           }
         }
         // Heap-held and kept by the CompiledConfig: steps keep pointers to their params.
