@@ -110,8 +110,9 @@ std::shared_ptr<const CompiledConfig> CompiledConfig::compile(
                   ? fmt::format("`{}` is {}, not {}", spec.name,
                                 other == StepKind::action ? "an action" : "a modifier",
                                 kind == StepKind::action ? "an action" : "a modifier")
-                  : fmt::format("unknown {} `{}` (known: {})",
+                  : fmt::format("unknown {} `{}`{} (known: {})",
                                 kind == StepKind::action ? "action" : "modifier", spec.name,
+                                config::did_you_mean_hint(spec.name, registry.names(kind)),
                                 known_names(registry, kind));
           errors.push_back({spec.mark, message});
           continue;

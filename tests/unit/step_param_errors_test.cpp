@@ -70,6 +70,25 @@ events:
                 "test.yaml:4:9: `rate_limit` has no option `scop` (did you mean `scope`?)"});
 }
 
+TEST(StepParamErrors, AMisspeltStepNameGetsADidYouMean) {
+  const auto errors = compile_errors(R"(
+events:
+  e:
+    modifiers:
+      - name: rate_limt
+        params: ["10/s"]
+    actions:
+      - {name: _replly, params: [ok, '{}']}
+)");
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_TRUE(errors[0].starts_with(
+      "test.yaml:4:9: unknown modifier `rate_limt` (did you mean `rate_limit`?) (known: "))
+      << errors[0];
+  EXPECT_TRUE(
+      errors[1].starts_with("test.yaml:7:9: unknown action `_replly` (did you mean `_reply`?)"))
+      << errors[1];
+}
+
 const std::string kSecureConfig = R"(
 auth:
   event_jwt:
