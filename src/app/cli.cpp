@@ -284,6 +284,10 @@ perms (from --perm) and every --claim; a claim value that parses as JSON keeps i
 Examples:
   dispatch token --sub alice
   dispatch token --sub bob --perm kick_user --claim org=acme --ttl 24h --config config.yaml
+An event token for the `secure` modifier (docs/CONFIG.md, auth.event_jwt): sign with the event
+secret, name the event, and give a jti when the step says `once`:
+  dispatch token --secret "$DISPATCH_EVENT_JWT_SECRET" --sub alice --ttl 5m \
+    --claim evt=delete_message --claim msg=m-42 --claim jti=$(uuidgen)
 Use it in a browser: new WebSocket("ws://127.0.0.1:8080/ws", ["dispatch.v1", "bearer." + token]))");
 
   try {

@@ -122,8 +122,9 @@ struct ServerConfig {
   uint32_t max_rooms_per_connection = 100;
   uint32_t max_handshakes_per_ip = 256;  // per TCP peer address; 0 = unlimited
   RateSpec error_budget{10, 10s};
-  unsigned threads = 0;    // 0 = auto
-  std::string static_dir;  // "" = no static files
+  unsigned threads = 0;        // 0 = auto
+  std::string static_dir;      // "" = no static files
+  SourceMark static_dir_mark;  // where static_dir was set (check_runnable reports there)
 
   bool operator==(const ServerConfig&) const = default;
 };

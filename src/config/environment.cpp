@@ -1,5 +1,7 @@
 #include "config/environment.h"
 
+#include <unistd.h>
+
 #include <cstdlib>
 
 #include "config/file_reading.h"
@@ -176,6 +178,18 @@ std::optional<std::string> Environment::lookup(std::string_view name) const {
   }
   if (auto it = file_variables_.find(name); it != file_variables_.end()) return it->second;
   return std::nullopt;
+}
+
+std::vector<std::string> Environment::names() const {
+  std::vector<std::string> names;
+  if (consult_process_environment_) {
+    for (char** entry = environ; entry && *entry; ++entry) {
+      const std::string_view variable(*entry);
+      names.emplace_back(variable.substr(0, variable.find('=')));
+    }
+  }
+  for (const auto& [name, value] : file_variables_) names.push_back(name);
+  return names;
 }
 
 }  // namespace dispatch::config

@@ -42,6 +42,8 @@ class Environment {
 
   // A real environment variable wins over the .env file.
   std::optional<std::string> lookup(std::string_view name) const;
+  // Every variable that is set (for "did you mean" hints: slow, use on errors only).
+  std::vector<std::string> names() const;
 
   // `dispatch check --without-secrets` and `dispatch token`: a secret (auth.jwt.secret,
   // auth.event_jwt.secret and their environment fallbacks) whose variable is unset is not an

@@ -387,6 +387,19 @@ auth:
     secret: ${DISPATCH_EVENT_JWT_SECRET}
     audience: "dispatch-events"
 ```
+
+An event token carries `sub` (the user who may send the event), `exp`, usually `evt` (the event
+it is for), the claims the `secure` step checks, and a unique `jti` when the step says `once`.
+Your backend signs it (HS256 with the event secret) when it allows the action; for development
+`dispatch token` mints one when given the event secret:
+
+```sh
+dispatch token --secret "$DISPATCH_EVENT_JWT_SECRET" --sub alice --ttl 5m \
+  --claim evt=delete_message --claim msg=m-42 --claim jti=$(uuidgen)
+```
+
+(add `--claim aud=dispatch-events` when `audience` is set). With
+`secure: ["msg={.payload.msg_id}", once]` that token lets alice delete message `m-42` once.
 )md";
 
 constexpr std::string_view kPermissionsIntro = R"md(
@@ -522,7 +535,17 @@ Each action declares the kind of each of its params:
 - **event name**: the event a send action emits must be written out literally, and may not be
   `welcome`, `ack` or `error` — clients must not be able to forge server frames.
 
-In every kind `{{` and `}}` stand for literal braces.
+In every kind `{{` and `}}` stand for literal braces. Any other `{` that does not start a
+placeholder is literal text too, except one that looks like a placeholder written wrongly, which
+is a load-time error saying what was probably meant (write `{{` if you meant the brace):
+
+- a dotted name in braces: `{payload.x}` (meant `{.payload.x}`), `{user.id}` (meant
+  `{$user.id}`), `{msg.body}` (meant `{.msg.body}`), and `{payload}`;
+- a placeholder with spaces in its braces: `{ $user.id }`, `{ .payload.x }`.
+
+JSON text is never taken for a placeholder: an object opens with `{"`, `{}`, or `{` and spaces
+followed by `"` or `}`, so `'{"raw": "{\"k\": 1}"}'` keeps its inner object as text. A `{`
+followed by a single word (`{name}`) or anything else stays literal.
 )md";
 
 constexpr std::string_view kActionsIntro = R"md(### Built-in actions
@@ -764,7 +787,8 @@ constexpr StepDoc kStepDocs[] = {
     {"rate_limit", StepKind::modifier, "",
      "passes at most N messages per window per key: a sliding-window counter (current and previous "
      "window, weighted), not a fixed window. The rate is written out (`\"10/m\"`, `\"5/s\"`, "
-     "`\"100/10m\"`); the key joins `user`, `conn`, `event` and `room` (the message's target) with "
+     "`\"100/10m\"`; a count of 0 is an error); the key joins `user`, `conn`, `event` and `room` "
+     "(the message's target) with "
      "`+` and defaults to `user+event` (`ip` is not yet). Each `rate_limit` step counts on its "
      "own, so `5/s` and `100/h` stack; rejected attempts do not count; a refusal is `rate_limited` "
      "with `retry_after_ms`. The option `scope: node` or `scope: cluster` is accepted (a single "
@@ -773,8 +797,12 @@ constexpr StepDoc kStepDocs[] = {
      "passes when `payload.token` is a valid JWT signed with `auth.event_jwt.secret`, whose `sub` "
      "is the sender's user id, whose `evt` claim (if present) names this event, and which "
      "satisfies every `claim=value` check given (up to 8; the value matches the claim's string, or "
-     "its JSON text for numbers and booleans). Otherwise `invalid_token`. The token is then "
-     "removed from the payload"},
+     "its JSON text for numbers and booleans). The value may be a template filled from the "
+     "message, so a token is bound to what it allows: `msg={.payload.msg_id}`; the claim name is "
+     "written out. The param `once` makes the token single-use: it needs a string `jti` and an "
+     "`exp`, and a `jti` already let through is refused until its token expires (ids are kept "
+     "per step in the process's memory until then, and forgotten on a config reload). Otherwise "
+     "`invalid_token`. The token is then removed from the payload"},
     {"require_permission", StepKind::modifier, "",
      "passes when the session token's `perms` holds the name, which must be listed under "
      "`permissions` (else the config is refused); otherwise `forbidden` naming the permission"},

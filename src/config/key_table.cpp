@@ -385,7 +385,7 @@ std::vector<KeyBinding> make_key_bindings() {
       string_key("server.static_dir", "",
                  "a directory whose files are served over plain HTTP on the same port "
                  "(GET /, /index.html, ...): demo pages; \"\" = off; relative to the working "
-                 "directory",
+                 "directory; one that is not a directory is a `check` error",
                  [](T& t) -> std::string& { return t.config.server.static_dir; }),
       section("server.auth", "GoDispatch compatibility"),
       alias(secret_key("server.auth.jwtSecret", "", "GoDispatch's name for auth.jwt.secret",

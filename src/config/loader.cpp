@@ -10,6 +10,7 @@
 #include <yaml-cpp/eventhandler.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <sstream>
 
@@ -18,6 +19,7 @@
 #include "config/substitution.h"
 #include "config/suggestion.h"
 #include "config/value_reader.h"
+#include "config/yaml_error_hint.h"
 
 namespace dispatch::config {
 
@@ -292,6 +294,28 @@ void check_secrets_differ(const Config& config, ValueReader& reader) {
                "`secure` modifier as an event token: use a different secret");
 }
 
+// A static_dir that is not a directory would answer every page with 404: refuse it, naming the
+// path and where a relative one was looked for.
+void check_static_dir(const Config& config, std::vector<ConfigError>& errors) {
+  const std::string& dir = config.server.static_dir;
+  if (dir.empty()) return;
+  std::error_code error_code;
+  const auto status = std::filesystem::status(dir, error_code);
+  if (std::filesystem::is_directory(status)) return;
+  std::string message = "server.static_dir `" + dir + "` " +
+                        (std::filesystem::exists(status) ? "is not a directory" : "does not exist");
+  if (std::filesystem::path(dir).is_relative()) {
+    const auto here = std::filesystem::current_path(error_code);
+    message += " (a relative path is looked up from the working directory";
+    if (!error_code) message += ", `" + here.string() + "`";
+    message += ")";
+  }
+  ConfigError& added = errors.emplace_back();
+  added.mark = config.server.static_dir_mark;
+  if (added.mark.file.empty()) added.mark.file = config.file;
+  added.message = message + "; every page would be 404";
+}
+
 // YAML allows no NUL anywhere: one is refused before parsing, at its position, with a message
 // that says what it likely means (not a text file).
 std::optional<SourceMark> first_nul_byte(std::string_view yaml, const std::string& file_name) {
@@ -387,7 +411,10 @@ LoadResult load_config_text(std::string_view yaml, const std::string& file_name,
   try {
     documents = YAML::LoadAll(std::string(yaml));
   } catch (const YAML::Exception& error) {
-    result.errors.push_back({mark_from_yaml(file_name, error.mark), "invalid YAML: " + error.msg});
+    const SourceMark at = mark_from_yaml(file_name, error.mark);
+    const YamlErrorHint hint = explain_yaml_error(yaml, at.line, at.column, error.msg);
+    result.errors.push_back({hint.line > 0 ? SourceMark{file_name, hint.line, hint.column} : at,
+                             "invalid YAML: " + hint.message});
     return result;
   }
 
@@ -407,6 +434,10 @@ LoadResult load_config_text(std::string_view yaml, const std::string& file_name,
   settle_jwt_secret(config, walker.settings(), environment, reader, result.warnings);
   settle_event_jwt(config, walker.settings(), environment, file_name, result.warnings);
   check_secrets_differ(config, reader);
+  if (const auto setting = walker.settings().find("server.static_dir");
+      setting != walker.settings().end()) {
+    config.server.static_dir_mark = setting->second.value_mark;
+  }
 
   if (result.errors.empty()) {
     result.config = std::move(config);
@@ -438,6 +469,7 @@ void check_runnable(const Config& config, std::vector<ConfigError>& errors) {
         "the config declares no events, so every message would be refused: add an `events:` "
         "section with at least one event (see docs/CONFIG.md)";
   }
+  check_static_dir(config, errors);
 }
 
 }  // namespace dispatch::config

@@ -35,7 +35,8 @@ LoadResult load_config_text(std::string_view yaml, const std::string& file_name,
                             const Environment& environment);
 
 // What a config needs to run, beyond being well-formed: at least one event (SPEC section 2: an
-// empty file, `{}`, `null` or only comments is an error). `token` loads configs without this.
+// empty file, `{}`, `null` or only comments is an error), and a server.static_dir that is a
+// directory (looked up from the working directory). `token` loads configs without this.
 void check_runnable(const Config& config, std::vector<ConfigError>& errors);
 
 }  // namespace dispatch::config

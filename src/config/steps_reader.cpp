@@ -1,5 +1,7 @@
 #include "config/steps_reader.h"
 
+#include <utility>
+
 #include "config/suggestion.h"
 
 namespace dispatch::config {
@@ -65,6 +67,7 @@ std::optional<StepSpec> read_step(ValueReader& reader, const YAML::Node& node,
   StepSpec step;
   step.mark = reader.mark_of(node);
   bool has_name = false;
+  std::optional<std::pair<std::string, YAML::Node>> name_misspelt;  // `nme:` in a step without name
   const size_t errors_before = reader.error_count();
   reader.for_each_entry(
       node, path, [&](const std::string& key, const YAML::Node& key_node, const YAML::Node& value) {
@@ -93,6 +96,8 @@ std::optional<StepSpec> read_step(ValueReader& reader, const YAML::Node& node,
           reader.error(key_node, "unknown key `" + key_path + "`" + hint);
           return;
         }
+        if (!name_misspelt && closest_match(key, {"name"}))
+          name_misspelt.emplace(key_path, key_node);
         if (value.IsNull()) {
           step.options[key] = "";
           return;
@@ -101,7 +106,12 @@ std::optional<StepSpec> read_step(ValueReader& reader, const YAML::Node& node,
           step.options[key] = std::move(*option);
         }
       });
-  if (!has_name) reader.error(node, "`" + path + "`: a step needs a `name`");
+  if (!has_name && name_misspelt) {
+    reader.error(name_misspelt->second,
+                 "unknown key `" + name_misspelt->first + "` (did you mean `name`?)");
+  } else if (!has_name) {
+    reader.error(node, "`" + path + "`: a step needs a `name`");
+  }
   if (reader.error_count() != errors_before) return std::nullopt;
   return step;
 }

@@ -1,5 +1,7 @@
 #include "config/substitution.h"
 
+#include "config/suggestion.h"
+
 namespace dispatch::config {
 
 namespace {
@@ -68,9 +70,13 @@ SubstitutionResult substitute_variables(std::string_view text, const Environment
       result.text.append(unset_variable_placeholder(name));
       result.unset_variables.emplace_back(name);
     } else {
+      std::string hint;
+      if (const auto close_name = closest_match(name, environment.names())) {
+        hint = "; did you mean `" + *close_name + "`, which is set?";
+      }
       result.errors.push_back("environment variable `" + std::string(name) +
                               "` is not set (set it in the environment or in .env, or write ${" +
-                              std::string(name) + ":-default})");
+                              std::string(name) + ":-default})" + hint);
     }
   }
   result.text.append(text.substr(pos));

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "auth/public_key.h"
+#include "config/suggestion.h"
 #include "schema/schema_compiler.h"
 #include "steps/engine_build_context.h"
 
@@ -109,8 +110,9 @@ std::shared_ptr<const CompiledConfig> CompiledConfig::compile(
                   ? fmt::format("`{}` is {}, not {}", spec.name,
                                 other == StepKind::action ? "an action" : "a modifier",
                                 kind == StepKind::action ? "an action" : "a modifier")
-                  : fmt::format("unknown {} `{}` (known: {})",
+                  : fmt::format("unknown {} `{}`{} (known: {})",
                                 kind == StepKind::action ? "action" : "modifier", spec.name,
+                                config::did_you_mean_hint(spec.name, registry.names(kind)),
                                 known_names(registry, kind));
           errors.push_back({spec.mark, message});
           continue;
@@ -139,8 +141,10 @@ std::shared_ptr<const CompiledConfig> CompiledConfig::compile(
         for (const auto& [option, value] : spec.options) {
           const auto& allowed = definition->allowed_options;
           if (std::find(allowed.begin(), allowed.end(), option) == allowed.end()) {
-            errors.push_back(
-                {spec.mark, fmt::format("`{}` has no option `{}`", spec.name, option)});
+            std::vector<std::string> known(allowed.begin(), allowed.end());
+            known.insert(known.end(), {"name", "params"});
+            errors.push_back({spec.mark, fmt::format("`{}` has no option `{}`{}", spec.name, option,
+                                                     config::did_you_mean_hint(option, known))});
           }
         }
         // Heap-held and kept by the CompiledConfig: steps keep pointers to their params.

@@ -11,6 +11,18 @@ bool is_body_char(char c) {
   return c != '{' && c != '}' && c != '"' && c != '\\';
 }
 
+bool is_name_start(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+
+bool is_name_char(char c) {
+  return is_name_start(c) || (c >= '0' && c <= '9') || c == '-';
+}
+
+bool is_blank(char c) {
+  return c == ' ' || c == '\t';
+}
+
 struct NamedSource {
   std::string_view name;
   Source source;
@@ -68,6 +80,9 @@ std::optional<Placeholder> parse_named(std::string_view name, bool allow_room_id
     return placeholder;
   }
   error = "unknown placeholder {$" + std::string(name) + "}";
+  if (name == kPayloadRoot || name.starts_with("payload.")) {
+    error += " (did you mean {." + std::string(name) + "}? payload values start with a dot)";
+  }
   if (name == "room.id") error += " ({$room.id} is available only in room lifecycle hooks)";
   error += "; valid placeholders are " + valid_names(allow_room_id);
   return std::nullopt;
@@ -109,6 +124,43 @@ bool starts_placeholder(std::string_view source, std::size_t brace) {
   if (marker != '.' || brace + 2 >= source.size()) return false;
   const char first = source[brace + 2];
   return is_body_char(first) && first != '.';
+}
+
+std::optional<std::string> misspelt_placeholder(std::string_view source, std::size_t brace) {
+  std::size_t start = brace + 1;
+  while (start < source.size() && is_blank(source[start])) ++start;
+  if (start >= source.size()) return std::nullopt;
+  const bool marked = source[start] == '$' || source[start] == '.';
+  if (!marked && !is_name_start(source[start])) return std::nullopt;  // JSON text, prose, ...
+  if (marked && start == brace + 1) return std::nullopt;  // {$ and {. are placeholders already
+  std::size_t end = start + 1;
+  bool dotted = false;
+  while (end < source.size() &&
+         (marked ? is_body_char(source[end]) : is_name_char(source[end]) || source[end] == '.')) {
+    if (source[end] == '.') dotted = true;
+    ++end;
+  }
+  std::string body(source.substr(start, end - start));
+  while (end < source.size() && is_blank(source[end])) ++end;
+  if (end >= source.size() || source[end] != '}') return std::nullopt;
+  if (!marked && !dotted && body != kPayloadRoot) return std::nullopt;  // `{name}` stays literal
+  std::string meant;
+  if (marked) {
+    const bool payload = body.starts_with("$payload") &&
+                         (body.size() == 8 || body[8] == '.');  // `$payload.x` means `.payload.x`
+    meant = "{" + (payload ? "." + body.substr(1) : body) + "}";
+  } else {
+    const std::string_view root = std::string_view(body).substr(0, body.find('.'));
+    bool named = root == "token";
+    for (const NamedSource& source_name : kNamedSources) {
+      if (source_name.name.starts_with(std::string(root) + ".")) named = true;
+    }
+    meant = (named ? "{$" : "{.") + body + "}";
+  }
+  const std::string written(source.substr(brace, end + 1 - brace));
+  return "`" + written + "` is not a placeholder" +
+         (marked ? " (a placeholder holds no spaces)" : "") + ": did you mean " + meant +
+         "? Write {{ for a literal brace";
 }
 
 std::size_t find_placeholder_end(std::string_view source, std::size_t brace) {

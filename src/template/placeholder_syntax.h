@@ -4,6 +4,12 @@
 // character follows, so text such as `{...}` stays literal. The body runs to the next `}` and may
 // not contain whitespace, control characters, quotes, backslashes or braces: hitting one of
 // those (or the end) first makes the placeholder unterminated.
+//
+// Any other `{` is literal text, except one that looks like a placeholder written wrongly: a
+// dotted name (`{payload.x}`, `{user.id}`), `{payload}`, or a `$` or `.` placeholder after spaces
+// (`{ $user.id }`). Those are errors saying what was probably meant; `{{` writes a literal brace.
+// JSON text is never placeholder-like: an object opens with `{"`, `{}` or `{` and whitespace
+// followed by `"` or `}`.
 #pragma once
 
 #include <cstddef>
@@ -21,6 +27,10 @@ bool starts_placeholder(std::string_view source, std::size_t brace);
 // The index of the `}` closing the placeholder that starts at `source[brace]`, or
 // std::string_view::npos when it is unterminated.
 std::size_t find_placeholder_end(std::string_view source, std::size_t brace);
+
+// When the `{` at `source[brace]` does not start a placeholder but looks like a misspelt one,
+// the error to report (without the offset); otherwise nullopt.
+std::optional<std::string> misspelt_placeholder(std::string_view source, std::size_t brace);
 
 // Interprets a placeholder's body (the text between the braces, e.g. "$user.id" or
 // ".payload.a.0"). `allow_room_id` admits `$room.id`. On error returns nullopt and sets `error`.

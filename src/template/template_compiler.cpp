@@ -43,6 +43,8 @@ class TemplateCompiler {
         i += 2;
       } else if (c == '{' && starts_placeholder(source_, i)) {
         if (!add_placeholder(i, FillMode::text, false, i)) return false;
+      } else if (c == '{' && is_misspelt_placeholder(i)) {
+        return false;
       } else {  // anything else, including a lone brace, is literal
         add_literal(c);
         ++i;
@@ -67,6 +69,8 @@ class TemplateCompiler {
           i += 2;
         } else if (c == '{' && starts_placeholder(source_, i)) {
           if (!add_placeholder(i, FillMode::json_string_content, true, i)) return false;
+        } else if (c == '{' && is_misspelt_placeholder(i)) {
+          return false;
         } else {
           if (c == '"') in_string = false;
           add_json_literal(c, i);
@@ -76,6 +80,8 @@ class TemplateCompiler {
         const std::size_t brace = i;
         if (!add_placeholder(i, FillMode::json_value, false, i)) return false;
         for (char p : std::string_view("null")) add_probe(p, brace);
+      } else if (c == '{' && is_misspelt_placeholder(i)) {
+        return false;
       } else if (is_json_whitespace(c)) {
         add_probe(c, i);
         ++i;
@@ -92,6 +98,14 @@ class TemplateCompiler {
  private:
   bool next_is(std::size_t i, char c) const {
     return i + 1 < source_.size() && source_[i + 1] == c;
+  }
+
+  // Sets the error when the `{` at `brace` looks like a placeholder written wrongly.
+  bool is_misspelt_placeholder(std::size_t brace) {
+    std::optional<std::string> message = misspelt_placeholder(source_, brace);
+    if (!message) return false;
+    error_ = *message + " (" + offset_text(brace) + ")";
+    return true;
   }
 
   void add_literal(char c) { pieces_.literals += c; }

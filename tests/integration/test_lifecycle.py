@@ -398,6 +398,21 @@ class StartupFailures(DispatchTestCase):
         self.assertRegex(out, r"config\.yaml:3:\d+: ")
         self.assertRegex(out, r"config\.yaml:10:\d+: ")
 
+    def test_check_refuses_placeholder_like_text(self):
+        """`{payload.x}` and `{ $user.id }` are not placeholders: instead of sending them as text,
+        `check` refuses them at their param, saying what was meant."""
+        events = ("e:\n"
+                  "  actions:\n"
+                  "    - name: _reply\n"
+                  "      params: [r, '{\"a\": \"{payload.x}\", \"b\": \"{ $user.id }\"}']\n")
+        r = run_dispatch(["check", "--config", "{config}"], free_config(events), timeout=10)
+        self.assertEqual(r.returncode, 1, r)
+        out = r.stdout + r.stderr
+        self.assertRegex(out, r"config\.yaml:\d+:\d+: .*did you mean \{\.payload\.x\}\?", out)
+        escaped = events.replace("{payload.x}", "{{payload.x}}").replace("{ $user.id }", "{$user.id}")
+        r = run_dispatch(["check", "--config", "{config}"], free_config(escaped), timeout=10)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
     def test_check_valid_config(self):
         r = run_dispatch(["check", "--config", "{config}"], config("a"), timeout=10)
         self.assertEqual(r.returncode, 0, r)

@@ -8,7 +8,7 @@ import unittest
 
 from dispatch_harness import (
     DispatchTestCase, check_error, compact, expect_close, expect_error, expect_quiet,
-    free_config, make_token, now, open_client, recv_json, request, send_json,
+    free_config, make_token, now, open_client, recv_json, request, run_dispatch, send_json,
 )
 
 EVENT_SECRET = "event-secret-abcdef-987654"
@@ -139,6 +139,13 @@ secured_claim:
   actions:
     - name: _reply
       params: ["secured_ok", '{.payload}']
+delete_message:
+  modifiers:
+    - name: secure
+      params: ["msg={.payload.msg_id}", once]
+  actions:
+    - name: _reply
+      params: ["deleted", '{"msg": "{.payload.msg_id}"}']
 """
 
 _counter = [0]
@@ -691,6 +698,41 @@ class Messages(DispatchTestCase):
             frame = await recv_json(ws)
             self.assertEqual(frame["event"], "error", frame)
             self.assertIn(frame["payload"]["code"], ("invalid_token", "forbidden"), frame)
+        self.arun(go())
+
+    def test_secure_once_with_a_templated_claim_check(self):
+        """An event token bound to one message (msg={.payload.msg_id}) deletes that message only,
+        and only once (`once`: its jti is spent)."""
+        async def go():
+            user = uniq("del")
+            ws = await self.client(user)
+            # Minted the way docs/CONFIG.md says, with `dispatch token`.
+            minted = run_dispatch(["token", "--secret", EVENT_SECRET, "--sub", user, "--ttl", "5m",
+                                   "--claim", "evt=delete_message", "--claim", "msg=m-1",
+                                   "--claim", "jti=" + uniq("jti")], timeout=10)
+            self.assertEqual(minted.returncode, 0, minted.stderr)
+            token = minted.stdout.strip()
+            frames = await self.ack(ws, msg("delete_message", payload={"token": token, "msg_id": "m-1"}, id=1))
+            self.assertEqual(frames[0]["payload"], {"msg": "m-1"})
+            await send_json(ws, msg("delete_message", payload={"token": token, "msg_id": "m-1"}, id=2))
+            p = await expect_error(ws, "invalid_token", ref=2, event="delete_message")
+            self.assertIn("already used", p["message"])
+            # Another message with a token for m-2 (a fresh jti): refused, the claim does not match.
+            other = make_token(user, secret=EVENT_SECRET, evt="delete_message", msg="m-2",
+                               jti=uniq("jti"), exp=now() + 60)
+            await send_json(ws, msg("delete_message", payload={"token": other, "msg_id": "m-3"}, id=3))
+            p = await expect_error(ws, "invalid_token", ref=3)
+            self.assertIn("`msg`", p["message"])
+            await self.ack(ws, msg("delete_message", payload={"token": other, "msg_id": "m-2"}, id=4))
+            # Without a jti a single-use token cannot be told apart: refused.
+            no_jti = make_token(user, secret=EVENT_SECRET, msg="m-5", exp=now() + 60)
+            await send_json(ws, msg("delete_message", payload={"token": no_jti, "msg_id": "m-5"}, id=5))
+            p = await expect_error(ws, "invalid_token", ref=5)
+            self.assertIn("jti", p["message"])
+            # The message id is missing: the template cannot be filled.
+            await send_json(ws, msg("delete_message", payload={"token": other}, id=6))
+            await expect_error(ws, "missing_field", ref=6)
+            await expect_quiet(ws)
         self.arun(go())
 
     # -- ordering ------------------------------------------------------------------------------

@@ -206,6 +206,16 @@ TEST(ConfigSubstitution, ReplacesReferencesAndKeepsEverythingElse) {
   EXPECT_EQ(substituted("${NAME:-${OTHER}}"), "world}");  // no nesting: the first } ends it
 }
 
+TEST(ConfigSubstitution, AnUnsetVariableSuggestsASetOneWithASimilarName) {
+  const Environment environment({{"APP_JWT_SECRET", "secret-value"}, {"PORT", "80"}}, false);
+  EXPECT_THAT(substitute_variables("${APP_JWT_SECRT}", environment).errors,
+              ElementsAre("environment variable `APP_JWT_SECRT` is not set (set it in the "
+                          "environment or in .env, or write ${APP_JWT_SECRT:-default}); did you "
+                          "mean `APP_JWT_SECRET`, which is set?"));
+  EXPECT_THAT(substitute_variables("${HOST}", environment).errors,
+              ElementsAre(::testing::Not(::testing::HasSubstr("did you mean"))));
+}
+
 TEST(ConfigSubstitution, ProblemsNameTheVariableButNotValues) {
   const Environment environment({{"SET", "secret-value"}}, false);
   EXPECT_THAT(substitute_variables("a ${MISSING} b ${ALSO_MISSING}", environment).errors,

@@ -301,6 +301,23 @@ events:
   EXPECT_EQ(event.actions[1].mark, (SourceMark{"test.yaml", 17, 9}));
 }
 
+// `nme: rate_limit` is not an option of a nameless step: it is `name` misspelt.
+TEST(ConfigLoader, AMisspeltStepNameKeyGetsADidYouMean) {
+  const LoadResult result = load(R"(
+events:
+  e:
+    modifiers:
+      - nme: rate_limit
+        params: ["10/s"]
+    actions:
+      - {name: _reply, params: [ok, '{}']}
+)");
+  EXPECT_FALSE(result.config);
+  EXPECT_THAT(error_lines(result),
+              ElementsAre("test.yaml:4:9: unknown key `events.e.modifiers[0].nme` (did you mean "
+                          "`name`?)"));
+}
+
 TEST(ConfigLoader, BadStepsAreReportedEachAtItsNode) {
   const LoadResult result = load(R"(
 events:
@@ -793,11 +810,42 @@ TEST(ConfigLoader, TheTopLevelMustBeAMappingOfSections) {
               ElementsAre("test.yaml:1:1: keys must be plain names, got a list"));
 }
 
-TEST(ConfigLoader, InvalidYamlIsAnErrorAtTheParsersPosition) {
+// A YAML syntax error is reported where the fix goes (often the line before the one where the
+// parser gave up) and says what is likely missing, not the parser's own words.
+TEST(ConfigLoader, InvalidYamlSaysWhatIsLikelyMissingWhereItIsMissing) {
   EXPECT_THAT(error_lines(load("server:\n  allowed_origins: [a, b\nlog: {}\n")),
-              ElementsAre("test.yaml:3:4: invalid YAML: end of sequence flow not found"));
+              ElementsAre("test.yaml:2:20: invalid YAML: the `[` opened here has no closing `]`"));
+  EXPECT_THAT(error_lines(load("events:\n  e:\n    actions:\n      - {name: _reply, params: [a, "
+                               "b]\n  f: 2\n")),
+              ElementsAre("test.yaml:4:9: invalid YAML: the `{` opened here has no closing `}`"));
   EXPECT_THAT(error_lines(load("server:\n  path: a: b\n")),
-              ElementsAre("test.yaml:2:10: invalid YAML: illegal map value"));
+              ElementsAre("test.yaml:2:10: invalid YAML: a second `: ` in one line: a value that "
+                          "holds `: ` must be quoted (\"a: b\")"));
+  EXPECT_THAT(error_lines(load("events:\n  e:\n    actions\n      - name: _reply\n")),
+              ElementsAre("test.yaml:3:12: invalid YAML: `actions` has no `:` after its key: "
+                          "write `key: value`, or `key:` with what it holds indented below"));
+  EXPECT_THAT(error_lines(load("server:\n  path \"/ws\"  # the path\n\n  max_connections: 3\n")),
+              ElementsAre(::testing::StartsWith(
+                  "test.yaml:2:13: invalid YAML: `path \"/ws\"` has no `:` after its key")));
+  EXPECT_THAT(error_lines(load("server:\n  path: /ws\n    max_connections: 3\n")),
+              ElementsAre(::testing::StartsWith(
+                  "test.yaml:3:5: invalid YAML: this line is indented under `path: /ws`, which "
+                  "already has a value")));
+  EXPECT_THAT(error_lines(load("server:\n\tpath: /ws\n")),
+              ElementsAre("test.yaml:2:1: invalid YAML: a tab in the indentation: YAML indents "
+                          "with spaces only"));
+  EXPECT_THAT(
+      error_lines(load("events:\n  e:\n    actions:\n      - name: _reply\n        params: [r, "
+                       "'{\"a\": 1}]\n  f: 2\n")),
+      ElementsAre(::testing::StartsWith(
+          "test.yaml:5:21: invalid YAML: the quote ' opened here is never closed")));
+  EXPECT_THAT(error_lines(load("server:\n  path: /ws\n max_connections: 3\n")),
+              ElementsAre(::testing::StartsWith(
+                  "test.yaml:3:2: invalid YAML: this line is indented to column 2, unlike the "
+                  "lines it belongs with")));
+}
+
+TEST(ConfigLoader, InvalidYamlIsAnErrorAtTheParsersPosition) {
   EXPECT_THAT(error_lines(load("server: {}\n---\nlog: {}\n")),
               ElementsAre("test.yaml:3:1: the config must be a single YAML document (found a "
                           "second `---`)"));
@@ -827,6 +875,43 @@ TEST(ConfigLoader, AConfigWithoutEventsCannotRun) {
   ASSERT_TRUE(one_event.config);
   std::vector<ConfigError> errors;
   check_runnable(*one_event.config, errors);
+  EXPECT_THAT(errors, IsEmpty());
+}
+
+// A static_dir that is missing (or a file) would 404 every page: `check` and `serve` refuse it at
+// its value, naming the path.
+TEST(ConfigLoader, AStaticDirThatIsNotADirectoryIsAnError) {
+  const std::filesystem::path missing = std::filesystem::temp_directory_path() /
+                                        ("dispatch_no_such_dir_" + std::to_string(::getpid()));
+  for (const std::string dir : {missing.string(), std::string("/dev/null")}) {
+    const LoadResult result = load(R"(
+server:
+  static_dir: ")" + dir + R"("
+events: {ping: {actions: [{name: _reply, params: [p, '{}']}]}}
+)");
+    ASSERT_TRUE(result.config) << dir;
+    std::vector<ConfigError> errors;
+    check_runnable(*result.config, errors);
+    ASSERT_EQ(errors.size(), 1u) << dir;
+    EXPECT_EQ(errors[0].mark, (SourceMark{"test.yaml", 2, 15}));
+    EXPECT_THAT(errors[0].message, ::testing::StartsWith("server.static_dir `" + dir + "` "));
+  }
+  const LoadResult relative = load(R"(
+server: {static_dir: no_such_dir_here}
+events: {ping: {actions: [{name: _reply, params: [p, '{}']}]}}
+)");
+  ASSERT_TRUE(relative.config);
+  std::vector<ConfigError> errors;
+  check_runnable(*relative.config, errors);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_THAT(errors[0].message, ::testing::HasSubstr("working directory"));
+  const LoadResult existing = load(R"(
+server: {static_dir: /}
+events: {ping: {actions: [{name: _reply, params: [p, '{}']}]}}
+)");
+  ASSERT_TRUE(existing.config);
+  errors.clear();
+  check_runnable(*existing.config, errors);
   EXPECT_THAT(errors, IsEmpty());
 }
 

@@ -199,8 +199,10 @@ TEST(TemplateText, BraceEscapes) {
   EXPECT_EQ(fill_ok("{{literal}} {$user.id} }} {", ParamKind::text, scope), "{literal} alice } {");
   EXPECT_EQ(fill_ok("{{$user.id}}", ParamKind::text, scope), "{$user.id}");
   EXPECT_EQ(fill_ok("{{{$user.id}}}", ParamKind::text, scope), "{alice}");
-  // Braces that start no placeholder are literal (lenient).
-  EXPECT_EQ(fill_ok("a{b}c {} {...} { $x } }", ParamKind::text, scope), "a{b}c {} {...} { $x } }");
+  // Braces that start no placeholder are literal (lenient), except placeholder-like ones such as
+  // `{ $x }` (TemplateErrors.MisspeltPlaceholderSaysWhatWasMeant).
+  EXPECT_EQ(fill_ok("a{b}c {} {...} { x } }", ParamKind::text, scope), "a{b}c {} {...} { x } }");
+  EXPECT_EQ(fill_ok("{{ $x }}", ParamKind::text, scope), "{ $x }");
 }
 
 TEST(TemplateText, LiteralTemplate) {
@@ -397,6 +399,49 @@ TEST(TemplateErrors, UnterminatedPlaceholder) {
   EXPECT_NE(error.find("unterminated"), std::string::npos) << error;
   EXPECT_NE(error.find("offset 7"), std::string::npos) << error;
   compile_error("{.name is here}", ParamKind::text);
+}
+
+// A `{` that looks like a placeholder written wrongly is an error naming what was meant, instead
+// of text the server would send as it is.
+TEST(TemplateErrors, MisspeltPlaceholderSaysWhatWasMeant) {
+  struct Case {
+    const char* source;
+    ParamKind kind;
+    const char* meant;
+    std::size_t offset;
+  };
+  const Case cases[] = {
+      {R"({"a": "{payload.x}"})", ParamKind::json, "{.payload.x}", 7},
+      {R"({"b": "{ $user.id }"})", ParamKind::json, "{$user.id}", 7},
+      {R"({"b": "x {user.id}"})", ParamKind::json, "{$user.id}", 9},
+      {R"({"n": {payload.count}})", ParamKind::json, "{.payload.count}", 6},
+      {"hi {token.org}", ParamKind::text, "{$token.org}", 3},
+      {"{ .payload.x}", ParamKind::name, "{.payload.x}", 0},
+      {"{ $payload.x }", ParamKind::text, "{.payload.x}", 0},
+      {"{payload}", ParamKind::text, "{.payload}", 0},
+      {"{msg.body}", ParamKind::text, "{.msg.body}", 0},
+  };
+  for (const Case& c : cases) {
+    const std::string error = compile_error(c.source, c.kind);
+    EXPECT_NE(error.find(std::string("did you mean ") + c.meant + "?"), std::string::npos)
+        << c.source << " -> " << error;
+    EXPECT_NE(error.find("offset " + std::to_string(c.offset) + ")"), std::string::npos)
+        << c.source << " -> " << error;
+    EXPECT_NE(error.find("{{"), std::string::npos) << error;
+  }
+  const std::string error = compile_error("{$payload.x}", ParamKind::text);
+  EXPECT_NE(error.find("did you mean {.payload.x}?"), std::string::npos) << error;
+}
+
+// JSON text, prose and escaped braces stay literal.
+TEST(TemplateText, BracesThatAreNotPlaceholderLikeStayLiteral) {
+  MapScope scope = alice_scope();
+  EXPECT_EQ(fill_ok(R"({"raw": "{\"k\": 1} { \"k\": 2 } {} {name} {1.5} {{payload.x}}"})",
+                    ParamKind::json, scope),
+            R"({"raw":"{\"k\": 1} { \"k\": 2 } {} {name} {1.5} {payload.x}"})");
+  EXPECT_EQ(fill_ok("set {a, b} {{user.id}} { x.y", ParamKind::text, scope),
+            "set {a, b} {user.id} { x.y");
+  EXPECT_EQ(fill_ok(R"({ "a": { "b": {}} })", ParamKind::json, scope), R"({"a":{"b":{}}})");
 }
 
 TEST(TemplateErrors, EmptyPathSegment) {

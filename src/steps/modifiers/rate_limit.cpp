@@ -10,6 +10,7 @@
 #include "config/units.h"
 #include "dispatch/extension.h"
 #include "steps/builtin_steps.h"
+#include "steps/engine_build_context.h"
 #include "steps/modifiers/sliding_window.h"
 
 namespace dispatch {
@@ -65,14 +66,23 @@ void register_rate_limit_modifier(StepRegistry& registry) {
   definition.params = {params::text("rate"), params::optional(params::text("key"))};
   definition.allowed_options = {"scope"};
   definition.factory = [](StepBuildContext& build) -> std::unique_ptr<Step> {
+    auto& engine = dynamic_cast<EngineBuildContext&>(build);
     const Param& rate_param = *build.param(0);
     if (!rate_param.is_literal()) {
-      build.error("the rate must be written out, like \"10/m\"");
+      engine.error_at_param(0, fmt::format("rate `{}`: the rate must be written out, like \"10/m\"",
+                                           rate_param.source()));
       return nullptr;
     }
     auto rate = config::parse_rate(rate_param.literal_text());
     if (!rate) {
-      build.error(rate.error);
+      engine.error_at_param(0, fmt::format("rate `{}`: {}", rate_param.source(), rate.error));
+      return nullptr;
+    }
+    if (rate.value->count == 0) {
+      engine.error_at_param(
+          0, fmt::format("rate `{}`: a count of 0 lets no message through, ever (to turn the "
+                         "event off, remove it; to restrict it, use require_permission)",
+                         rate_param.source()));
       return nullptr;
     }
     std::vector<KeyPart> key;

@@ -1,0 +1,125 @@
+// Step params a new user gets wrong are `check` errors at the param's own position that echo
+// what was written: a rate of 0 (which would block forever), a malformed rate, a `secure` claim
+// check that is not `claim=value`.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "compile_test_support.h"
+#include "config_test_support.h"
+
+namespace dispatch {
+namespace {
+
+std::vector<std::string> compile_errors(std::string_view yaml) {
+  config::LoadResult loaded = config::test_support::load(yaml);
+  std::vector<std::string> lines = config::test_support::error_lines(loaded);
+  if (!loaded.config) return lines;
+  StepRegistry registry;
+  register_builtin_steps(registry);
+  std::vector<config::ConfigError> errors;
+  CompiledConfig::compile(std::move(*loaded.config), registry, errors);
+  for (const auto& error : errors) lines.push_back(config::format_error(error));
+  return lines;
+}
+
+std::string rate_limit_config(std::string_view rate) {
+  return R"(
+events:
+  e:
+    modifiers:
+      - name: rate_limit
+        params: [")" +
+         std::string(rate) + R"("]
+    actions:
+      - {name: _reply, params: [ok, '{}']}
+)";
+}
+
+TEST(StepParamErrors, ARateOfZeroIsRefusedAtTheRate) {
+  const auto errors = compile_errors(rate_limit_config("0/10s"));
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_TRUE(errors[0].starts_with("test.yaml:5:18: `rate_limit`: rate `0/10s`: a count of 0"))
+      << errors[0];
+}
+
+TEST(StepParamErrors, AMalformedRateIsEchoedAtItsPosition) {
+  for (const char* rate : {"10/fortnight", "ten/s", "10"}) {
+    const auto errors = compile_errors(rate_limit_config(rate));
+    ASSERT_EQ(errors.size(), 1u) << rate;
+    EXPECT_TRUE(errors[0].starts_with("test.yaml:5:18: `rate_limit`: rate `" + std::string(rate) +
+                                      "`: expected a rate like"))
+        << errors[0];
+  }
+}
+
+TEST(StepParamErrors, AMisspeltStepOptionGetsADidYouMean) {
+  EXPECT_EQ(compile_errors(R"(
+events:
+  e:
+    modifiers:
+      - name: rate_limit
+        params: ["10/s"]
+        scop: node
+    actions:
+      - {name: _reply, params: [ok, '{}']}
+)"),
+            std::vector<std::string>{
+                "test.yaml:4:9: `rate_limit` has no option `scop` (did you mean `scope`?)"});
+}
+
+TEST(StepParamErrors, AMisspeltStepNameGetsADidYouMean) {
+  const auto errors = compile_errors(R"(
+events:
+  e:
+    modifiers:
+      - name: rate_limt
+        params: ["10/s"]
+    actions:
+      - {name: _replly, params: [ok, '{}']}
+)");
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_TRUE(errors[0].starts_with(
+      "test.yaml:4:9: unknown modifier `rate_limt` (did you mean `rate_limit`?) (known: "))
+      << errors[0];
+  EXPECT_TRUE(
+      errors[1].starts_with("test.yaml:7:9: unknown action `_replly` (did you mean `_reply`?)"))
+      << errors[1];
+}
+
+const std::string kSecureConfig = R"(
+auth:
+  event_jwt:
+    secret: "fedcba9876543210fedcba9876543210"
+events:
+  e:
+    modifiers:
+      - name: secure
+        params: [)";
+
+TEST(StepParamErrors, SecureTakesTemplatedClaimChecksAndOnce) {
+  EXPECT_TRUE(compile_errors(kSecureConfig +
+                             R"("msg={.payload.msg_id}", "room=r:{$target.id}", once, "org=acme"]
+    actions:
+      - {name: _reply, params: [ok, '{}']}
+)")
+                  .empty());
+}
+
+TEST(StepParamErrors, ASecureParamThatIsNotAClaimCheckSaysWhatIsExpected) {
+  for (const char* param : {"{.payload.msg_id}", "=x", "onse", "{$token.k}=x"}) {
+    const auto errors = compile_errors(kSecureConfig + "once, \"" + param + R"("]
+    actions:
+      - {name: _reply, params: [ok, '{}']}
+)");
+    ASSERT_EQ(errors.size(), 1u) << param;
+    EXPECT_TRUE(errors[0].starts_with("test.yaml:8:24: `secure`: `" + std::string(param) +
+                                      "` is not a claim check: write `claim=value`"))
+        << errors[0];
+  }
+}
+
+}  // namespace
+}  // namespace dispatch
