@@ -1,6 +1,8 @@
 #include "config/yaml_error_hint.h"
 
 #include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace dispatch::config {
@@ -135,10 +137,11 @@ std::optional<YamlErrorHint> missing_colon_above(const std::vector<std::string_v
     return std::nullopt;
   }
   const auto end = static_cast<int>(above.data() - above_line.data() + above.size());
-  return YamlErrorHint{previous, end + 1,
-                       "`" + std::string(above) +
-                           "` has no `:` after its key: write `key: value`, or `key:` with what "
-                           "it holds indented below"};
+  std::string message = "`";  // appended: GCC 12 -O3 warns (-Wrestrict) on operator+ chains
+  message.append(above).append(
+      "` has no `:` after its key: write `key: value`, or `key:` with what it holds indented "
+      "below");
+  return YamlErrorHint{previous, end + 1, std::move(message)};
 }
 
 }  // namespace

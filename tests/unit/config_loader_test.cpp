@@ -883,7 +883,7 @@ TEST(ConfigLoader, AConfigWithoutEventsCannotRun) {
 TEST(ConfigLoader, AStaticDirThatIsNotADirectoryIsAnError) {
   const std::filesystem::path missing = std::filesystem::temp_directory_path() /
                                         ("dispatch_no_such_dir_" + std::to_string(::getpid()));
-  for (const std::string dir : {missing.string(), std::string("/dev/null")}) {
+  for (const std::string& dir : {missing.string(), std::string("/dev/null")}) {
     const LoadResult result = load(R"(
 server:
   static_dir: ")" + dir + R"("
