@@ -279,7 +279,8 @@ Example:
   token_command->footer(
       R"(The secret is, in order: --secret, the config given with --config, ./config.yaml, or the
 embedded development config's public secret. The token carries sub, iat, exp (now + --ttl),
-perms (from --perm) and every --claim; a claim value that parses as JSON keeps its type
+perms (from --perm) and every --claim, each key once (--claim exp=... replaces the exp of
+--ttl; a repeated --claim keeps its last value); a claim value that parses as JSON keeps its type
 (--claim level=3 is a number, --claim admin=true a boolean, --claim team=red a string).
 Examples:
   dispatch token --sub alice
@@ -389,19 +390,34 @@ Use it in a browser: new WebSocket("ws://127.0.0.1:8080/ws", ["dispatch.v1", "be
     const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                             std::chrono::system_clock::now().time_since_epoch())
                             .count();
-    std::string json = "{\"sub\":\"";
-    tmpl::append_json_escaped(json, subject);
-    json += fmt::format(
-        "\",\"iat\":{},\"exp\":{}", now,
-        now + std::chrono::duration_cast<std::chrono::seconds>(*lifetime.value).count());
-    if (!perms.empty()) {
-      json += ",\"perms\":[";
-      for (size_t i = 0; i < perms.size(); ++i) {
-        json += (i ? ",\"" : "\"");
-        tmpl::append_json_escaped(json, perms[i]);
-        json += "\"";
+    // Claims in order; a --claim naming sub, iat, exp or perms replaces that claim (a token has
+    // each key once: `--claim exp=…` overrides --ttl).
+    std::vector<std::pair<std::string, std::string>> token_claims;  // name, JSON value
+    auto set_claim = [&token_claims](std::string name, std::string json_value) {
+      for (auto& [existing, value] : token_claims) {
+        if (existing == name) {
+          value = std::move(json_value);
+          return;
+        }
       }
-      json += "]";
+      token_claims.emplace_back(std::move(name), std::move(json_value));
+    };
+    std::string quoted_subject = "\"";
+    tmpl::append_json_escaped(quoted_subject, subject);
+    quoted_subject += "\"";
+    set_claim("sub", std::move(quoted_subject));
+    set_claim("iat", std::to_string(now));
+    set_claim("exp",
+              std::to_string(
+                  now + std::chrono::duration_cast<std::chrono::seconds>(*lifetime.value).count()));
+    if (!perms.empty()) {
+      std::string list = "[";
+      for (size_t i = 0; i < perms.size(); ++i) {
+        list += (i ? ",\"" : "\"");
+        tmpl::append_json_escaped(list, perms[i]);
+        list += "\"";
+      }
+      set_claim("perms", list + "]");
     }
     for (const std::string& claim : claims) {
       size_t equals = claim.find('=');
@@ -409,9 +425,15 @@ Use it in a browser: new WebSocket("ws://127.0.0.1:8080/ws", ["dispatch.v1", "be
         std::cerr << "--claim must be k=v\n";
         return 2;
       }
-      json += ",\"";
-      tmpl::append_json_escaped(json, claim.substr(0, equals));
-      json += "\":" + claim_json(claim.substr(equals + 1));
+      set_claim(claim.substr(0, equals), claim_json(claim.substr(equals + 1)));
+    }
+    std::string json = "{";
+    for (const auto& [name, value] : token_claims) {
+      if (json.size() > 1) json += ",";
+      json += "\"";
+      tmpl::append_json_escaped(json, name);
+      json += "\":";
+      json += value;
     }
     json += "}";
     std::cout << auth::sign_jwt_hs256(json, secret) << "\n";

@@ -178,6 +178,23 @@ class Token(unittest.TestCase):
         self.assertIn("pass --secret", r.stderr)
         self.assertEqual(r.stdout, "")
 
+    def test_token_claims_name_each_key_once(self):
+        # --claim exp=… replaces the exp of --ttl, a repeated --claim keeps its last value; the
+        # payload holds each key once (a JSON object with two `exp` would be read differently
+        # by different verifiers).
+        secret = "cli-test-secret-0123456789abcdef0123"
+        r = run_dispatch(["token", "--secret", secret, "--sub", "alice", "--perm", "a",
+                          "--claim", "exp=4102444800", "--claim", "sub=bob", "--claim", "x=1",
+                          "--claim", "x=2", "--claim", "jti=j-1"], timeout=10)
+        self.assertEqual(r.returncode, 0, r)
+        payload = r.stdout.strip().split(".")[1]
+        payload_text = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode()
+        pairs = json.loads(payload_text, object_pairs_hook=lambda kv: kv)
+        self.assertEqual([k for k, _ in pairs], ["sub", "iat", "exp", "perms", "x", "jti"])
+        claims = verify_hs256(r.stdout.strip(), secret)
+        self.assertEqual((claims["sub"], claims["exp"], claims["x"], claims["perms"]),
+                         ("bob", 4102444800, 2, ["a"]))
+
 
 if __name__ == "__main__":
     unittest.main()
