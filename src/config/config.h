@@ -158,7 +158,7 @@ struct AuthConfig {
   bool refuse_after_upgrade = false;
   bool anonymous = false;
   ConnectionLimit connection_limit;
-  uint32_t max_connections_per_ip = 0;  // not implemented yet: always 0
+  uint32_t max_connections_per_ip = 0;  // per TCP peer address; 0 = unlimited
 
   bool operator==(const AuthConfig&) const = default;
 };

@@ -412,8 +412,11 @@ std::vector<KeyBinding> make_key_bindings() {
                      "at the limit: reject the new connection, or cycle (close the oldest)",
                      {CM::reject, CM::cycle},
                      [](T& t) -> CM& { return t.config.auth.connection_limit.mode; }),
-      not_supported("auth.max_connections_per_ip", KeyType::integer, "0",
-                    "connections one client IP may hold; 0 = unlimited"),
+      integer_key<uint32_t>(
+          "auth.max_connections_per_ip", "0",
+          "open connections one client IP (the TCP peer address) may hold; beyond it the upgrade "
+          "is refused with 429 too_many_connections_per_ip; 0 = unlimited",
+          [](T& t) -> uint32_t& { return t.config.auth.max_connections_per_ip; }),
 
       string_list_key("permissions", "[]", "names a token may carry in its `perms` claim",
                       [](T& t) -> std::vector<std::string>& { return t.config.permissions; }),

@@ -134,7 +134,7 @@ TEST(ConfigKeyTable, NotImplementedKeysAreMarked) {
   }
   EXPECT_EQ(not_implemented,
             (std::set<std::string>{"server.trusted_proxies", "server.admin_address", "server.tls",
-                                   "auth.max_connections_per_ip", "rooms.<name>.presence",
+                                   "rooms.<name>.presence",
                                    "rooms.<name>.history", "cluster", "api", "webhooks",
                                    "hooks"}));
 }

@@ -874,7 +874,7 @@ server:
   tls: {cert: cert.pem, key: ""}
   static_dir: ./public  # implemented: no error
 auth:
-  max_connections_per_ip: 10
+  max_connections_per_ip: 10  # implemented: no error
 rooms:
   "chat:*": {max_members: 8, presence: true}
 events:
@@ -896,8 +896,6 @@ hooks:
           "dispatch",
           "test.yaml:3:3: `server.admin_address` is not supported yet by this version of dispatch",
           "test.yaml:4:3: `server.tls` is not supported yet by this version of dispatch",
-          "test.yaml:7:3: `auth.max_connections_per_ip` is not supported yet by this version of "
-          "dispatch",
           "test.yaml:9:30: `rooms.chat:*.presence` is not supported yet by this version of "
           "dispatch",
           "test.yaml:13:1: `cluster` is not supported yet by this version of dispatch",
