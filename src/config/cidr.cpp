@@ -34,7 +34,7 @@ std::string text_of(const IpBytes& bytes) {
   return buffer;
 }
 
-ParseResult<Cidr> failure(std::string message) {
+CidrParse failure(std::string message) {
   return {std::nullopt, std::move(message)};
 }
 
@@ -60,7 +60,7 @@ bool Cidr::contains(const IpBytes& address) const {
   return (address[whole_bytes] & mask) == network[whole_bytes];
 }
 
-ParseResult<Cidr> parse_cidr(std::string_view text) {
+CidrParse parse_cidr(std::string_view text) {
   const size_t slash = text.find('/');
   const std::optional<IpBytes> address = parse_ip(text.substr(0, slash));
   if (!address) return failure(std::string(kCidrExpected));

@@ -6,9 +6,8 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
-
-#include "config/units.h"
 
 namespace dispatch::config {
 
@@ -25,8 +24,17 @@ struct Cidr {
   bool operator==(const Cidr&) const = default;
 };
 
+// Like config/units.h's ParseResult (which this cannot include: units.h needs config.h, and
+// config.h holds Cidr values).
+struct CidrParse {
+  std::optional<Cidr> value;
+  std::string error;  // set exactly when `value` is empty
+
+  explicit operator bool() const { return value.has_value(); }
+};
+
 // "10.0.0.0/8", "2001:db8::/32", or a single address ("192.0.2.7" = /32, "::1" = /128).
 // A range with bits set past its prefix ("10.0.0.1/8") is refused, with the range meant.
-ParseResult<Cidr> parse_cidr(std::string_view text);
+CidrParse parse_cidr(std::string_view text);
 
 }  // namespace dispatch::config

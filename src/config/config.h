@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "config/cidr.h"
+
 namespace dispatch::config {
 
 using namespace std::chrono_literals;
@@ -120,8 +122,9 @@ struct ServerConfig {
   uint32_t max_rooms_per_connection = 100;
   uint32_t max_handshakes_per_ip = 256;  // per TCP peer address; 0 = unlimited
   RateSpec error_budget{10, 10s};
-  unsigned threads = 0;    // 0 = auto
-  std::string static_dir;  // "" = no static files
+  unsigned threads = 0;               // 0 = auto
+  std::string static_dir;             // "" = no static files
+  std::vector<Cidr> trusted_proxies;  // peers whose X-Forwarded-For gives the client IP
 
   bool operator==(const ServerConfig&) const = default;
 };

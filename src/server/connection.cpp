@@ -18,6 +18,7 @@
 #include "pipeline/router.h"
 #include "protocol/websocket.h"
 #include "server/admission.h"
+#include "server/client_address.h"
 #include "server/engine.h"
 #include "server/event_loop.h"
 #include "server/peer_table.h"
@@ -161,7 +162,10 @@ void Connection::handle_handshake_bytes(char* data, size_t length) {
     return;
   }
   const uint32_t per_ip_limit = compiled.config().auth.max_connections_per_ip;
-  if (decision.accepted && per_ip_limit > 0 && !take_connection_place(peer_address, per_ip_limit)) {
+  if (decision.accepted && per_ip_limit > 0 &&
+      !take_connection_place(client_address(peer_address, forwarded_for_header(request),
+                                            compiled.config().server.trusted_proxies),
+                             per_ip_limit)) {
     decision.accepted.reset();
     decision.refusal = {429, "too_many_connections_per_ip",
                         "this client IP already has auth.max_connections_per_ip connections: "

@@ -38,6 +38,35 @@ class ConnectionsPerIp(DispatchTestCase):
             for sock in open_sockets:
                 sock.close()
 
+    def test_behind_a_trusted_proxy_the_forwarded_address_counts_and_spoofing_does_not_help(self):
+        server = self.start_server(free_config(
+            EVENTS, server={"threads": 1, "trusted_proxies": [f"{LOCALHOST}/32"]},
+            auth={"max_connections_per_ip": 1}))
+        open_sockets = []
+
+        def upgrade(source, forwarded, sub):
+            sock, resp = upgraded_socket(server.port, sub, source,
+                                         extra=[("X-Forwarded-For", forwarded)])
+            open_sockets.append(sock)
+            return resp
+
+        try:
+            # Through the proxy (127.0.0.1): each forwarded client has its own place.
+            self.assertEqual(upgrade(LOCALHOST, "203.0.113.5", "a").status, 101)
+            resp = upgrade(LOCALHOST, "198.51.100.1, 203.0.113.5", "b")
+            self.assertEqual(resp.status, 429, resp)
+            self.assertEqual(resp.json()["error"], "too_many_connections_per_ip", resp)
+            self.assertEqual(upgrade(LOCALHOST, "203.0.113.6", "c").status, 101)
+            # A malformed header counts toward the proxy's own address.
+            self.assertEqual(upgrade(LOCALHOST, "not-an-ip", "d").status, 101)
+            self.assertEqual(upgrade(LOCALHOST, "garbage", "e").status, 429)
+            # An untrusted peer's header is ignored: a new address in it does not buy a place.
+            self.assertEqual(upgrade(SECOND_IP, "203.0.113.7", "f").status, 101)
+            self.assertEqual(upgrade(SECOND_IP, "203.0.113.8", "g").status, 429)
+        finally:
+            for sock in open_sockets:
+                sock.close()
+
     def test_zero_is_unlimited(self):
         server = self.start_server(free_config(EVENTS, server={"threads": 1}))
         open_sockets = []
