@@ -902,6 +902,20 @@ hooks:
           "test.yaml:19:1: `hooks` is not supported yet by this version of dispatch"));
 }
 
+TEST(ConfigLoader, TrustedProxiesAreCheckedRangeByRange) {
+  EXPECT_THAT(error_lines(load("server:\n  trusted_proxies: [10.0.0.0/8, \"2001:db8::/32\", "
+                               "192.0.2.7]\n")),
+              IsEmpty());
+  EXPECT_THAT(
+      error_lines(load("server:\n  trusted_proxies: [10.0.0.0/8, 10.0.0.1/8]\n")),
+      ElementsAre("test.yaml:2:33: `server.trusted_proxies[1]`: the address has bits set past "
+                  "its /8 prefix, got `10.0.0.1/8` (did you mean 10.0.0.0/8?)"));
+  EXPECT_THAT(error_lines(load("server:\n  trusted_proxies: [proxy.local]\n")),
+              ElementsAre("test.yaml:2:21: `server.trusted_proxies[0]`: expected an address or "
+                          "a CIDR range like \"10.0.0.0/8\" or \"2001:db8::/32\", got "
+                          "`proxy.local`"));
+}
+
 TEST(ConfigLoader, KeysNotImplementedYetAreAcceptedAtTheirDefaults) {
   const LoadResult result = load(R"(
 server:
