@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "config/cidr.h"
+
 namespace dispatch::config {
 
 using namespace std::chrono_literals;
@@ -122,9 +124,10 @@ struct ServerConfig {
   uint32_t max_rooms_per_connection = 100;
   uint32_t max_handshakes_per_ip = 256;  // per TCP peer address; 0 = unlimited
   RateSpec error_budget{10, 10s};
-  unsigned threads = 0;        // 0 = auto
-  std::string static_dir;      // "" = no static files
-  SourceMark static_dir_mark;  // where static_dir was set (check_runnable reports there)
+  unsigned threads = 0;               // 0 = auto
+  std::string static_dir;             // "" = no static files
+  SourceMark static_dir_mark;         // where static_dir was set (check_runnable reports there)
+  std::vector<Cidr> trusted_proxies;  // peers whose X-Forwarded-For gives the client IP
 
   bool operator==(const ServerConfig&) const = default;
 };
@@ -161,7 +164,7 @@ struct AuthConfig {
   bool refuse_after_upgrade = false;
   bool anonymous = false;
   ConnectionLimit connection_limit;
-  uint32_t max_connections_per_ip = 0;  // not implemented yet: always 0
+  uint32_t max_connections_per_ip = 0;  // per TCP peer address; 0 = unlimited
 
   bool operator==(const AuthConfig&) const = default;
 };

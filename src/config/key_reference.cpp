@@ -308,6 +308,17 @@ checked, so the limits count it from then on:
   than 256 descriptors for `handshake_timeout`; lower it when clients are browsers on their own
   addresses. Behind a reverse proxy every client has the proxy's address: raise it, or set 0
   (no limit) and rely on `max_connections`.
+- `auth.max_connections_per_ip` bounds the open (upgraded) connections of one client IP, the TCP
+  peer address, counted across every event loop and given back when a connection closes. One
+  more is refused before the upgrade with `429` `too_many_connections_per_ip` (with
+  `auth.refuse_after_upgrade`: upgraded, then closed 4429). 0 (the default) costs nothing.
+  A change by reload applies to connections opened after it.
+- `trusted_proxies`: behind a reverse proxy every client has the proxy's address. List the
+  proxies' CIDRs and a connection from one is counted by `max_connections_per_ip` under the
+  rightmost `X-Forwarded-For` address that is not itself a trusted proxy (a missing or
+  malformed header: the proxy's own address). Other peers' `X-Forwarded-For` is ignored. The
+  limits applied before the request head is read (`max_handshakes_per_ip`, `max_connections`)
+  always use the TCP peer address.
 - When the process runs out of file descriptors, a new client is still answered: `503`
   `server_full`, then closed (the server keeps one descriptor in reserve for this), and a
   warning is logged at most every 5 s.

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "config/address.h"
+#include "config/cidr.h"
 #include "config/key_bindings.h"
 #include "config/lints.h"
 #include "config/raw_node_reader.h"
@@ -374,8 +375,26 @@ std::vector<KeyBinding> make_key_bindings() {
           "error replies a connection may earn (rate_limited ones do not count); beyond it: "
           "close 1008",
           [](T& t) -> RateSpec& { return t.config.server.error_budget; }, positive_count),
-      not_supported("server.trusted_proxies", KeyType::string_list, "[]",
-                    "CIDRs whose X-Forwarded-For gives the client IP"),
+      {key_info("server.trusted_proxies", KeyType::string_list, "[]",
+                "CIDRs (IPv4 or IPv6, or single addresses) of reverse proxies: a connection from "
+                "one takes its client IP from X-Forwarded-For (the rightmost address that is not "
+                "itself a trusted proxy) for auth.max_connections_per_ip"),
+       [](ValueReader& reader, const YAML::Node& node, const std::string& path, T& target) {
+         auto items = reader.read_string_list(node, path);
+         if (!items) return;
+         std::vector<Cidr> ranges;
+         for (size_t i = 0; i < items->size(); ++i) {
+           auto range = parse_cidr((*items)[i]);
+           if (!range) {
+             reader.error(node[i], "`" + path + "[" + std::to_string(i) +
+                                       "]`: " + with_offending_text(range.error, (*items)[i]));
+             return;
+           }
+           ranges.push_back(*range.value);
+         }
+         target.config.server.trusted_proxies = std::move(ranges);
+       },
+       nullptr},
       not_supported("server.admin_address", KeyType::address, "",
                     "a separate listener for /metrics and /api"),
       threads_key("server.threads", "auto",
@@ -449,8 +468,11 @@ std::vector<KeyBinding> make_key_bindings() {
                      "at the limit: reject the new connection, or cycle (close the oldest)",
                      {CM::reject, CM::cycle},
                      [](T& t) -> CM& { return t.config.auth.connection_limit.mode; }),
-      not_supported("auth.max_connections_per_ip", KeyType::integer, "0",
-                    "connections one client IP may hold; 0 = unlimited"),
+      integer_key<uint32_t>(
+          "auth.max_connections_per_ip", "0",
+          "open connections one client IP (the TCP peer address) may hold; beyond it the upgrade "
+          "is refused with 429 too_many_connections_per_ip; 0 = unlimited",
+          [](T& t) -> uint32_t& { return t.config.auth.max_connections_per_ip; }),
 
       string_list_key("permissions", "[]", "names a token may carry in its `perms` claim",
                       [](T& t) -> std::vector<std::string>& { return t.config.permissions; }),

@@ -18,6 +18,7 @@
 #include "pipeline/router.h"
 #include "protocol/websocket.h"
 #include "server/admission.h"
+#include "server/client_address.h"
 #include "server/engine.h"
 #include "server/event_loop.h"
 #include "server/peer_table.h"
@@ -50,6 +51,7 @@ Connection::~Connection() {
   if (pending() && pending()->in_flight) loop_.remove_pending_step(pending()->ticket);
   if (fd_ >= 0) ::close(fd_);
   end_handshake();
+  end_connection_place();
 }
 
 void Connection::start() {
@@ -153,10 +155,22 @@ void Connection::handle_handshake_bytes(char* data, size_t length) {
     serve_static_file(std::move(*decision.static_file));
     return;
   }
+  const PeerAddress peer_address = handshake_peer_ ? handshake_peer_->address : PeerAddress{};
   end_handshake();  // before taking a place among the open connections
   if (!decision.http_response.empty()) {
     refuse_http(std::move(decision.http_response));
     return;
+  }
+  const uint32_t per_ip_limit = compiled.config().auth.max_connections_per_ip;
+  if (decision.accepted && per_ip_limit > 0 &&
+      !take_connection_place(client_address(peer_address, forwarded_for_header(request),
+                                            compiled.config().server.trusted_proxies),
+                             per_ip_limit)) {
+    decision.accepted.reset();
+    decision.refusal = {429, "too_many_connections_per_ip",
+                        "this client IP already has auth.max_connections_per_ip connections: "
+                        "close one first",
+                        true, 4429};
   }
   if (decision.accepted) {
     if (std::optional<AcceptedIdentity> accepted = admit_session(decision, loop_, *this)) {
@@ -165,6 +179,7 @@ void Connection::handle_handshake_bytes(char* data, size_t length) {
       accept(std::move(response), std::move(*accepted), leftover);
       return;
     }
+    end_connection_place();
   }
 
   const UpgradeRefusal& refusal = decision.refusal;
@@ -214,6 +229,17 @@ void Connection::end_handshake() {
   engine.peers().end_handshake(handshake_peer_);
   handshake_peer_ = nullptr;
   engine.handshaking().fetch_sub(1);
+}
+
+bool Connection::take_connection_place(const PeerAddress& address, uint32_t limit) {
+  connection_peer_ = loop_.engine().peers().try_begin_connection(address, limit);
+  return connection_peer_ != nullptr;
+}
+
+void Connection::end_connection_place() {
+  if (!connection_peer_) return;
+  loop_.engine().peers().end_connection(connection_peer_);
+  connection_peer_ = nullptr;
 }
 
 void Connection::serve_static_file(StaticFile file) {
@@ -479,6 +505,7 @@ void Connection::unregister() {
     loop_.delivery().remove_user_session(*this);
     engine.open_connections().fetch_sub(1);
   }
+  end_connection_place();
   engine.directory().remove_connection(user_id(), number());
 }
 

@@ -29,6 +29,7 @@
 namespace dispatch {
 
 class EventLoop;
+struct PeerAddress;
 struct PeerEntry;
 struct StaticFile;
 
@@ -92,6 +93,10 @@ class Connection final : public Session,
   void refuse_http(std::string response);
   // Gives back the handshake's place (the request head is whole, or the socket is gone).
   void end_handshake();
+  // auth.max_connections_per_ip: takes a place for the TCP peer address (false: it has none
+  // left); end_connection_place() gives it back.
+  bool take_connection_place(const PeerAddress& address, uint32_t limit);
+  void end_connection_place();
   // Sends a file of server.static_dir: the socket goes to a StaticDownload of the loop.
   void serve_static_file(StaticFile file);
   void send_control(FrameRef frame);  // queued past the limit; never dropped
@@ -114,6 +119,7 @@ class Connection final : public Session,
 
   std::unique_ptr<std::string> handshake_buffer_;  // only until the request head is whole
   PeerEntry* handshake_peer_ = nullptr;            // only until the request head is whole
+  PeerEntry* connection_peer_ = nullptr;  // its place under auth.max_connections_per_ip, if set
   ws::FrameReader reader_;
   FrameRef pending_pong_;  // coalesced: only the latest ping is answered
   FrameRef close_frame_;   // sent after the queued data frames (or instead of them)

@@ -68,13 +68,31 @@ void PeerTable::end_download(PeerEntry* entry) {
   erase_if_unused(entry);
 }
 
+PeerEntry* PeerTable::try_begin_connection(const PeerAddress& address, uint32_t limit) {
+  std::lock_guard lock(mutex_);
+  PeerEntry& entry = entries_[address];
+  entry.address = address;
+  if (entry.connections >= limit) {
+    erase_if_unused(&entry);
+    return nullptr;
+  }
+  ++entry.connections;
+  return &entry;
+}
+
+void PeerTable::end_connection(PeerEntry* entry) {
+  std::lock_guard lock(mutex_);
+  --entry->connections;
+  erase_if_unused(entry);
+}
+
 size_t PeerTable::size() const {
   std::lock_guard lock(mutex_);
   return entries_.size();
 }
 
 void PeerTable::erase_if_unused(PeerEntry* entry) {
-  if (entry->handshakes > 0 || entry->downloads > 0) return;
+  if (entry->handshakes > 0 || entry->downloads > 0 || entry->connections > 0) return;
   const PeerAddress address = entry->address;  // a copy: the key must outlive the erase
   entries_.erase(address);
 }

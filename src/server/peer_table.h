@@ -5,7 +5,8 @@
 // anything (the holder keeps a pointer to it: unordered_map nodes do not move) and is erased at
 // zero, so the table is as large as the set of IPs with something in flight.
 //
-// Per-IP limits that come later (connections per IP, a handshake rate per IP) add a field to
+// auth.max_connections_per_ip counts open connections here too (only when it is set), touched
+// once at the upgrade and once at the close. A handshake rate per IP would add a field to
 // PeerEntry and a method beside try_begin_handshake().
 #pragma once
 
@@ -34,9 +35,10 @@ struct PeerAddressHash {
 };
 
 struct PeerEntry {
-  PeerAddress address;      // its key in the table
-  uint32_t handshakes = 0;  // sockets of this IP whose request head has not arrived yet
-  uint32_t downloads = 0;   // static files being sent to this IP
+  PeerAddress address;       // its key in the table
+  uint32_t handshakes = 0;   // sockets of this IP whose request head has not arrived yet
+  uint32_t downloads = 0;    // static files being sent to this IP
+  uint32_t connections = 0;  // open WebSocket connections (counted only under a limit)
 };
 
 class PeerTable {
@@ -49,6 +51,11 @@ class PeerTable {
   // Counts one more download for an entry the caller holds (a handshake), unless it has `limit`.
   bool try_begin_download(PeerEntry* entry, uint32_t limit);
   void end_download(PeerEntry* entry);
+
+  // Counts one more open connection for the address (auth.max_connections_per_ip), unless it
+  // already has `limit` (> 0): then returns nullptr. Valid until end_connection().
+  PeerEntry* try_begin_connection(const PeerAddress& address, uint32_t limit);
+  void end_connection(PeerEntry* entry);
 
   size_t size() const;
 

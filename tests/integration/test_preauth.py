@@ -51,12 +51,12 @@ def http_get(port: int, path: str, *, source: str = LOCALHOST, headers=(), metho
     return HttpResponse(status, rheaders, body)
 
 
-def upgraded_socket(port: int, sub: str, source: str = LOCALHOST):
+def upgraded_socket(port: int, sub: str, source: str = LOCALHOST, extra=()):
     """(socket, response): a WebSocket upgrade request from `source`; the socket stays open
     (a connected client when the response is 101)."""
     headers = [("Upgrade", "websocket"), ("Connection", "Upgrade"),
                ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), ("Sec-WebSocket-Version", "13"),
-               ("Authorization", f"Bearer {make_token(sub)}")]
+               ("Authorization", f"Bearer {make_token(sub)}"), *extra]
     sock = silent_socket(port, source)
     lines = ["GET /ws HTTP/1.1", f"Host: {LOCALHOST}:{port}", *[f"{k}: {v}" for k, v in headers]]
     sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())

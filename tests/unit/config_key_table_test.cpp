@@ -136,8 +136,7 @@ TEST(ConfigKeyTable, NotImplementedKeysAreMarked) {
     if (!key.implemented) not_implemented.insert(key.path);
   }
   EXPECT_EQ(not_implemented,
-            (std::set<std::string>{"server.trusted_proxies", "server.admin_address", "server.tls",
-                                   "auth.max_connections_per_ip", "rooms.<name>.presence",
+            (std::set<std::string>{"server.admin_address", "server.tls", "rooms.<name>.presence",
                                    "rooms.<name>.history", "cluster", "api", "webhooks", "hooks"}));
 }
 

@@ -955,12 +955,12 @@ TEST(ConfigLoader, TheEventSecretMustDifferFromTheSessionSecret) {
 TEST(ConfigLoader, KeysNotImplementedYetAreErrorsWhenSetToSomething) {
   const LoadResult result = load(R"(
 server:
-  trusted_proxies: [10.0.0.0/8]
+  trusted_proxies: [10.0.0.0/8]  # implemented: no error
   admin_address: "127.0.0.1:9090"
   tls: {cert: cert.pem, key: ""}
   static_dir: ./public  # implemented: no error
 auth:
-  max_connections_per_ip: 10
+  max_connections_per_ip: 10  # implemented: no error
 rooms:
   "chat:*": {max_members: 8, presence: true}
 events:
@@ -978,18 +978,28 @@ hooks:
   EXPECT_THAT(
       error_lines(result),
       ElementsAre(
-          "test.yaml:2:3: `server.trusted_proxies` is not supported yet by this version of "
-          "dispatch",
           "test.yaml:3:3: `server.admin_address` is not supported yet by this version of dispatch",
           "test.yaml:4:3: `server.tls` is not supported yet by this version of dispatch",
-          "test.yaml:7:3: `auth.max_connections_per_ip` is not supported yet by this version of "
-          "dispatch",
           "test.yaml:9:30: `rooms.chat:*.presence` is not supported yet by this version of "
           "dispatch",
           "test.yaml:13:1: `cluster` is not supported yet by this version of dispatch",
           "test.yaml:15:1: `api` is not supported yet by this version of dispatch",
           "test.yaml:17:1: `webhooks` is not supported yet by this version of dispatch",
           "test.yaml:19:1: `hooks` is not supported yet by this version of dispatch"));
+}
+
+TEST(ConfigLoader, TrustedProxiesAreCheckedRangeByRange) {
+  EXPECT_THAT(error_lines(load("server:\n  trusted_proxies: [10.0.0.0/8, \"2001:db8::/32\", "
+                               "192.0.2.7]\n")),
+              IsEmpty());
+  EXPECT_THAT(
+      error_lines(load("server:\n  trusted_proxies: [10.0.0.0/8, 10.0.0.1/8]\n")),
+      ElementsAre("test.yaml:2:33: `server.trusted_proxies[1]`: the address has bits set past "
+                  "its /8 prefix, got `10.0.0.1/8` (did you mean 10.0.0.0/8?)"));
+  EXPECT_THAT(error_lines(load("server:\n  trusted_proxies: [proxy.local]\n")),
+              ElementsAre("test.yaml:2:21: `server.trusted_proxies[0]`: expected an address or "
+                          "a CIDR range like \"10.0.0.0/8\" or \"2001:db8::/32\", got "
+                          "`proxy.local`"));
 }
 
 TEST(ConfigLoader, KeysNotImplementedYetAreAcceptedAtTheirDefaults) {

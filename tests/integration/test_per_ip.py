@@ -1,0 +1,84 @@
+"""Per client IP limits on open connections (issue 9): auth.max_connections_per_ip counts the
+upgraded connections of each TCP peer address across every event loop, refuses one more with
+429 too_many_connections_per_ip before the upgrade, and gives the place back when a connection
+closes."""
+
+import unittest
+
+from dispatch_harness import LOCALHOST, DispatchTestCase, free_config
+from test_preauth import EVENTS, SECOND_IP, eventually, upgrade_from, upgraded_socket
+
+
+class ConnectionsPerIp(DispatchTestCase):
+    def test_one_address_holds_at_most_the_limit_across_loops_and_gets_places_back(self):
+        server = self.start_server(free_config(EVENTS, server={"threads": 2},
+                                               auth={"max_connections_per_ip": 2}))
+        # Sockets go to the two loops in turn: the two open connections live on different loops.
+        open_sockets = []
+        try:
+            for sub in ("first", "second"):
+                sock, resp = upgraded_socket(server.port, sub, LOCALHOST)
+                open_sockets.append(sock)
+                self.assertEqual(resp.status, 101, resp)
+
+            resp = upgrade_from(server.port, LOCALHOST, "third")
+            self.assertEqual(resp.status, 429, resp)
+            self.assertEqual(resp.json()["error"], "too_many_connections_per_ip", resp)
+            self.assertIn("max_connections_per_ip", resp.json()["message"])
+            # Refused again from either loop: the count is the process's, not a loop's.
+            self.assertEqual(upgrade_from(server.port, LOCALHOST, "fourth").status, 429)
+            # Another address is not affected.
+            self.assertEqual(upgrade_from(server.port, SECOND_IP, "other").status, 101)
+
+            open_sockets.pop(0).close()
+            resp = eventually(self, lambda: (r := upgrade_from(server.port, LOCALHOST, "again"))
+                              .status == 101 and r, "a closed connection frees its place")
+            self.assertEqual(resp.status, 101)
+        finally:
+            for sock in open_sockets:
+                sock.close()
+
+    def test_behind_a_trusted_proxy_the_forwarded_address_counts_and_spoofing_does_not_help(self):
+        server = self.start_server(free_config(
+            EVENTS, server={"threads": 1, "trusted_proxies": [f"{LOCALHOST}/32"]},
+            auth={"max_connections_per_ip": 1}))
+        open_sockets = []
+
+        def upgrade(source, forwarded, sub):
+            sock, resp = upgraded_socket(server.port, sub, source,
+                                         extra=[("X-Forwarded-For", forwarded)])
+            open_sockets.append(sock)
+            return resp
+
+        try:
+            # Through the proxy (127.0.0.1): each forwarded client has its own place.
+            self.assertEqual(upgrade(LOCALHOST, "203.0.113.5", "a").status, 101)
+            resp = upgrade(LOCALHOST, "198.51.100.1, 203.0.113.5", "b")
+            self.assertEqual(resp.status, 429, resp)
+            self.assertEqual(resp.json()["error"], "too_many_connections_per_ip", resp)
+            self.assertEqual(upgrade(LOCALHOST, "203.0.113.6", "c").status, 101)
+            # A malformed header counts toward the proxy's own address.
+            self.assertEqual(upgrade(LOCALHOST, "not-an-ip", "d").status, 101)
+            self.assertEqual(upgrade(LOCALHOST, "garbage", "e").status, 429)
+            # An untrusted peer's header is ignored: a new address in it does not buy a place.
+            self.assertEqual(upgrade(SECOND_IP, "203.0.113.7", "f").status, 101)
+            self.assertEqual(upgrade(SECOND_IP, "203.0.113.8", "g").status, 429)
+        finally:
+            for sock in open_sockets:
+                sock.close()
+
+    def test_zero_is_unlimited(self):
+        server = self.start_server(free_config(EVENTS, server={"threads": 1}))
+        open_sockets = []
+        try:
+            for index in range(5):
+                sock, resp = upgraded_socket(server.port, f"user{index}", LOCALHOST)
+                open_sockets.append(sock)
+                self.assertEqual(resp.status, 101, resp)
+        finally:
+            for sock in open_sockets:
+                sock.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
