@@ -165,6 +165,8 @@ struct AuthConfig {
   bool anonymous = false;
   ConnectionLimit connection_limit;
   uint32_t max_connections_per_ip = 0;  // per TCP peer address; 0 = unlimited
+  // WebSocket handshakes one client IP may start per window (IPv6: per /64); count 0 = no limit.
+  RateSpec handshake_rate_per_ip{0, std::chrono::minutes(1)};
 
   bool operator==(const AuthConfig&) const = default;
 };

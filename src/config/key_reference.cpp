@@ -313,8 +313,20 @@ checked, so the limits count it from then on:
   more is refused before the upgrade with `429` `too_many_connections_per_ip` (with
   `auth.refuse_after_upgrade`: upgraded, then closed 4429). 0 (the default) costs nothing.
   A change by reload applies to connections opened after it.
+- `auth.handshake_rate_per_ip` (e.g. `"30/1m"`) bounds how often one client IP may ask to
+  upgrade: every request for `server.path` counts, accepted or refused (a bad token too), so
+  guessing tokens or reconnecting in a tight loop is slowed to the rate; pages, static files
+  and `/healthz` do not count. Beyond it the request is answered `429`
+  `handshake_rate_limited` with a `Retry-After` header (seconds) and `retry_after_ms` in the
+  body, before its token is verified; it is a plain HTTP answer even with
+  `auth.refuse_after_upgrade` (the SDK backs off on it). An IPv6 client counts by its /64
+  network, since one host is usually given a whole /64. The counts are process-wide, kept for
+  at most two windows, for at most 65536 addresses at once (beyond that, addresses not already
+  counted pass until the table frees up); a reload that changes the rate starts them afresh.
+  Count 0 (the default) costs nothing.
 - `trusted_proxies`: behind a reverse proxy every client has the proxy's address. List the
-  proxies' CIDRs and a connection from one is counted by `max_connections_per_ip` under the
+  proxies' CIDRs and a connection from one is counted by `max_connections_per_ip` and
+  `handshake_rate_per_ip` under the
   rightmost `X-Forwarded-For` address that is not itself a trusted proxy (a missing or
   malformed header: the proxy's own address). Other peers' `X-Forwarded-For` is ignored. The
   limits applied before the request head is read (`max_handshakes_per_ip`, `max_connections`)

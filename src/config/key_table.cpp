@@ -378,7 +378,8 @@ std::vector<KeyBinding> make_key_bindings() {
       {key_info("server.trusted_proxies", KeyType::string_list, "[]",
                 "CIDRs (IPv4 or IPv6, or single addresses) of reverse proxies: a connection from "
                 "one takes its client IP from X-Forwarded-For (the rightmost address that is not "
-                "itself a trusted proxy) for auth.max_connections_per_ip"),
+                "itself a trusted proxy) for auth.max_connections_per_ip and "
+                "auth.handshake_rate_per_ip"),
        [](ValueReader& reader, const YAML::Node& node, const std::string& path, T& target) {
          auto items = reader.read_string_list(node, path);
          if (!items) return;
@@ -473,6 +474,11 @@ std::vector<KeyBinding> make_key_bindings() {
           "open connections one client IP (the TCP peer address) may hold; beyond it the upgrade "
           "is refused with 429 too_many_connections_per_ip; 0 = unlimited",
           [](T& t) -> uint32_t& { return t.config.auth.max_connections_per_ip; }),
+      rate_key("auth.handshake_rate_per_ip", "0/1m",
+               "WebSocket upgrade requests one client IP (an IPv6 client: its /64) may make per "
+               "window, accepted or not; beyond it 429 handshake_rate_limited with Retry-After; "
+               "count 0 = no limit",
+               [](T& t) -> RateSpec& { return t.config.auth.handshake_rate_per_ip; }),
 
       string_list_key("permissions", "[]", "names a token may carry in its `perms` claim",
                       [](T& t) -> std::vector<std::string>& { return t.config.permissions; }),

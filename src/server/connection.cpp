@@ -150,22 +150,41 @@ void Connection::handle_handshake_bytes(char* data, size_t length) {
   handshake_buffer_.reset();
 
   const CompiledConfig& compiled = loop_.config();
+  const config::AuthConfig& auth = compiled.config().auth;
+  const PeerAddress peer_address = handshake_peer_ ? handshake_peer_->address : PeerAddress{};
+  const auto client = [&] {
+    return client_address(peer_address, forwarded_for_header(request), server.trusted_proxies);
+  };
+  if (auth.handshake_rate_per_ip.count > 0 && handshake_peer_ &&
+      request_path(request) == server.path) {
+    const SlidingWindowCounter::Decision rate =
+        loop_.engine().handshake_rate().hit(client(), auth.handshake_rate_per_ip, clock().now());
+    if (!rate.allowed) {
+      end_handshake();
+      log::debug("connection refused").field("status", 429).field("code", "handshake_rate_limited");
+      UpgradeRefusal refusal{429,
+                             "handshake_rate_limited",
+                             "this client IP asks to connect more often than "
+                             "auth.handshake_rate_per_ip allows: retry later",
+                             false,
+                             0,
+                             rate.retry_after_ms};
+      refuse_http(refusal_response(refusal));
+      return;
+    }
+  }
   UpgradeDecision decision = decide_upgrade(request, compiled, clock().unix_seconds());
   if (decision.static_file) {
     serve_static_file(std::move(*decision.static_file));
     return;
   }
-  const PeerAddress peer_address = handshake_peer_ ? handshake_peer_->address : PeerAddress{};
   end_handshake();  // before taking a place among the open connections
   if (!decision.http_response.empty()) {
     refuse_http(std::move(decision.http_response));
     return;
   }
-  const uint32_t per_ip_limit = compiled.config().auth.max_connections_per_ip;
-  if (decision.accepted && per_ip_limit > 0 &&
-      !take_connection_place(client_address(peer_address, forwarded_for_header(request),
-                                            compiled.config().server.trusted_proxies),
-                             per_ip_limit)) {
+  const uint32_t per_ip_limit = auth.max_connections_per_ip;
+  if (decision.accepted && per_ip_limit > 0 && !take_connection_place(client(), per_ip_limit)) {
     decision.accepted.reset();
     decision.refusal = {429, "too_many_connections_per_ip",
                         "this client IP already has auth.max_connections_per_ip connections: "

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "delivery/directory.h"
+#include "server/handshake_rate.h"
 #include "server/peer_table.h"
 
 namespace dispatch {
@@ -40,6 +41,8 @@ class Engine {
   std::atomic<int64_t>& downloads() { return downloads_; }
   // Per client IP: handshakes and downloads in flight.
   PeerTable& peers() { return peers_; }
+  // auth.handshake_rate_per_ip, counted per client IP across every loop.
+  HandshakeRate& handshake_rate() { return handshake_rate_; }
   std::atomic<int64_t>& live_connections() { return live_connections_; }  // every socket
 
   // Bytes queued for writing in the whole process, bounded by queued_bytes_cap: beyond it the
@@ -51,6 +54,7 @@ class Engine {
  private:
   std::string node_id_;
   Directory directory_;
+  HandshakeRate handshake_rate_;
   PeerTable peers_;  // outlives the loops, whose connections refer to its entries
   std::vector<std::unique_ptr<EventLoop>> loops_;
   std::atomic<uint64_t> next_connection_{1};

@@ -6,11 +6,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <iterator>
 #include <optional>
 #include <utility>
 
-#include "protocol/websocket.h"
 #include "pipeline/compiled_config.h"
+#include "protocol/websocket.h"
 #include "template/json_escape.h"
 #include "transport/static_files.h"
 
@@ -171,14 +172,29 @@ std::string plain_http_response(int status, std::string_view content_type, std::
       body);
 }
 
+std::string_view request_path(std::string_view request_head) {
+  const size_t line_end = request_head.find('\r');
+  const std::string_view line = request_head.substr(0, line_end);
+  const size_t method_end = line.find(' ');
+  if (method_end == std::string_view::npos) return {};
+  std::string_view target = line.substr(method_end + 1);
+  target = target.substr(0, target.find(' '));
+  return target.substr(0, target.find('?'));
+}
+
 std::string refusal_response(const UpgradeRefusal& refusal) {
   std::string body = "{\"error\":\"";
   tmpl::append_json_escaped(body, refusal.code);
   body += "\",\"message\":\"";
   tmpl::append_json_escaped(body, refusal.message);
-  body += "\"}";
-  std::string_view reason = http::obsolete_reason(static_cast<http::status>(refusal.status));
+  body += '"';
   std::string extra;
+  if (refusal.retry_after_ms > 0) {
+    fmt::format_to(std::back_inserter(body), ",\"retry_after_ms\":{}", refusal.retry_after_ms);
+    extra = fmt::format("Retry-After: {}\r\n", (refusal.retry_after_ms + 999) / 1000);
+  }
+  body += '}';
+  std::string_view reason = http::obsolete_reason(static_cast<http::status>(refusal.status));
   if (refusal.status == 426) extra = "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n";
   return fmt::format(
       "HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{}"

@@ -23,6 +23,7 @@ struct UpgradeRefusal {
   std::string message;                // a sentence for the user
   bool after_upgrade_allowed = true;  // with refuse_after_upgrade, may close 44xx instead
   uint16_t close_code = 4401;         // the close code used after upgrade
+  int64_t retry_after_ms = 0;         // > 0: a Retry-After header and `retry_after_ms` in the body
 };
 
 struct UpgradeAcceptance {
@@ -44,6 +45,10 @@ struct UpgradeDecision {
 // `request` holds the request head up to and including the blank line.
 UpgradeDecision decide_upgrade(std::string_view request, const CompiledConfig& config,
                                int64_t now_unix_seconds);
+
+// The path of the request line's target (without its query), "" when there is no request line:
+// cheap, for deciding before decide_upgrade() whether a request asks for the WebSocket path.
+std::string_view request_path(std::string_view request_head);
 
 // A plain HTTP response with this body and Connection: close.
 std::string plain_http_response(int status, std::string_view content_type, std::string_view body);

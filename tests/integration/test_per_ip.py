@@ -6,7 +6,11 @@ closes."""
 import unittest
 
 from dispatch_harness import LOCALHOST, DispatchTestCase, free_config
-from test_preauth import EVENTS, SECOND_IP, eventually, upgrade_from, upgraded_socket
+from test_preauth import EVENTS, SECOND_IP, eventually, http_get, upgrade_from, upgraded_socket
+
+UPGRADE_HEADERS = [("Upgrade", "websocket"), ("Connection", "Upgrade"),
+                   ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+                   ("Sec-WebSocket-Version", "13")]
 
 
 class ConnectionsPerIp(DispatchTestCase):
@@ -78,6 +82,71 @@ class ConnectionsPerIp(DispatchTestCase):
         finally:
             for sock in open_sockets:
                 sock.close()
+
+
+HOUR_MS = 3_600_000
+
+
+class HandshakeRatePerIp(DispatchTestCase):
+    def assert_rate_limited(self, resp, window_ms: int = 60_000):
+        self.assertEqual(resp.status, 429, resp)
+        self.assertEqual(resp.json()["error"], "handshake_rate_limited", resp)
+        self.assertIn("handshake_rate_per_ip", resp.json()["message"])
+        retry_ms = resp.json()["retry_after_ms"]
+        self.assertGreater(retry_ms, 0)
+        # Sliding window: the attempts of this window weigh on the next one too.
+        self.assertLessEqual(retry_ms, 2 * window_ms)
+        self.assertEqual(int(resp.headers["retry-after"]), (retry_ms + 999) // 1000, resp)
+
+    def test_every_upgrade_request_counts_pages_do_not_and_other_addresses_are_free(self):
+        server = self.start_server(free_config(EVENTS, server={"threads": 2},
+                                               auth={"handshake_rate_per_ip": "3/1m"}))
+        self.assertEqual(upgrade_from(server.port, LOCALHOST, "a").status, 101)
+        # A refused upgrade (a bad token) counts too: guessing tokens is slowed to the rate.
+        bad = http_get(server.port, "/ws", headers=[*UPGRADE_HEADERS,
+                                                    ("Authorization", "Bearer not.a.token")])
+        self.assertEqual(bad.status, 401, bad)
+        self.assertEqual(upgrade_from(server.port, LOCALHOST, "b").status, 101)
+        # Pages and health checks never count, before or after the limit.
+        for _ in range(5):
+            self.assertEqual(http_get(server.port, "/healthz").status, 200)
+        self.assert_rate_limited(upgrade_from(server.port, LOCALHOST, "c"))
+        # Refused before the token is read: a bad one gets the same 429, not a 401.
+        self.assert_rate_limited(http_get(server.port, "/ws", headers=[
+            *UPGRADE_HEADERS, ("Authorization", "Bearer not.a.token")]))
+        self.assertEqual(http_get(server.port, "/").status, 200)
+        # The count is per address and process-wide: the other address has its own 3.
+        for sub in ("d", "e", "f"):
+            self.assertEqual(upgrade_from(server.port, SECOND_IP, sub).status, 101)
+        self.assert_rate_limited(upgrade_from(server.port, SECOND_IP, "g"))
+
+    def test_behind_a_trusted_proxy_each_forwarded_client_and_ipv6_64_counts(self):
+        server = self.start_server(free_config(
+            EVENTS, server={"threads": 1, "trusted_proxies": [f"{LOCALHOST}/32"]},
+            auth={"handshake_rate_per_ip": "1/1h"}))
+
+        def upgrade(source, forwarded, sub):
+            sock, resp = upgraded_socket(server.port, sub, source,
+                                         extra=[("X-Forwarded-For", forwarded)])
+            sock.close()
+            return resp
+
+        self.assertEqual(upgrade(LOCALHOST, "203.0.113.5", "a").status, 101)
+        self.assert_rate_limited(upgrade(LOCALHOST, "198.51.100.1, 203.0.113.5", "b"), HOUR_MS)
+        self.assertEqual(upgrade(LOCALHOST, "203.0.113.6", "c").status, 101)
+        # IPv6: one /64 is one client; the next /64 is another.
+        self.assertEqual(upgrade(LOCALHOST, "2001:db8::1", "d").status, 101)
+        self.assert_rate_limited(upgrade(LOCALHOST, "2001:db8::ffff:2", "e"), HOUR_MS)
+        self.assertEqual(upgrade(LOCALHOST, "2001:db8:0:1::1", "f").status, 101)
+        # An untrusted peer's header is ignored: its own address is counted.
+        self.assertEqual(upgrade(SECOND_IP, "203.0.113.7", "g").status, 101)
+        self.assert_rate_limited(upgrade(SECOND_IP, "203.0.113.8", "h"), HOUR_MS)
+
+    def test_zero_count_is_no_limit(self):
+        server = self.start_server(free_config(EVENTS, server={"threads": 1},
+                                               auth={"handshake_rate_per_ip": "0/1m"}))
+        for index in range(8):
+            self.assertEqual(upgrade_from(server.port, LOCALHOST, f"u{index}").status, 101)
 
 
 if __name__ == "__main__":

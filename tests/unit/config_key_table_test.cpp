@@ -69,6 +69,7 @@ TEST(ConfigKeyTable, EveryKeyOfTheSpecIsListed) {
                                            "auth.connection_limit.max_per_user",
                                            "auth.connection_limit.mode",
                                            "auth.max_connections_per_ip",
+                                           "auth.handshake_rate_per_ip",
                                            "permissions",
                                            "rooms",
                                            "rooms.<name>",

@@ -178,6 +178,25 @@ TEST(SlidingWindowCounter, LimitZeroRejectsEverything) {
   EXPECT_EQ(counter.size(), 0u);
 }
 
+TEST(SlidingWindowCounter, KeyBoundCapsMemoryAndKeepsCountingKnownKeys) {
+  SlidingWindowCounter counter(1, milliseconds(1000), 160);  // 10 keys per shard
+  EXPECT_TRUE(counter.hit("watched", at(0)).allowed);
+  for (int i = 0; i < 10000; ++i) counter.hit("flood-" + std::to_string(i), at(1));
+  EXPECT_LE(counter.size(), 160u);
+  // The key counted before the flood is still counted: its second attempt is refused.
+  EXPECT_FALSE(counter.hit("watched", at(2)).allowed);
+  // A key the full table could not remember passes, uncounted, every time.
+  std::string uncounted;
+  for (int i = 0; i < 10000 && uncounted.empty(); ++i) {
+    const std::string key = "late-" + std::to_string(i);
+    if (counter.hit(key, at(3)).allowed && counter.hit(key, at(3)).allowed) uncounted = key;
+  }
+  EXPECT_FALSE(uncounted.empty());
+  // Two windows later the flood is forgotten and new keys are counted again.
+  EXPECT_TRUE(counter.hit("fresh", at(2000)).allowed);
+  EXPECT_FALSE(counter.hit("fresh", at(2001)).allowed);
+}
+
 TEST(SlidingWindowCounter, ConcurrentHitsNeverExceedLimit) {
   constexpr uint32_t kLimit = 1000;
   constexpr int kThreads = 4;

@@ -22,8 +22,11 @@ int64_t to_ms(std::chrono::steady_clock::time_point now) {
 
 }  // namespace
 
-SlidingWindowCounter::SlidingWindowCounter(uint32_t limit, std::chrono::milliseconds window)
-    : limit_(limit), window_ms_(std::max<int64_t>(1, window.count())) {
+SlidingWindowCounter::SlidingWindowCounter(uint32_t limit, std::chrono::milliseconds window,
+                                           size_t max_keys)
+    : limit_(limit),
+      window_ms_(std::max<int64_t>(1, window.count())),
+      max_keys_per_shard_(max_keys == 0 ? 0 : std::max<size_t>(1, max_keys / kShardCount)) {
   for (Shard& shard : shards_) shard.window_index = std::numeric_limits<int64_t>::min();
 }
 
@@ -94,6 +97,10 @@ SlidingWindowCounter::Decision SlidingWindowCounter::hit(
     auto older = shard.touched_last_window.find(key);
     if (older != shard.touched_last_window.end()) {
       found = shard.touched_this_window.insert(shard.touched_last_window.extract(older)).position;
+    } else if (max_keys_per_shard_ > 0 &&
+               shard.touched_this_window.size() + shard.touched_last_window.size() >=
+                   max_keys_per_shard_) {
+      return {true, 0};
     } else {
       found = shard.touched_this_window.emplace(std::string(key), Counts{window_index, 0, 0}).first;
     }

@@ -25,9 +25,13 @@ class SlidingWindowCounter {
     int64_t retry_after_ms = 0;  // 0 when allowed; else the smallest wait that would pass (>= 1)
   };
 
-  SlidingWindowCounter(uint32_t limit, std::chrono::milliseconds window);
+  // max_keys (0 = no bound) caps the keys remembered at once, spread evenly over the shards;
+  // a new key arriving at a full shard passes without being counted (see hit()).
+  SlidingWindowCounter(uint32_t limit, std::chrono::milliseconds window, size_t max_keys = 0);
 
-  // Records an attempt for `key` at `now`. Thread-safe.
+  // Records an attempt for `key` at `now`. Thread-safe. A key that is not remembered while its
+  // shard already holds its share of max_keys passes uncounted: a flood of distinct keys costs
+  // bounded memory and never refuses a key that is being counted.
   Decision hit(std::string_view key, std::chrono::steady_clock::time_point now);
 
   // Forgets keys whose counts no longer matter at `now` (idle since before the previous window).
@@ -72,6 +76,7 @@ class SlidingWindowCounter {
 
   uint32_t limit_;
   int64_t window_ms_;
+  size_t max_keys_per_shard_;  // 0: no bound
   std::array<Shard, kShardCount> shards_;
 };
 
