@@ -85,6 +85,9 @@ class StepContext {
   // --- who and what
   virtual std::string_view user_id() const = 0;
   virtual std::string_view connection_id() const = 0;
+  // The client's IP address as text ("203.0.113.5", "2001:db8::1"): the TCP peer, or behind a
+  // server.trusted_proxies proxy the address it forwards; "::" when unknown (`dispatch test`).
+  virtual std::string_view client_ip() const = 0;
   virtual std::string_view event_name() const = 0;
   virtual std::optional<std::string_view> target() const = 0;  // absent when the message had none
   virtual const std::vector<std::string>& token_permissions() const = 0;

@@ -40,6 +40,17 @@ CidrParse failure(std::string message) {
 
 }  // namespace
 
+std::string ip_text(const IpBytes& address) {
+  char buffer[INET6_ADDRSTRLEN] = {};
+  static constexpr uint8_t v4_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (std::memcmp(address.data(), v4_prefix, 12) == 0) {
+    inet_ntop(AF_INET, address.data() + 12, buffer, sizeof buffer);
+  } else {
+    inet_ntop(AF_INET6, address.data(), buffer, sizeof buffer);
+  }
+  return buffer;
+}
+
 std::optional<IpBytes> parse_ip(std::string_view text) {
   if (text.empty() || text.size() >= INET6_ADDRSTRLEN) return std::nullopt;
   char buffer[INET6_ADDRSTRLEN] = {};

@@ -16,6 +16,9 @@ using IpBytes = std::array<uint8_t, 16>;
 // "192.0.2.1" or "2001:db8::1" (no brackets, no port, no zone); nullopt when it is neither.
 std::optional<IpBytes> parse_ip(std::string_view text);
 
+// The address as text: dotted IPv4 for ::ffff:a.b.c.d, else IPv6 ("2001:db8::1").
+std::string ip_text(const IpBytes& address);
+
 struct Cidr {
   IpBytes network{};   // host bits are zero
   uint8_t prefix = 0;  // over the 16 bytes: an IPv4 /8 is 104

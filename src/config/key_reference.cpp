@@ -810,9 +810,9 @@ constexpr StepDoc kStepDocs[] = {
     {"rate_limit", StepKind::modifier, "",
      "passes at most N messages per window per key: a sliding-window counter (current and previous "
      "window, weighted), not a fixed window. The rate is written out (`\"10/m\"`, `\"5/s\"`, "
-     "`\"100/10m\"`; a count of 0 is an error); the key joins `user`, `conn`, `event` and `room` "
-     "(the message's target) with "
-     "`+` and defaults to `user+event` (`ip` is not yet). Each `rate_limit` step counts on its "
+     "`\"100/10m\"`; a count of 0 is an error); the key joins `user`, `conn`, `ip` (the client's "
+     "address, through `server.trusted_proxies`), `event` and `room` (the message's target) with "
+     "`+` and defaults to `user+event`. Each `rate_limit` step counts on its "
      "own, so `5/s` and `100/h` stack; rejected attempts do not count; a refusal is `rate_limited` "
      "with `retry_after_ms`. The option `scope: node` or `scope: cluster` is accepted (a single "
      "node counts locally either way)"},

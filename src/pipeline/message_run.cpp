@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "config/cidr.h"
 #include "config/room_policy.h"
 #include "delivery/fanout.h"
 #include "delivery/loop_delivery.h"
@@ -88,6 +89,11 @@ std::string_view MessageRun::user_id() const {
 std::string_view MessageRun::connection_id() const {
   if (connection_id_.empty()) connection_id_ = session_.id();
   return connection_id_;
+}
+
+std::string_view MessageRun::client_ip() const {
+  if (client_ip_.empty()) client_ip_ = config::ip_text(session_.client_ip());
+  return client_ip_;
 }
 
 const std::vector<std::string>& MessageRun::token_permissions() const {

@@ -39,6 +39,7 @@ class MessageRun final : public StepContext, public tmpl::TemplateScope {
   // --- StepContext
   std::string_view user_id() const override;
   std::string_view connection_id() const override;
+  std::string_view client_ip() const override;
   std::string_view event_name() const override { return *message_.event; }
   std::optional<std::string_view> target() const override { return message_.target; }
   const std::vector<std::string>& token_permissions() const override;
@@ -79,6 +80,7 @@ class MessageRun final : public StepContext, public tmpl::TemplateScope {
   IncomingMessage& message_;
   bool token_hidden_;
   mutable std::string connection_id_;
+  mutable std::string client_ip_;  // as text, made when a step first asks
 
   // The failure a step recorded.
   std::optional<ErrorCode> failure_;

@@ -152,16 +152,22 @@ void Connection::handle_handshake_bytes(char* data, size_t length) {
   const CompiledConfig& compiled = loop_.config();
   const config::AuthConfig& auth = compiled.config().auth;
   const PeerAddress peer_address = handshake_peer_ ? handshake_peer_->address : PeerAddress{};
-  const auto client = [&] {
-    return client_address(peer_address, forwarded_for_header(request), server.trusted_proxies);
-  };
+  // Who the client is for the per-IP limits, rate_limit's `ip` key and the log: the TCP peer,
+  // or behind a trusted proxy the address it forwards.
+  const PeerAddress client =
+      server.trusted_proxies.empty()
+          ? peer_address
+          : client_address(peer_address, forwarded_for_header(request), server.trusted_proxies);
   if (auth.handshake_rate_per_ip.count > 0 && handshake_peer_ &&
       request_path(request) == server.path) {
     const SlidingWindowCounter::Decision rate =
-        loop_.engine().handshake_rate().hit(client(), auth.handshake_rate_per_ip, clock().now());
+        loop_.engine().handshake_rate().hit(client, auth.handshake_rate_per_ip, clock().now());
     if (!rate.allowed) {
       end_handshake();
-      log::debug("connection refused").field("status", 429).field("code", "handshake_rate_limited");
+      log::debug("connection refused")
+          .field("status", 429)
+          .field("code", "handshake_rate_limited")
+          .field("client_ip", client.text());
       UpgradeRefusal refusal{429,
                              "handshake_rate_limited",
                              "this client IP asks to connect more often than "
@@ -184,7 +190,7 @@ void Connection::handle_handshake_bytes(char* data, size_t length) {
     return;
   }
   const uint32_t per_ip_limit = auth.max_connections_per_ip;
-  if (decision.accepted && per_ip_limit > 0 && !take_connection_place(client(), per_ip_limit)) {
+  if (decision.accepted && per_ip_limit > 0 && !take_connection_place(client, per_ip_limit)) {
     decision.accepted.reset();
     decision.refusal = {429, "too_many_connections_per_ip",
                         "this client IP already has auth.max_connections_per_ip connections: "
@@ -194,6 +200,7 @@ void Connection::handle_handshake_bytes(char* data, size_t length) {
   if (decision.accepted) {
     if (std::optional<AcceptedIdentity> accepted = admit_session(decision, loop_, *this)) {
       registered_ = true;
+      accepted->identity.client_ip = client.bytes;
       std::string response = std::move(decision.accepted->response);
       accept(std::move(response), std::move(*accepted), leftover);
       return;
@@ -205,7 +212,8 @@ void Connection::handle_handshake_bytes(char* data, size_t length) {
   log::info("connection refused")
       .field("status", refusal.status)
       .field("code", refusal.code)
-      .field("reason", refusal.message);
+      .field("reason", refusal.message)
+      .field("client_ip", client.text());
   if (compiled.config().auth.refuse_after_upgrade && refusal.after_upgrade_allowed &&
       !decision.upgrade_response_for_refusal.empty()) {
     state_ = State::open;
@@ -230,7 +238,10 @@ void Connection::accept(std::string response, AcceptedIdentity accepted,
 
   send_control(build_raw_frame(response));
   send(build_event_frame("welcome", welcome_payload(*this)));
-  log::debug("connected").field("conn_id", id()).field("user_id", user_id());
+  log::debug("connected")
+      .field("conn_id", id())
+      .field("user_id", user_id())
+      .field("client_ip", config::ip_text(client_ip()));
 
   const SteadyTime now = clock().now();
   last_data_ = last_ping_sent_ = now;

@@ -1,5 +1,7 @@
 #include "server/peer_table.h"
 
+#include "config/cidr.h"
+
 #include <arpa/inet.h>
 
 #include <cstring>
@@ -22,14 +24,7 @@ PeerAddress PeerAddress::from(const sockaddr_storage& address) {
 }
 
 std::string PeerAddress::text() const {
-  char buffer[INET6_ADDRSTRLEN] = {};
-  static constexpr uint8_t v4_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  if (std::memcmp(bytes.data(), v4_prefix, 12) == 0) {
-    inet_ntop(AF_INET, bytes.data() + 12, buffer, sizeof buffer);
-  } else {
-    inet_ntop(AF_INET6, bytes.data(), buffer, sizeof buffer);
-  }
-  return buffer;
+  return config::ip_text(bytes);
 }
 
 size_t PeerAddressHash::operator()(const PeerAddress& address) const {

@@ -34,6 +34,7 @@ bool Session::is_member(std::string_view room) const {
 
 void Session::set_identity(Identity identity) {
   user_id_ = std::move(identity.user_id);
+  client_ip_ = identity.client_ip;
   if (identity.permissions.empty() && identity.claims.empty()) return;
   token_details_ = std::make_unique<TokenDetails>();
   token_details_->permissions = std::move(identity.permissions);

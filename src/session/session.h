@@ -18,6 +18,7 @@
 
 #include "auth/jwt.h"
 #include "clock/clock.h"
+#include "config/cidr.h"
 #include "dispatch/error_code.h"
 #include "frames/out_frame.h"
 #include "session/error_budget.h"
@@ -37,6 +38,8 @@ class Session {
     std::string user_id;
     std::vector<std::string> permissions;
     std::vector<auth::NamedClaim> claims;  // only those a template reads
+    // The client's IP (through server.trusted_proxies), as 16 bytes; all zero when unknown.
+    config::IpBytes client_ip{};
   };
 
   State state() const { return state_; }
@@ -44,6 +47,7 @@ class Session {
   uint64_t number() const { return number_; }
   std::string id() const;  // "<node id>-<number>", unique across the cluster
   const std::string& user_id() const { return user_id_; }
+  const config::IpBytes& client_ip() const { return client_ip_; }
   const std::vector<std::string>& permissions() const;
   const auth::ClaimValue* claim(std::string_view name) const;
   RoomList& rooms() { return rooms_; }
@@ -107,6 +111,7 @@ class Session {
   SessionContext& context_;
   uint64_t number_;
   std::string user_id_;
+  config::IpBytes client_ip_{};
   // The token's perms and the claims some template reads: most sessions have neither, so they
   // live behind one pointer that stays null.
   struct TokenDetails {

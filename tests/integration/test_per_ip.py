@@ -1,11 +1,13 @@
-"""Per client IP limits on open connections (issue 9): auth.max_connections_per_ip counts the
-upgraded connections of each TCP peer address across every event loop, refuses one more with
-429 too_many_connections_per_ip before the upgrade, and gives the place back when a connection
-closes."""
+"""Per client IP limits (issue 9): auth.max_connections_per_ip counts the upgraded connections
+of each client address across every event loop, refuses one more with 429
+too_many_connections_per_ip before the upgrade, and gives the place back when a connection
+closes; auth.handshake_rate_per_ip bounds upgrade requests per address and window; rate_limit's
+`ip` key counts messages per client address. Behind server.trusted_proxies, the forwarded
+address is the client's."""
 
 import unittest
 
-from dispatch_harness import LOCALHOST, DispatchTestCase, free_config
+from dispatch_harness import LOCALHOST, DispatchTestCase, free_config, open_client, request
 from test_preauth import EVENTS, SECOND_IP, eventually, http_get, upgrade_from, upgraded_socket
 
 UPGRADE_HEADERS = [("Upgrade", "websocket"), ("Connection", "Upgrade"),
@@ -147,6 +149,49 @@ class HandshakeRatePerIp(DispatchTestCase):
                                                auth={"handshake_rate_per_ip": "0/1m"}))
         for index in range(8):
             self.assertEqual(upgrade_from(server.port, LOCALHOST, f"u{index}").status, 101)
+
+
+IP_LIMITED_EVENTS = """
+limited_ip:
+  modifiers:
+    - name: rate_limit
+      params: ["2/m", "ip"]
+  actions:
+    - name: _reply
+      params: ["done", '{"ok": true}']
+"""
+
+
+class RateLimitKeyIp(DispatchTestCase):
+    def test_users_of_one_address_share_the_count_and_a_forwarded_client_has_its_own(self):
+        server = self.start_server(free_config(
+            IP_LIMITED_EVENTS, server={"threads": 2, "trusted_proxies": [f"{SECOND_IP}/32"]}))
+
+        async def send(ws, ref):
+            frames = await request(ws, {"event": "limited_ip", "id": ref})
+            return frames[-1]["event"] if frames[-1]["event"] != "error" else \
+                frames[-1]["payload"]["code"]
+
+        async def go():
+            # Two users from 127.0.0.1 (on the two loops) share the address's two messages.
+            alice = await open_client(server, "alice")
+            bob = await open_client(server, "bob")
+            self.assertEqual(await send(alice, 1), "ack")
+            self.assertEqual(await send(bob, 2), "ack")
+            self.assertEqual(await send(alice, 3), "rate_limited")
+            self.assertEqual(await send(bob, 4), "rate_limited")
+            # Through the trusted proxy at 127.0.0.2, each forwarded client counts on its own.
+            carol = await open_client(server, "carol", local_addr=(SECOND_IP, 0),
+                                      headers=[("X-Forwarded-For", "203.0.113.9")])
+            dave = await open_client(server, "dave", local_addr=(SECOND_IP, 0),
+                                     headers=[("X-Forwarded-For", "203.0.113.10")])
+            self.assertEqual([await send(carol, r) for r in (5, 6, 7)],
+                             ["ack", "ack", "rate_limited"])
+            self.assertEqual(await send(dave, 8), "ack")
+            for ws in (alice, bob, carol, dave):
+                await ws.close()
+
+        self.arun(go())
 
 
 if __name__ == "__main__":

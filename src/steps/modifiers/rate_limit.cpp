@@ -17,7 +17,7 @@ namespace dispatch {
 
 namespace {
 
-enum class KeyPart { user, conn, event, room };
+enum class KeyPart { user, conn, ip, event, room };
 
 class RateLimit final : public Step {
  public:
@@ -33,6 +33,9 @@ class RateLimit final : public Step {
           break;
         case KeyPart::conn:
           key += ctx.connection_id();
+          break;
+        case KeyPart::ip:
+          key += ctx.client_ip();
           break;
         case KeyPart::event:
           key += ctx.event_name();
@@ -105,12 +108,11 @@ void register_rate_limit_modifier(StepRegistry& registry) {
         key.push_back(KeyPart::event);
       else if (part == "room")
         key.push_back(KeyPart::room);
-      else if (part == "ip") {
-        build.error("the key `ip` is not supported yet by this version of dispatch");
-        return nullptr;
-      } else {
+      else if (part == "ip")
+        key.push_back(KeyPart::ip);
+      else {
         build.error(
-            fmt::format("unknown key part `{}` (use user, conn, event, room, joined "
+            fmt::format("unknown key part `{}` (use user, conn, ip, event, room, joined "
                         "with +)",
                         part));
         return nullptr;
