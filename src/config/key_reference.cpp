@@ -336,7 +336,8 @@ checked, so the limits count it from then on:
   warning is logged at most every 5 s.
 
 Refusals made on accepting are logged at `info` as one `connection refused` line, then at most
-one line every 5 s with the number refused since (`refused_since_last_report`).
+one line every 5 s with the number refused since (`refused_since_last_report`). Every log line
+and its fields: [OPERATIONS.md](OPERATIONS.md#logs).
 
 Files of `static_dir` are streamed from the kernel's page cache (`sendfile`): none is read into
 memory, any size is served whole to a client that reads it, and a download never counts toward

@@ -26,6 +26,7 @@ constexpr uint16_t protocol_error = 1002;
 constexpr uint16_t invalid_payload = 1007;  // invalid UTF-8
 constexpr uint16_t policy = 1008;
 constexpr uint16_t too_big = 1009;
+constexpr uint16_t abnormal = 1006;  // never sent: the connection ended without a close frame
 constexpr uint16_t internal_error = 1011;
 constexpr uint16_t timeout = 4000;
 constexpr uint16_t replaced = 4001;

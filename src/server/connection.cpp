@@ -209,7 +209,11 @@ void Connection::handle_handshake_bytes(char* data, size_t length) {
   }
 
   const UpgradeRefusal& refusal = decision.refusal;
-  log::info("connection refused")
+  // A refused WebSocket handshake is an operator's business; a 404 for a page (a browser's
+  // /favicon.ico) is not a refused connection.
+  const bool for_websocket = request_path(request) == server.path;
+  log::Line(for_websocket ? log::Level::info : log::Level::debug,
+            for_websocket ? "connection refused" : "http request refused")
       .field("status", refusal.status)
       .field("code", refusal.code)
       .field("reason", refusal.message)
@@ -238,13 +242,13 @@ void Connection::accept(std::string response, AcceptedIdentity accepted,
 
   send_control(build_raw_frame(response));
   send(build_event_frame("welcome", welcome_payload(*this)));
-  log::debug("connected")
+  log::info("connection opened")
       .field("conn_id", id())
       .field("user_id", user_id())
       .field("client_ip", config::ip_text(client_ip()));
 
   const SteadyTime now = clock().now();
-  last_data_ = last_ping_sent_ = now;
+  last_data_ = last_ping_sent_ = opened_at_ = now;
   reschedule(now);
   if (!leftover.empty()) {
     std::string bytes(leftover);
@@ -309,6 +313,7 @@ void Connection::refuse_http(std::string response) {
 
 bool Connection::on_message(ws::MessageKind kind, char* data, size_t length) {
   if (state_ != State::open) return true;
+  count_message_in();
   last_data_ = last_received_;
   if (pending()) return router::queue_while_pending(*this, data, length, max_queued_messages);
   router::handle_message(loop_, *this, kind, data, length);
@@ -326,11 +331,11 @@ void Connection::on_ping(std::string_view payload) {
 
 void Connection::on_pong(std::string_view) {}
 
-void Connection::on_close(uint16_t code, std::string_view) {
+void Connection::on_close(uint16_t code, std::string_view reason) {
   if (state_ == State::open) {
     // The client starts the handshake: answer with its code, then close once it is written.
     state_ = State::closing;
-    unregister();
+    unregister("client", code, reason);
     close_frame_ = build_close_frame(code == 1005 ? ws::close_code::normal : code, {});
     close_after_flush_ = true;
     state_deadline_ = clock().now() + close_handshake_limit;
@@ -382,7 +387,7 @@ void Connection::close(uint16_t code, std::string_view reason) {
     return;
   }
   state_ = State::closing;
-  unregister();
+  unregister("server", code, reason);
   close_frame_ = build_close_frame(code, reason);
   state_deadline_ = clock().now() + close_handshake_limit;
   reschedule(clock().now());
@@ -526,9 +531,23 @@ void Connection::continue_after_pending() {
   }
 }
 
-void Connection::unregister() {
+void Connection::unregister(std::string_view by, uint16_t code, std::string_view reason) {
   if (!registered_) return;
   registered_ = false;
+  if (state_ != State::handshaking && log::enabled(log::Level::info)) {
+    const auto lasted =
+        std::chrono::duration_cast<std::chrono::milliseconds>(clock().now() - opened_at_);
+    log::info("connection closed")
+        .field("conn_id", id())
+        .field("user_id", user_id())
+        .field("client_ip", config::ip_text(client_ip()))
+        .field("by", by)
+        .field("code", unsigned{code})
+        .field("reason", reason)
+        .field("duration_ms", static_cast<int64_t>(lasted.count()))
+        .field("messages_in", messages_in())
+        .field("messages_out", messages_out());
+  }
   Engine& engine = loop_.engine();
   loop_.delivery().rooms().leave_all(*this);
   if (state_ != State::handshaking) {
@@ -541,7 +560,8 @@ void Connection::unregister() {
 
 void Connection::abort() {
   if (state_ == State::closed) return;
-  unregister();
+  // Still registered: the socket failed or the client left without a close frame.
+  unregister("network", ws::close_code::abnormal, "connection lost");
   state_ = State::closed;
   TimerWheel::cancel(*this);
   drop_queue();

@@ -101,7 +101,9 @@ class Connection final : public Session,
   void serve_static_file(StaticFile file);
   void send_control(FrameRef frame);  // queued past the limit; never dropped
   void want_flush();                  // written at the end of this turn
-  void unregister();
+  // Leaves rooms, user table and directory; the first call for an accepted connection writes its
+  // "connection closed" line: who closed it (`by`: server, client or network), code and reason.
+  void unregister(std::string_view by, uint16_t code, std::string_view reason);
   void abort();
   void maybe_destroy();
   void reschedule(SteadyTime now);
@@ -128,6 +130,7 @@ class Connection final : public Session,
   SteadyTime last_received_{};
   SteadyTime last_data_{};
   SteadyTime last_ping_sent_{};  // our last ping, or our last pong to the client's ping
+  SteadyTime opened_at_{};       // the upgrade, for the closed line's duration
   SteadyTime token_deadline_ = SteadyTime::max();  // exp + leeway of the session token
 };
 

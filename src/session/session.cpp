@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "log/log.h"
 #include "protocol/websocket.h"
 #include "session/session_lists.h"
 
@@ -59,6 +58,7 @@ void Session::send(const FrameRef& frame) {
     if (over_queue_limit(frame->size()) && !apply_slow_consumer_policy(frame->size())) return;
   }
   queue_.push(frame);
+  ++messages_out_;
   context_.account_queued(static_cast<int64_t>(frame->size()));
   if (!flush_requested_) {
     flush_requested_ = true;
@@ -71,7 +71,6 @@ bool Session::apply_slow_consumer_policy(size_t adding) {
   switch (context_.server().slow_consumer) {
     case config::SlowConsumerPolicy::disconnect: {
       context_.account_queued(-static_cast<int64_t>(queue_.drop_all_but_partial_head()));
-      log::info("slow consumer disconnected").field("conn_id", id()).field("user_id", user_id_);
       close(ws::close_code::policy, "slow consumer");
       return false;
     }

@@ -48,6 +48,10 @@ class Session {
   std::string id() const;  // "<node id>-<number>", unique across the cluster
   const std::string& user_id() const { return user_id_; }
   const config::IpBytes& client_ip() const { return client_ip_; }
+  // Messages the client sent, and frames queued for it (for the connection's closed line).
+  uint64_t messages_in() const { return messages_in_; }
+  uint64_t messages_out() const { return messages_out_; }
+  void count_message_in() { ++messages_in_; }
   const std::vector<std::string>& permissions() const;
   const auth::ClaimValue* claim(std::string_view name) const;
   RoomList& rooms() { return rooms_; }
@@ -112,6 +116,8 @@ class Session {
   uint64_t number_;
   std::string user_id_;
   config::IpBytes client_ip_{};
+  uint64_t messages_in_ = 0;
+  uint64_t messages_out_ = 0;
   // The token's perms and the claims some template reads: most sessions have neither, so they
   // live behind one pointer that stays null.
   struct TokenDetails {
