@@ -441,6 +441,7 @@ LoadResult load_config_text(std::string_view yaml, const std::string& file_name,
 
   ValueReader reader(file_name, environment, result.errors);
   reader.collect_notes(result.notes);
+  reader.keep_source_text(result.text);
   if (documents.size() > 1) {
     reader.error(documents[1], "the config must be a single YAML document (found a second `---`)");
   }

@@ -49,13 +49,22 @@ class BuildContext final : public EngineBuildContext {
   std::vector<config::ConfigError>& errors_;
 };
 
-// A template error of a step's param, at the param with the offset in the message.
+// A template error of a step's param, at the mistake itself when the param's text is in the file
+// byte for byte, else at the param with the offset in the message.
 config::ConfigError param_error(const config::StepSpec& spec, size_t index,
                                 std::string_view param_name, const tmpl::TemplateError& error) {
+  const std::optional<config::SourceMark> text_start =
+      index < spec.param_text_starts.size() ? spec.param_text_starts[index] : std::nullopt;
   config::ConfigError located;
-  located.mark = index < spec.param_marks.size() ? spec.param_marks[index] : spec.mark;
-  located.message =
-      fmt::format("`{}` param `{}`: {}", spec.name, param_name, tmpl::with_offset(error));
+  if (error.offset && text_start) {
+    located.mark = *text_start;
+    located.mark.column += static_cast<int>(*error.offset);
+    located.message = error.message;
+  } else {
+    located.mark = index < spec.param_marks.size() ? spec.param_marks[index] : spec.mark;
+    located.message = tmpl::with_offset(error);
+  }
+  located.message = fmt::format("`{}` param `{}`: {}", spec.name, param_name, located.message);
   return located;
 }
 
