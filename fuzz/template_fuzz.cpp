@@ -9,8 +9,10 @@
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "template/template.h"
+#include "template/template_compiler.h"
 
 namespace {
 
@@ -81,10 +83,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view payload_text =
       split == std::string_view::npos ? std::string_view() : input.substr(split + 4);
 
-  std::string error;
-  const auto compiled = dispatch::tmpl::Template::compile(source, kind, {}, error);
+  std::vector<dispatch::tmpl::TemplateError> errors;
+  const auto compiled = dispatch::tmpl::Template::compile(source, kind, {}, errors);
   if (!compiled) {
-    if (error.empty()) std::abort();
+    if (errors.empty() || errors.size() > dispatch::tmpl::kMaxTemplateErrors + 1) std::abort();
     return 0;
   }
   static simdjson::dom::parser parser;

@@ -61,7 +61,10 @@ struct StepSpec {
   std::string name;
   std::vector<std::string> params;      // each param's scalar text, after ${VAR} substitution
   std::vector<SourceMark> param_marks;  // one per param
-  SourceMark mark;                      // the step itself
+  // One per param: where its text starts when byte k of the text is at that column + k (a plain
+  // or quoted scalar on one line, see config/scalar_position.h); nullopt where it is not.
+  std::vector<std::optional<SourceMark>> param_text_starts;
+  SourceMark mark;  // the step itself
   // Every other key of the step's map, as text; the step's factory decides what is valid.
   std::map<std::string, std::string> options;
 

@@ -570,6 +570,14 @@ is a load-time error saying what was probably meant (write `{{` if you meant the
 JSON text is never taken for a placeholder: an object opens with `{"`, `{}`, or `{` and spaces
 followed by `"` or `}`, so `'{"raw": "{\"k\": 1}"}'` keeps its inner object as text. A `{`
 followed by a single word (`{name}`) or anything else stays literal.
+
+A "did you mean" only ever names a placeholder that is valid there: `{user.name}` and
+`{$user.name}` suggest `{$token.name}` (the token's `name` claim; `{$user.id}` is the user's
+only own placeholder), `{$usr.id}` suggests `{$user.id}`; when nothing valid is close, the
+message lists the valid placeholders. Every mistake in a template is reported, each as its own
+error (up to 10 per template, then how many more). A mistake is reported at its own line:col
+when the param is written on one line, plain or quoted, without escapes (`\"`, `''`) or
+`${VAR}`; otherwise at the param, with the byte offset into its text (`(at offset 7)`).
 )md";
 
 constexpr std::string_view kActionsIntro = R"md(### Built-in actions

@@ -46,8 +46,27 @@ struct KeySetting {
   std::string written_as;  // the dotted path as written, e.g. "server.auth.jwtSecret"
   SourceMark key_mark;
   SourceMark value_mark;
-  bool had_errors = false;  // its value was reported already
+  bool had_errors = false;             // its value was reported already
+  std::vector<std::string> variables;  // the ${NAME}s its value refers to
 };
+
+// "from DISPATCH_JWT_SECRET", "from ${S}", or "" for a value written out in the file: where a
+// secret came from, for a warning about it that must not quote it.
+std::string secret_origin(const std::vector<std::string>& variables, bool from_environment) {
+  std::string origin;
+  for (const std::string& name : variables) {
+    origin += origin.empty() ? " from " : " and ";
+    origin += from_environment ? name : "${" + name + "}";
+  }
+  return origin;
+}
+
+// "the JWT secret from ${S} is shorter than 32 bytes; ...".
+std::string short_secret_warning(std::string_view secret_name, const std::string& origin) {
+  const std::string bytes = std::to_string(kRecommendedSecretBytes);
+  return "the " + std::string(secret_name) + origin + " is shorter than " + bytes +
+         " bytes; use at least " + bytes + " random bytes";
+}
 
 class ConfigWalker {
  public:
@@ -147,7 +166,8 @@ class ConfigWalker {
                 const std::string& written_path) {
     if (info.path.find("<name>") != std::string::npos) return true;
     const std::string& canonical = info.alias_of.empty() ? info.path : info.alias_of;
-    const KeySetting setting{written_path, reader_.mark_of(key), reader_.mark_of(value)};
+    KeySetting setting{written_path, reader_.mark_of(key), reader_.mark_of(value)};
+    if (value.IsScalar()) setting.variables = referenced_variables(value.Scalar());
     const auto [existing, inserted] = settings_.emplace(canonical, setting);
     if (!inserted) {
       reader_.error(key, "`" + written_path + "` sets the same thing as `" +
@@ -189,13 +209,16 @@ void settle_jwt_secret(Config& config, const std::map<std::string, KeySetting>& 
                        std::vector<ConfigError>& warnings) {
   JwtConfig& jwt = config.auth.jwt;
   const auto set_in_file = settings.find("auth.jwt.secret");
+  std::string origin;
   if (set_in_file != settings.end()) {
     jwt.mark = set_in_file->second.value_mark;
+    origin = secret_origin(set_in_file->second.variables, false);
   } else {
     // GoDispatch's variable is the fallback; DISPATCH_JWT_SECRET wins when both are set.
     for (const char* variable : {"DISPATCH_JWT_SECRET", "GODISPATCH_SERVER_AUTH_JWTSECRET"}) {
       if (auto value = environment.lookup(variable); value && !value->empty()) {
         jwt.secret = std::move(*value);
+        origin = secret_origin({variable}, true);
         break;
       }
     }
@@ -228,10 +251,7 @@ void settle_jwt_secret(Config& config, const std::map<std::string, KeySetting>& 
     return;
   }
   if (jwt.secret.size() < kRecommendedSecretBytes) {
-    warnings.push_back({jwt.mark, "the JWT secret is shorter than " +
-                                      std::to_string(kRecommendedSecretBytes) +
-                                      " bytes; use at least " +
-                                      std::to_string(kRecommendedSecretBytes) + " random bytes"});
+    warnings.push_back({jwt.mark, short_secret_warning("JWT secret", origin)});
   }
 }
 
@@ -275,10 +295,11 @@ void settle_event_jwt(Config& config, const std::map<std::string, KeySetting>& s
     event_jwt.mark = SourceMark{file_name, 0, 0};
   }
   if (event_jwt.secret.size() < kRecommendedSecretBytes) {
-    warnings.push_back(
-        {event_jwt.mark, "the event JWT secret is shorter than " +
-                             std::to_string(kRecommendedSecretBytes) + " bytes; use at least " +
-                             std::to_string(kRecommendedSecretBytes) + " random bytes"});
+    const auto setting = settings.find("auth.event_jwt.secret");
+    const std::string origin = setting != settings.end()
+                                   ? secret_origin(setting->second.variables, false)
+                                   : secret_origin({"DISPATCH_EVENT_JWT_SECRET"}, true);
+    warnings.push_back({event_jwt.mark, short_secret_warning("event JWT secret", origin)});
   }
   config.auth.event_jwt = std::move(event_jwt);
 }
@@ -420,6 +441,7 @@ LoadResult load_config_text(std::string_view yaml, const std::string& file_name,
 
   ValueReader reader(file_name, environment, result.errors);
   reader.collect_notes(result.notes);
+  reader.keep_source_text(result.text);
   if (documents.size() > 1) {
     reader.error(documents[1], "the config must be a single YAML document (found a second `---`)");
   }

@@ -50,6 +50,7 @@ bool read_params(ValueReader& reader, const YAML::Node& node, const std::string&
       all_read = false;
       continue;
     }
+    step.param_text_starts.push_back(reader.verbatim_text_start(param, *text));
     step.params.push_back(std::move(*text));
     step.param_marks.push_back(reader.mark_of(param));
   }

@@ -1,5 +1,7 @@
 #include "config/substitution.h"
 
+#include <algorithm>
+
 #include "config/suggestion.h"
 
 namespace dispatch::config {
@@ -19,6 +21,23 @@ bool is_valid_variable_name(std::string_view name) {
 }
 
 }  // namespace
+
+std::vector<std::string> referenced_variables(std::string_view text) {
+  std::vector<std::string> names;
+  size_t pos = 0;
+  while ((pos = text.find("${", pos)) != std::string_view::npos) {
+    const size_t close = text.find('}', pos + 2);
+    if (close == std::string_view::npos) break;
+    const std::string_view reference = text.substr(pos + 2, close - pos - 2);
+    const std::string_view name = reference.substr(0, reference.find(":-"));
+    if (is_valid_variable_name(name) &&
+        std::find(names.begin(), names.end(), name) == names.end()) {
+      names.emplace_back(name);
+    }
+    pos = close + 1;
+  }
+  return names;
+}
 
 std::string unset_variable_placeholder(std::string_view name) {
   // Appended, not a chain of operator+: GCC 12 at -O3 warns (-Wrestrict) on that chain.

@@ -27,6 +27,10 @@ struct SubstitutionResult {
 SubstitutionResult substitute_variables(std::string_view text, const Environment& environment,
                                         bool unset_as_placeholder = false);
 
+// The NAMEs of the well-formed ${NAME} and ${NAME:-default} references in `text`, in order, each
+// once (to say where a value came from without repeating the value).
+std::vector<std::string> referenced_variables(std::string_view text);
+
 // What an unset ${NAME} of a secret becomes when checked without secrets: never a real secret,
 // at least 32 bytes (so it draws no short-secret warning) and different for each name (so two
 // secrets from different variables are not "equal").

@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "config/scalar_position.h"
 #include "config/substitution.h"
 #include "config/suggestion.h"
 #include "config/units.h"
@@ -74,6 +75,11 @@ SourceMark ValueReader::mark_of(const YAML::Node& node) const {
   const YAML::Mark mark = node.Mark();
   if (mark.line < 0 || mark.column < 0) return {file_name_, 0, 0};
   return {file_name_, mark.line + 1, mark.column + 1};
+}
+
+std::optional<SourceMark> ValueReader::verbatim_text_start(const YAML::Node& node,
+                                                           std::string_view text) const {
+  return config::verbatim_text_start(source_text_, node.Mark(), text, file_name_);
 }
 
 void ValueReader::error(const SourceMark& mark, std::string message) {

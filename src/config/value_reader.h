@@ -31,8 +31,15 @@ class ValueReader {
   void note(const SourceMark& mark, std::string message);
   const Environment& environment() const { return environment_; }
 
+  // The file's text, for verbatim_text_start(); without it that finds nothing.
+  void keep_source_text(std::string_view yaml) { source_text_ = yaml; }
+
   const std::string& file_name() const { return file_name_; }
   SourceMark mark_of(const YAML::Node& node) const;
+  // Where the scalar's `text` starts in the file when offsets into it map to columns exactly
+  // (config/scalar_position.h).
+  std::optional<SourceMark> verbatim_text_start(const YAML::Node& node,
+                                                std::string_view text) const;
   void error(const SourceMark& mark, std::string message);
   void error(const YAML::Node& node, std::string message) {
     error(mark_of(node), std::move(message));
@@ -79,6 +86,7 @@ class ValueReader {
                    std::string_view got);
 
   std::string file_name_;
+  std::string_view source_text_;
   const Environment& environment_;
   std::vector<ConfigError>& errors_;
   std::vector<ConfigError>* notes_ = nullptr;

@@ -49,6 +49,25 @@ class BuildContext final : public EngineBuildContext {
   std::vector<config::ConfigError>& errors_;
 };
 
+// A template error of a step's param, at the mistake itself when the param's text is in the file
+// byte for byte, else at the param with the offset in the message.
+config::ConfigError param_error(const config::StepSpec& spec, size_t index,
+                                std::string_view param_name, const tmpl::TemplateError& error) {
+  const std::optional<config::SourceMark> text_start =
+      index < spec.param_text_starts.size() ? spec.param_text_starts[index] : std::nullopt;
+  config::ConfigError located;
+  if (error.offset && text_start) {
+    located.mark = *text_start;
+    located.mark.column += static_cast<int>(*error.offset);
+    located.message = error.message;
+  } else {
+    located.mark = index < spec.param_marks.size() ? spec.param_marks[index] : spec.mark;
+    located.message = tmpl::with_offset(error);
+  }
+  located.message = fmt::format("`{}` param `{}`: {}", spec.name, param_name, located.message);
+  return located;
+}
+
 std::string known_names(const StepRegistry& registry, StepKind kind) {
   std::string list;
   for (const std::string& name : registry.names(kind)) {
@@ -156,13 +175,12 @@ std::shared_ptr<const CompiledConfig> CompiledConfig::compile(
           const ParamSpec& param = definition->params[i];
           tmpl::CompileOptions options;
           if (param.event_name) options = tmpl::CompileOptions::event_name();
-          std::string error;
-          params[i] = tmpl::Template::compile(spec.params[i], param.kind, options, error);
+          std::vector<tmpl::TemplateError> template_errors;
+          params[i] = tmpl::Template::compile(spec.params[i], param.kind, options, template_errors);
           if (!params[i]) {
-            const config::SourceMark& mark =
-                i < spec.param_marks.size() ? spec.param_marks[i] : spec.mark;
-            errors.push_back(
-                {mark, fmt::format("`{}` param `{}`: {}", spec.name, param.name, error)});
+            for (const tmpl::TemplateError& error : template_errors) {
+              errors.push_back(param_error(spec, i, param.name, error));
+            }
             params_ok = false;
             continue;
           }

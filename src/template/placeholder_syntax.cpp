@@ -39,13 +39,6 @@ constexpr std::array<NamedSource, 5> kNamedSources = {{
 constexpr std::string_view kClaimPrefix = "token.";
 constexpr std::string_view kPayloadRoot = "payload";
 
-std::string valid_names(bool allow_room_id) {
-  std::string names = "{$user.id}, {$conn.id}, {$target.id}, {$event.name}, {$token.<claim>}";
-  if (allow_room_id) names += ", {$room.id}";
-  names += ", {.payload}, {.payload.<path>}, {.<path>}";
-  return names;
-}
-
 void append_pointer_segment(std::string& pointer, std::string_view segment) {
   pointer += '/';
   for (char c : segment) {
@@ -80,11 +73,7 @@ std::optional<Placeholder> parse_named(std::string_view name, bool allow_room_id
     return placeholder;
   }
   error = "unknown placeholder {$" + std::string(name) + "}";
-  if (name == kPayloadRoot || name.starts_with("payload.")) {
-    error += " (did you mean {." + std::string(name) + "}? payload values start with a dot)";
-  }
   if (name == "room.id") error += " ({$room.id} is available only in room lifecycle hooks)";
-  error += "; valid placeholders are " + valid_names(allow_room_id);
   return std::nullopt;
 }
 
@@ -126,7 +115,8 @@ bool starts_placeholder(std::string_view source, std::size_t brace) {
   return is_body_char(first) && first != '.';
 }
 
-std::optional<std::string> misspelt_placeholder(std::string_view source, std::size_t brace) {
+std::optional<MisspeltPlaceholder> find_misspelt_placeholder(std::string_view source,
+                                                             std::size_t brace) {
   std::size_t start = brace + 1;
   while (start < source.size() && is_blank(source[start])) ++start;
   if (start >= source.size()) return std::nullopt;
@@ -140,35 +130,34 @@ std::optional<std::string> misspelt_placeholder(std::string_view source, std::si
     if (source[end] == '.') dotted = true;
     ++end;
   }
-  std::string body(source.substr(start, end - start));
+  const std::string_view body = source.substr(start, end - start);
   while (end < source.size() && is_blank(source[end])) ++end;
   if (end >= source.size() || source[end] != '}') return std::nullopt;
   if (!marked && !dotted && body != kPayloadRoot) return std::nullopt;  // `{name}` stays literal
-  std::string meant;
-  meant.reserve(body.size() + 3);
+  MisspeltPlaceholder found;
+  found.end = end;
+  found.written = source.substr(brace, end + 1 - brace);
+  found.spaced = marked;
   if (marked) {
-    const bool payload = body.starts_with("$payload") &&
-                         (body.size() == 8 || body[8] == '.');  // `$payload.x` means `.payload.x`
-    // Appended, not chains of operator+: GCC 12 at -O3 warns (-Wrestrict) on those.
-    meant.push_back('{');
-    if (payload) meant.push_back('.');
-    meant.append(body, payload ? 1 : 0);
-    meant.push_back('}');
+    found.meant_body = body;
   } else {
-    const std::string_view root = std::string_view(body).substr(0, body.find('.'));
+    const std::string_view root = body.substr(0, body.find('.'));
     bool named = root == "token";
     for (const NamedSource& source_name : kNamedSources) {
-      if (source_name.name.starts_with(std::string(root) + ".")) named = true;
+      if (source_name.name.substr(0, source_name.name.find('.')) == root) named = true;
     }
-    meant.push_back('{');
-    meant.push_back(named ? '$' : '.');
-    meant.append(body);
-    meant.push_back('}');
+    found.meant_body.push_back(named ? '$' : '.');
+    found.meant_body.append(body);
   }
-  const std::string written(source.substr(brace, end + 1 - brace));
-  return "`" + written + "` is not a placeholder" +
-         (marked ? " (a placeholder holds no spaces)" : "") + ": did you mean " + meant +
-         "? Write {{ for a literal brace";
+  return found;
+}
+
+std::vector<std::string_view> named_placeholders(bool allow_room_id) {
+  std::vector<std::string_view> names;
+  for (const NamedSource& named : kNamedSources) {
+    if (named.source != Source::room_id || allow_room_id) names.push_back(named.name);
+  }
+  return names;
 }
 
 std::size_t find_placeholder_end(std::string_view source, std::size_t brace) {

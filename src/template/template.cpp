@@ -39,14 +39,19 @@ Template::Template(std::string_view source, ParamKind kind, TemplatePieces piece
     : source_(source), kind_(kind), pieces_(std::move(pieces)) {}
 
 std::optional<Template> Template::compile(std::string_view source, ParamKind kind,
-                                          const CompileOptions& options, std::string& error) {
+                                          const CompileOptions& options,
+                                          std::vector<TemplateError>& errors) {
   if (source.size() >= std::numeric_limits<std::uint32_t>::max()) {
-    error = "template too long";
+    errors.push_back({std::nullopt, "template too long"});
     return std::nullopt;
   }
   TemplatePieces pieces;
-  if (!compile_pieces(source, kind, options.allow_room_id, pieces, error)) return std::nullopt;
-  if (!check_options(pieces, options, error)) return std::nullopt;
+  if (!compile_pieces(source, kind, options.allow_room_id, pieces, errors)) return std::nullopt;
+  std::string error;
+  if (!check_options(pieces, options, error)) {
+    errors.push_back({std::nullopt, std::move(error)});
+    return std::nullopt;
+  }
   return Template(source, kind, std::move(pieces));
 }
 

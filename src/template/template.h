@@ -28,6 +28,7 @@
 
 #include "template/compile_options.h"
 #include "template/placeholder.h"
+#include "template/template_error.h"
 #include "template/template_pieces.h"
 
 namespace dispatch::tmpl {
@@ -36,9 +37,12 @@ namespace dispatch::tmpl {
 // below are the same, inline, for the engine).
 class Template final : public Param {
  public:
-  // Returns nullopt and sets `error` when the source is not a valid template of that kind.
+  // Returns nullopt and appends to `errors` when the source is not a valid template of that
+  // kind: every placeholder mistake (at most kMaxTemplateErrors, template_compiler.h), each with
+  // its byte offset.
   static std::optional<Template> compile(std::string_view source, ParamKind kind,
-                                         const CompileOptions& options, std::string& error);
+                                         const CompileOptions& options,
+                                         std::vector<TemplateError>& errors);
 
   // Appends the filled text to `out`. When a value is missing, restores `out` to its size before
   // the call, sets *missing_field (if not null) to the placeholder's `field` and returns false.

@@ -123,6 +123,50 @@ class Check(unittest.TestCase):
         r = run_dispatch(["check", "--strict", "--config", "{config}"], text, timeout=10)
         self.assertEqual(r.returncode, 1, r)
 
+    def test_short_secret_warning_names_its_variable(self):
+        """A short secret from the environment has no position in the file: the warning names the
+        variable instead; one from `secret: ${S}` keeps its position and names S too."""
+        text = "events:\n  e:\n    actions:\n      - name: _log\n        params: [x]\n"
+        r = run_dispatch(["check", "--config", "{config}"], text,
+                         env={"DISPATCH_JWT_SECRET": "short"}, timeout=10)
+        self.assertEqual(r.returncode, 0, r)
+        self.assertRegex(r.stdout, r"config\.yaml: warning: the JWT secret from DISPATCH_JWT_SECRET "
+                                   r"is shorter than 32 bytes")
+        text = free_config(LOG_EVENT, jwt={"secret": "${CLI_TEST_SHORT_SECRET}"})
+        line = line_of(text, "CLI_TEST_SHORT_SECRET")
+        r = run_dispatch(["check", "--config", "{config}"], text,
+                         env={"CLI_TEST_SHORT_SECRET": "short"}, timeout=10)
+        self.assertEqual(r.returncode, 0, r)
+        self.assertRegex(r.stdout, rf"config\.yaml:{line}:\d+: warning: the JWT secret from "
+                                   rf"\$\{{CLI_TEST_SHORT_SECRET\}} is shorter than 32 bytes")
+
+    def test_check_reports_each_template_mistake_at_its_placeholder(self):
+        """A template with two mistakes reports both, each at the placeholder's own line:col, and
+        each "did you mean" compiles: with the suggestions written in, the config passes."""
+        text = ("events:\n"
+                "  hi:\n"
+                "    actions:\n"
+                "      - name: _reply\n"
+                "        params: [\"x\", '{\"a\": \"{payload.x}\", \"b\": \"{user.name}\"}']\n")
+        r = run_dispatch(["check", "--config", "{config}"], text,
+                         env={"DISPATCH_JWT_SECRET": LONG_SECRET}, timeout=10)
+        self.assertEqual(r.returncode, 1, r)
+        lines = [line for line in (r.stdout + r.stderr).splitlines() if "param" in line]
+        self.assertEqual(len(lines), 2, r.stdout + r.stderr)
+        self.assertRegex(lines[0], r"/config\.yaml:5:31: .*`\{payload\.x\}` is not a placeholder.*"
+                                   r"did you mean \{\.payload\.x\}\?")
+        self.assertRegex(lines[1], r"/config\.yaml:5:51: .*`\{user\.name\}` is not a placeholder.*"
+                                   r"did you mean \{\$token\.name\}\?")
+        self.assertNotIn("offset", r.stdout + r.stderr)
+        fixed = text
+        for line in lines:
+            wrong, meant = re.search(r"`(\{[^`]*\})` is not a placeholder.*did you mean (\{[^ ]*\})\?",
+                                     line).groups()
+            fixed = fixed.replace(wrong, meant)
+        r = run_dispatch(["check", "--config", "{config}"], fixed,
+                         env={"DISPATCH_JWT_SECRET": LONG_SECRET}, timeout=10)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
     def test_without_secrets_checks_a_config_whose_secrets_are_unset(self):
         text = free_config(LOG_EVENT, auth={"event_jwt": {"secret": "${CLI_TEST_EVENT_SECRET}"}})
         unset = {"DISPATCH_JWT_SECRET": None, "CLI_TEST_EVENT_SECRET": None}

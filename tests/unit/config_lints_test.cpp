@@ -352,5 +352,38 @@ events:
               ElementsAre(HasSubstr("test.yaml:2:3: auth.event_jwt has settings but no secret")));
 }
 
+// A short secret's warning says where the secret came from: the variable of a `${NAME}` in the
+// file, or the environment variable when the file has no secret key (and so no position).
+TEST(ConfigWarnings, ShortSecretsNameTheVariableTheyCameFrom) {
+  const std::string events =
+      "events:\n  e:\n    actions:\n      - name: _log\n        params: [x]\n";
+  const LoadResult from_environment = load(
+      events,
+      Environment({{"DISPATCH_JWT_SECRET", "short"}, {"DISPATCH_EVENT_JWT_SECRET", "short-event"}},
+                  false));
+  ASSERT_THAT(error_lines(from_environment), IsEmpty());
+  EXPECT_THAT(test_support::warning_lines(from_environment),
+              ElementsAre("test.yaml: the JWT secret from DISPATCH_JWT_SECRET is shorter than 32 "
+                          "bytes; use at least 32 random bytes",
+                          "test.yaml: the event JWT secret from DISPATCH_EVENT_JWT_SECRET is "
+                          "shorter than 32 bytes; use at least 32 random bytes"));
+  const LoadResult godispatch =
+      load(events, Environment({{"GODISPATCH_SERVER_AUTH_JWTSECRET", "short"}}, false));
+  EXPECT_THAT(test_support::warning_lines(godispatch),
+              ElementsAre(HasSubstr("the JWT secret from GODISPATCH_SERVER_AUTH_JWTSECRET is "
+                                    "shorter")));
+  const LoadResult from_file = load(
+      "auth:\n  jwt:\n    secret: ${S}\n  event_jwt:\n"
+      "    secret: x${E:-y}\n" +
+          events,
+      Environment({{"S", "short"}, {"E", "short-event"}}, false));
+  ASSERT_THAT(error_lines(from_file), IsEmpty());
+  EXPECT_THAT(test_support::warning_lines(from_file),
+              ElementsAre("test.yaml:3:13: the JWT secret from ${S} is shorter than 32 bytes; use "
+                          "at least 32 random bytes",
+                          "test.yaml:5:13: the event JWT secret from ${E} is shorter than 32 "
+                          "bytes; use at least 32 random bytes"));
+}
+
 }  // namespace
 }  // namespace dispatch::config

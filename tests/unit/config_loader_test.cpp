@@ -408,7 +408,8 @@ TEST(ConfigLoader, GoDispatchExampleConfigLoadsUnchanged) {
   EXPECT_THAT(config.permissions, IsEmpty());
   // The example's secret is 31 bytes.
   EXPECT_THAT(warning_messages(result),
-              ElementsAre("the JWT secret is shorter than 32 bytes; use at least 32 random bytes"));
+              ElementsAre("the JWT secret from GODISPATCH_SERVER_AUTH_JWTSECRET is shorter than 32 "
+                          "bytes; use at least 32 random bytes"));
 
   ASSERT_EQ(config.events.size(), 3u);
   const EventSpec& join = config.events[0];

@@ -121,5 +121,72 @@ TEST(StepParamErrors, ASecureParamThatIsNotAClaimCheckSaysWhatIsExpected) {
   }
 }
 
+// Each placeholder mistake of a template is its own error. Where the param's text is in the file
+// byte for byte on one line (plain or quoted without escapes), it is at the placeholder's own
+// line:col; elsewhere at the param, with the offset into its text.
+TEST(StepParamErrors, TemplateMistakesAreEachAtTheirPlaceholder) {
+  const auto errors = compile_errors(R"(
+events:
+  e:
+    actions:
+      - name: _reply
+        params: [x, '{"a": "{payload.x}", "b": "{user.name}"}']
+      - name: _log
+        params:
+          - plain {$usr.id} text
+      - name: _log
+        params: ["quoted {$usr.id}"]
+)");
+  ASSERT_EQ(errors.size(), 4u) << ::testing::PrintToString(errors);
+  EXPECT_TRUE(
+      errors[0].starts_with("test.yaml:5:29: `_reply` param `payload`: `{payload.x}` is "
+                            "not a placeholder"))
+      << errors[0];
+  EXPECT_TRUE(
+      errors[1].starts_with("test.yaml:5:49: `_reply` param `payload`: `{user.name}` is "
+                            "not a placeholder"))
+      << errors[1];
+  EXPECT_TRUE(
+      errors[2].starts_with("test.yaml:8:19: `_log` param `message`: unknown placeholder "
+                            "{$usr.id}: did you mean {$user.id}?"))
+      << errors[2];
+  EXPECT_TRUE(errors[3].starts_with("test.yaml:10:26: `_log` param `message`: unknown placeholder"))
+      << errors[3];
+  for (const std::string& error : errors) EXPECT_EQ(error.find("offset"), std::string::npos);
+}
+
+TEST(StepParamErrors, TemplateMistakesKeepTheOffsetWhereColumnsDoNotMapExactly) {
+  const auto errors = compile_errors(R"(
+events:
+  e:
+    actions:
+      - name: _log
+        params: ["esc\taped {$usr.id}"]
+      - name: _log
+        params: ['it''s {$usr.id}']
+      - name: _log
+        params: ['${UNSET_IN_TEST:-sub}stituted {$usr.id}']
+      - name: _log
+        params:
+          - |
+            block {$usr.id}
+      - name: _log
+        params:
+          - folded
+            over {$usr.id} lines
+)");
+  ASSERT_EQ(errors.size(), 5u) << ::testing::PrintToString(errors);
+  EXPECT_TRUE(errors[0].starts_with("test.yaml:5:18: ")) << errors[0];
+  EXPECT_TRUE(errors[0].ends_with("(at offset 9)")) << errors[0];
+  EXPECT_TRUE(errors[1].starts_with("test.yaml:7:18: ")) << errors[1];
+  EXPECT_TRUE(errors[1].ends_with("(at offset 5)")) << errors[1];
+  EXPECT_TRUE(errors[2].starts_with("test.yaml:9:18: ")) << errors[2];
+  EXPECT_TRUE(errors[2].ends_with("(at offset 12)")) << errors[2];
+  EXPECT_TRUE(errors[3].starts_with("test.yaml:12:13: ")) << errors[3];
+  EXPECT_TRUE(errors[3].ends_with("(at offset 6)")) << errors[3];
+  EXPECT_TRUE(errors[4].starts_with("test.yaml:16:13: ")) << errors[4];
+  EXPECT_TRUE(errors[4].ends_with("(at offset 12)")) << errors[4];
+}
+
 }  // namespace
 }  // namespace dispatch

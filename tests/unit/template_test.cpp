@@ -76,21 +76,34 @@ MapScope alice_scope() {
   return scope;
 }
 
-Template compile_ok(std::string_view source, ParamKind kind, CompileOptions options = {}) {
-  std::string error;
-  std::optional<Template> compiled = Template::compile(source, kind, options, error);
-  EXPECT_TRUE(compiled.has_value()) << source << ": " << error;
-  if (compiled) return std::move(*compiled);
-  // Keep running the other tests: a literal that no expected output matches.
-  return *Template::compile("<did not compile>", ParamKind::text, {}, error);
+// Each error as "message (at offset N)", one a line.
+std::string described(const std::vector<TemplateError>& errors) {
+  std::string text;
+  for (const TemplateError& error : errors) text += with_offset(error) + "\n";
+  return text;
 }
 
-std::string compile_error(std::string_view source, ParamKind kind, CompileOptions options = {}) {
-  std::string error;
-  std::optional<Template> compiled = Template::compile(source, kind, options, error);
+Template compile_ok(std::string_view source, ParamKind kind, CompileOptions options = {}) {
+  std::vector<TemplateError> errors;
+  std::optional<Template> compiled = Template::compile(source, kind, options, errors);
+  EXPECT_TRUE(compiled.has_value()) << source << ": " << described(errors);
+  if (compiled) return std::move(*compiled);
+  // Keep running the other tests: a literal that no expected output matches.
+  return *Template::compile("<did not compile>", ParamKind::text, {}, errors);
+}
+
+std::vector<TemplateError> compile_errors(std::string_view source, ParamKind kind,
+                                          CompileOptions options = {}) {
+  std::vector<TemplateError> errors;
+  std::optional<Template> compiled = Template::compile(source, kind, options, errors);
   EXPECT_FALSE(compiled.has_value()) << source << " compiled but should not";
-  EXPECT_FALSE(error.empty());
-  return error;
+  EXPECT_FALSE(errors.empty());
+  return errors;
+}
+
+// The errors as "message (at offset N)" lines.
+std::string compile_error(std::string_view source, ParamKind kind, CompileOptions options = {}) {
+  return described(compile_errors(source, kind, options));
 }
 
 std::string fill_ok(const Template& compiled, TemplateScope& scope) {
@@ -465,7 +478,7 @@ TEST(TemplateErrors, InvalidJsonGivesTheOffset) {
   };
   for (const Case& c : cases) {
     const std::string error = compile_error(c.source, ParamKind::json);
-    EXPECT_NE(error.find("offset " + std::to_string(c.offset) + ":"), std::string::npos)
+    EXPECT_NE(error.find("offset " + std::to_string(c.offset) + ")"), std::string::npos)
         << c.source << " -> " << error;
   }
   // A control character inside a string, and invalid UTF-8 (caught by simdjson).
