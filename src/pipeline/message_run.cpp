@@ -47,6 +47,7 @@ MessageRun::Outcome MessageRun::run_from(size_t first) {
     answer(*failure_, failure_message_);
     return Outcome::finished;
   }
+  count_outcome(std::nullopt);
   if (!message_.ref_json.empty()) session_.send(build_ack_frame(message_.ref_json));
   return Outcome::finished;
 }
@@ -72,7 +73,12 @@ void MessageRun::answer_failure(ErrorCode code, std::string message) {
   answer(code, message);
 }
 
+void MessageRun::count_outcome(std::optional<ErrorCode> failure) {
+  if (outcome_counted_) session_.context().metrics().events.count(pipeline_.index, failure);
+}
+
 void MessageRun::answer(ErrorCode code, std::string_view message) {
+  count_outcome(code);
   ErrorDetails details;
   details.field = missing_field_;
   details.retry_after_ms = code == ErrorCode::rate_limited ? retry_after_ms_ : -1;

@@ -35,6 +35,9 @@ class MessageRun final : public StepContext, public tmpl::TemplateScope {
   size_t pending_step() const { return pending_step_; }
   bool token_hidden() const { return token_hidden_; }
   uint64_t ticket() const { return ticket_; }
+  // A message that began under a config since replaced by a reload: its outcome is not counted
+  // per event (the loop's per-event table follows the config in force).
+  void leave_outcome_uncounted() { outcome_counted_ = false; }
 
   // --- StepContext
   std::string_view user_id() const override;
@@ -70,6 +73,7 @@ class MessageRun final : public StepContext, public tmpl::TemplateScope {
 
  private:
   void answer(ErrorCode code, std::string_view message);
+  void count_outcome(std::optional<ErrorCode> failure);
   bool accept_payload(std::string_view payload_json);
   bool member_may_send(std::string_view room);
   std::string_view keep(std::string text);
@@ -79,6 +83,7 @@ class MessageRun final : public StepContext, public tmpl::TemplateScope {
   const Pipeline& pipeline_;
   IncomingMessage& message_;
   bool token_hidden_;
+  bool outcome_counted_ = true;
   mutable std::string connection_id_;
   mutable std::string client_ip_;  // as text, made when a step first asks
 

@@ -78,17 +78,21 @@ const Pipeline* reparse(SessionLoop& loop, PendingMessage& pending, IncomingMess
 void process(SessionLoop& loop, Session& session, const char* data, size_t length,
              bool data_is_pending_raw) {
   IncomingMessage message;
+  metrics::LoopMetrics& counters = session.context().metrics();
   if (auto failure = parse_incoming(loop.json_parser(), data, length, message)) {
+    counters.messages_refused[static_cast<size_t>(failure->code)].add();
     answer_early(session, message, failure->code, failure->message);
     return;
   }
   const Pipeline* pipeline = loop.config().find_event(*message.event);
   if (!pipeline) {
+    counters.messages_refused[static_cast<size_t>(ErrorCode::unknown_event)].add();
     answer_early(session, message, ErrorCode::unknown_event,
                  fmt::format("unknown event `{}`", *message.event));
     return;
   }
   if (pipeline->needs_target && (!message.target || message.target->empty())) {
+    counters.events.count(pipeline->index, ErrorCode::bad_message);
     answer_early(session, message, ErrorCode::bad_message,
                  message.target
                      ? fmt::format("`target` must not be empty for the event `{}`", *message.event)
@@ -99,6 +103,7 @@ void process(SessionLoop& loop, Session& session, const char* data, size_t lengt
     ErrorDetails details;
     details.path = violation->path;
     details.rule = violation->rule;
+    counters.events.count(pipeline->index, ErrorCode::invalid_payload);
     answer_early(session, message, ErrorCode::invalid_payload, violation->message, details);
     return;
   }
@@ -150,6 +155,7 @@ void finish_pending(SessionLoop& loop, uint64_t ticket, bool ok, ErrorCode code,
   IncomingMessage message;
   if (const Pipeline* pipeline = reparse(loop, *pending, message)) {
     MessageRun run(loop, *session, *pipeline, message, pending->token_hidden);
+    if (pending->config != loop.config_ptr()) run.leave_outcome_uncounted();
     if (!ok) {
       run.answer_failure(code, std::move(text));
     } else if (run.continue_with(then, pending->next_step) == MessageRun::Outcome::pending) {
@@ -169,6 +175,7 @@ void time_out_pending(SessionLoop& loop, Session& session) {
   if (const Pipeline* pipeline = reparse(loop, *pending, message)) {
     const size_t step = pending->next_step - 1;
     MessageRun run(loop, session, *pipeline, message, pending->token_hidden);
+    if (pending->config != loop.config_ptr()) run.leave_outcome_uncounted();
     run.answer_failure(ErrorCode::internal,
                        fmt::format("step `{}` did not finish within server.step_timeout ({})",
                                    pipeline->step_names[step], duration_text(pending->timeout)));

@@ -159,6 +159,7 @@ void Acceptor::refuse(int fd, int status, std::string_view code, std::string_vie
   ::close(fd);
 
   ++refused_;
+  engine_.loop(0).sessions().metrics().count_refused(code);  // the acceptor runs on loop 0
   const auto now = std::chrono::steady_clock::now();
   if (now - last_refusal_log_ >= refusal_log_interval) {
     last_refusal_log_ = now;

@@ -21,6 +21,7 @@
 #include "server/client_address.h"
 #include "server/engine.h"
 #include "server/event_loop.h"
+#include "server/metrics_exposition.h"
 #include "server/peer_table.h"
 #include "template/json_escape.h"
 #include "transport/upgrade.h"
@@ -138,6 +139,7 @@ void Connection::handle_handshake_bytes(char* data, size_t length) {
   size_t head_end = buffered.find("\r\n\r\n");
   if (head_end == std::string::npos) {
     if (buffered.size() > server.max_header_size) {
+      context().metrics().count_refused("headers_too_large");
       UpgradeRefusal refusal{431, "headers_too_large",
                              "the request headers are larger than server.max_header_size", false,
                              0};
@@ -164,6 +166,7 @@ void Connection::handle_handshake_bytes(char* data, size_t length) {
         loop_.engine().handshake_rate().hit(client, auth.handshake_rate_per_ip, clock().now());
     if (!rate.allowed) {
       end_handshake();
+      context().metrics().count_refused("handshake_rate_limited");
       log::debug("connection refused")
           .field("status", 429)
           .field("code", "handshake_rate_limited")
@@ -185,6 +188,11 @@ void Connection::handle_handshake_bytes(char* data, size_t length) {
     return;
   }
   end_handshake();  // before taking a place among the open connections
+  if (decision.metrics) {
+    refuse_http(plain_http_response(200, "text/plain; version=0.0.4; charset=utf-8",
+                                    metrics_text(loop_.engine())));
+    return;
+  }
   if (!decision.http_response.empty()) {
     refuse_http(std::move(decision.http_response));
     return;
@@ -212,6 +220,7 @@ void Connection::handle_handshake_bytes(char* data, size_t length) {
   // A refused WebSocket handshake is an operator's business; a 404 for a page (a browser's
   // /favicon.ico) is not a refused connection.
   const bool for_websocket = request_path(request) == server.path;
+  if (for_websocket) context().metrics().count_refused(refusal.code);
   log::Line(for_websocket ? log::Level::info : log::Level::debug,
             for_websocket ? "connection refused" : "http request refused")
       .field("status", refusal.status)
@@ -242,6 +251,7 @@ void Connection::accept(std::string response, AcceptedIdentity accepted,
 
   send_control(build_raw_frame(response));
   send(build_event_frame("welcome", welcome_payload(*this)));
+  context().metrics().connections_opened.add();
   log::info("connection opened")
       .field("conn_id", id())
       .field("user_id", user_id())
@@ -314,6 +324,9 @@ void Connection::refuse_http(std::string response) {
 bool Connection::on_message(ws::MessageKind kind, char* data, size_t length) {
   if (state_ != State::open) return true;
   count_message_in();
+  metrics::LoopMetrics& counters = context().metrics();
+  counters.messages_in.add();
+  counters.bytes_in.add(length);
   last_data_ = last_received_;
   if (pending()) return router::queue_while_pending(*this, data, length, max_queued_messages);
   router::handle_message(loop_, *this, kind, data, length);
@@ -335,7 +348,7 @@ void Connection::on_close(uint16_t code, std::string_view reason) {
   if (state_ == State::open) {
     // The client starts the handshake: answer with its code, then close once it is written.
     state_ = State::closing;
-    unregister("client", code, reason);
+    unregister(metrics::ClosedBy::client, code, reason);
     close_frame_ = build_close_frame(code == 1005 ? ws::close_code::normal : code, {});
     close_after_flush_ = true;
     state_deadline_ = clock().now() + close_handshake_limit;
@@ -387,7 +400,7 @@ void Connection::close(uint16_t code, std::string_view reason) {
     return;
   }
   state_ = State::closing;
-  unregister("server", code, reason);
+  unregister(metrics::ClosedBy::server, code, reason);
   close_frame_ = build_close_frame(code, reason);
   state_deadline_ = clock().now() + close_handshake_limit;
   reschedule(clock().now());
@@ -531,9 +544,10 @@ void Connection::continue_after_pending() {
   }
 }
 
-void Connection::unregister(std::string_view by, uint16_t code, std::string_view reason) {
+void Connection::unregister(metrics::ClosedBy by, uint16_t code, std::string_view reason) {
   if (!registered_) return;
   registered_ = false;
+  if (state_ != State::handshaking) context().metrics().count_closed(by, code);
   if (state_ != State::handshaking && log::enabled(log::Level::info)) {
     const auto lasted =
         std::chrono::duration_cast<std::chrono::milliseconds>(clock().now() - opened_at_);
@@ -541,7 +555,7 @@ void Connection::unregister(std::string_view by, uint16_t code, std::string_view
         .field("conn_id", id())
         .field("user_id", user_id())
         .field("client_ip", config::ip_text(client_ip()))
-        .field("by", by)
+        .field("by", metrics::closed_by_name(by))
         .field("code", unsigned{code})
         .field("reason", reason)
         .field("duration_ms", static_cast<int64_t>(lasted.count()))
@@ -561,7 +575,7 @@ void Connection::unregister(std::string_view by, uint16_t code, std::string_view
 void Connection::abort() {
   if (state_ == State::closed) return;
   // Still registered: the socket failed or the client left without a close frame.
-  unregister("network", ws::close_code::abnormal, "connection lost");
+  unregister(metrics::ClosedBy::network, ws::close_code::abnormal, "connection lost");
   state_ = State::closed;
   TimerWheel::cancel(*this);
   drop_queue();

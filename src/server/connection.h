@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "metrics/loop_metrics.h"
 #include "protocol/frame_reader.h"
 #include "session/session.h"
 #include "transport/readiness_poller.h"
@@ -103,7 +104,7 @@ class Connection final : public Session,
   void want_flush();                  // written at the end of this turn
   // Leaves rooms, user table and directory; the first call for an accepted connection writes its
   // "connection closed" line: who closed it (`by`: server, client or network), code and reason.
-  void unregister(std::string_view by, uint16_t code, std::string_view reason);
+  void unregister(metrics::ClosedBy by, uint16_t code, std::string_view reason);
   void abort();
   void maybe_destroy();
   void reschedule(SteadyTime now);

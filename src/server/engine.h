@@ -45,6 +45,12 @@ class Engine {
   HandshakeRate& handshake_rate() { return handshake_rate_; }
   std::atomic<int64_t>& live_connections() { return live_connections_; }  // every socket
 
+  // The config in force: 1 at start, one more for each reload installed; and reloads by outcome
+  // (written by the thread that reloads, read by /metrics).
+  std::atomic<uint64_t>& config_version() { return config_version_; }
+  std::atomic<uint64_t>& reloads_applied() { return reloads_applied_; }
+  std::atomic<uint64_t>& reloads_refused() { return reloads_refused_; }
+
   // Bytes queued for writing in the whole process, bounded by queued_bytes_cap: beyond it the
   // connection whose frame would exceed it is treated as a slow consumer. Loops publish their
   // share in steps (EventLoop::account_queued), so this lags each loop by at most a step.
@@ -63,6 +69,9 @@ class Engine {
   std::atomic<int64_t> handshaking_{0};
   std::atomic<int64_t> downloads_{0};
   std::atomic<int64_t> queued_bytes_{0};
+  std::atomic<uint64_t> config_version_{1};
+  std::atomic<uint64_t> reloads_applied_{0};
+  std::atomic<uint64_t> reloads_refused_{0};
   uint64_t queued_bytes_cap_;
 };
 

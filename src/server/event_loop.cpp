@@ -11,6 +11,15 @@
 #include "server/engine.h"
 
 namespace dispatch {
+namespace {
+
+std::vector<std::string> event_names(const CompiledConfig& config) {
+  std::vector<std::string> names;
+  for (const config::EventSpec& event : config.config().events) names.push_back(event.name);
+  return names;
+}
+
+}  // namespace
 
 EventLoop::EventLoop(Engine& engine, unsigned index, std::shared_ptr<const CompiledConfig> config)
     : engine_(engine),
@@ -24,6 +33,7 @@ EventLoop::EventLoop(Engine& engine, unsigned index, std::shared_ptr<const Compi
       tick_timer_(io_),
       mailbox_(std::make_shared<LoopMailbox>(io_)) {
   sessions_.set_server(config_->config().server);
+  sessions_.metrics().events.install(event_names(*config_));
 }
 
 EventLoop::~EventLoop() {
@@ -90,6 +100,7 @@ Session* EventLoop::pending_step_session(uint64_t ticket) const {
 void EventLoop::install_config(std::shared_ptr<const CompiledConfig> config) {
   config_ = std::move(config);
   sessions_.set_server(config_->config().server);
+  sessions_.metrics().events.install(event_names(*config_));
   event_message_counts_.assign(config_->event_count(), 0);
 }
 

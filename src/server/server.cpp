@@ -121,6 +121,7 @@ void reload(const ServeOptions& options, const StepRegistry& registry, Engine& e
     log::error("config error").field("error", config::format_error(error));
   }
   if (!checked.compiled) {
+    engine.reloads_refused().fetch_add(1);
     log::error("config reload refused: the running config stays");
     return;
   }
@@ -144,6 +145,7 @@ void reload(const ServeOptions& options, const StepRegistry& registry, Engine& e
         refused && refused->text == checked.text && now - refused->at <= kForceReloadWindow;
     if (!dropped_in_use.empty() && !forced) {
       refused = RefusedReload{checked.text, now};
+      engine.reloads_refused().fetch_add(1);
       log::warn(
           "config reload refused: it drops events clients are using (" + dropped_in_use +
           "); their messages would be answered unknown_event. To apply it anyway, send SIGHUP "
@@ -168,7 +170,9 @@ void reload(const ServeOptions& options, const StepRegistry& registry, Engine& e
     EventLoop& loop = engine.loop(i);
     loop.post([&loop, reloaded] { loop.install_config(reloaded); });
   }
-  log::info("config reloaded");
+  const uint64_t version = engine.config_version().fetch_add(1) + 1;
+  engine.reloads_applied().fetch_add(1);
+  log::info("config reloaded").field("config_version", version);
 }
 
 }  // namespace

@@ -59,6 +59,9 @@ void Session::send(const FrameRef& frame) {
   }
   queue_.push(frame);
   ++messages_out_;
+  metrics::LoopMetrics& counters = context_.metrics();
+  counters.messages_out.add();
+  counters.bytes_out.add(frame->size());
   context_.account_queued(static_cast<int64_t>(frame->size()));
   if (!flush_requested_) {
     flush_requested_ = true;
@@ -71,15 +74,19 @@ bool Session::apply_slow_consumer_policy(size_t adding) {
   switch (context_.server().slow_consumer) {
     case config::SlowConsumerPolicy::disconnect: {
       context_.account_queued(-static_cast<int64_t>(queue_.drop_all_but_partial_head()));
+      context_.metrics().slow_consumer_closes.add();
       close(ws::close_code::policy, "slow consumer");
       return false;
     }
     case config::SlowConsumerPolicy::drop_newest:
+      context_.metrics().queue_drops.add();
       return false;
     case config::SlowConsumerPolicy::drop_oldest: {
       const uint64_t limit = context_.server().send_queue_limit;
       const uint64_t keep = limit > adding ? limit - adding : 0;
+      const size_t frames_before = queue_.frame_count();
       context_.account_queued(-static_cast<int64_t>(queue_.drop_oldest_until(keep)));
+      context_.metrics().queue_drops.add(frames_before - queue_.frame_count());
       return true;
     }
   }

@@ -1,7 +1,7 @@
 // What the sessions of one event loop share: the node id, the loop's clock, the server settings
 // in force (replaced when a reload is installed), and the count of bytes queued on this loop,
 // published to the process-wide count in steps of 256 KiB so that no send touches a shared
-// atomic. One per loop, owned by it; single-threaded.
+// atomic, and the loop's counters for /metrics. One per loop, owned by it; single-threaded.
 #pragma once
 
 #include <atomic>
@@ -11,6 +11,7 @@
 
 #include "clock/clock.h"
 #include "config/config.h"
+#include "metrics/loop_metrics.h"
 
 namespace dispatch {
 
@@ -26,6 +27,9 @@ class SessionContext {
         clock_(clock) {}
 
   const std::string& node_id() const { return node_id_; }
+  // The loop's counters for /metrics (written only on the loop's thread).
+  metrics::LoopMetrics& metrics() { return metrics_; }
+  const metrics::LoopMetrics& metrics() const { return metrics_; }
   const Clock& clock() const { return clock_; }
   Clock& clock() { return clock_; }
 
@@ -59,6 +63,7 @@ class SessionContext {
   Clock clock_;
   const config::ServerConfig* server_ = nullptr;
   int64_t queued_unpublished_ = 0;
+  metrics::LoopMetrics metrics_;
 };
 
 }  // namespace dispatch

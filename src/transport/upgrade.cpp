@@ -226,6 +226,10 @@ UpgradeDecision decide_upgrade(std::string_view request_bytes, const CompiledCon
       request.method() == http::verb::get || request.method() == http::verb::head;
   if (path != server.path && get_or_head) {
     UpgradeDecision decision;
+    if (path == "/metrics") {
+      decision.metrics = true;
+      return decision;
+    }
     if (path == "/healthz" || path == "/readyz") {
       decision.http_response = plain_http_response(200, "application/json", "{\"status\":\"ok\"}");
     } else if (!server.static_dir.empty()) {

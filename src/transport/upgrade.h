@@ -38,6 +38,8 @@ struct UpgradeDecision {
   std::string upgrade_response_for_refusal;
   // A plain HTTP answer that is not a refusal (/healthz): sent, then the socket closes.
   std::string http_response;
+  // GET /metrics: the caller answers with the Prometheus exposition (it knows the engine).
+  bool metrics = false;
   // A file of server.static_dir (or the 400/404 in its head): streamed, then the socket closes.
   std::optional<StaticFile> static_file;
 };

@@ -1,0 +1,182 @@
+#include "server/metrics_exposition.h"
+
+#include <prometheus/text_serializer.h>
+
+#include <array>
+#include <map>
+#include <sstream>
+
+#include "metrics/loop_metrics.h"
+#include "server/engine.h"
+#include "server/event_loop.h"
+
+namespace dispatch {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+using Labels = std::vector<ClientMetric::Label>;
+
+MetricFamily family(std::string name, std::string help, MetricType type) {
+  MetricFamily result;
+  result.name = std::move(name);
+  result.help = std::move(help);
+  result.type = type;
+  return result;
+}
+
+void add_value(MetricFamily& into, double value, Labels labels = {}) {
+  ClientMetric metric;
+  metric.label = std::move(labels);
+  if (into.type == MetricType::Counter) {
+    metric.counter.value = value;
+  } else {
+    metric.gauge.value = value;
+  }
+  into.metric.push_back(std::move(metric));
+}
+
+MetricFamily single(std::string name, std::string help, MetricType type, double value) {
+  MetricFamily result = family(std::move(name), std::move(help), type);
+  add_value(result, value);
+  return result;
+}
+
+// Sums one counter of every loop.
+template <typename Read>
+double sum(Engine& engine, Read read) {
+  uint64_t total = 0;
+  for (unsigned i = 0; i < engine.loop_count(); ++i) {
+    total += read(engine.loop(i).sessions().metrics());
+  }
+  return static_cast<double>(total);
+}
+
+}  // namespace
+
+std::vector<MetricFamily> EngineMetrics::Collect() const {
+  Engine& engine = engine_;
+  using M = metrics::LoopMetrics;
+  std::vector<MetricFamily> families;
+
+  families.push_back(single("dispatch_build_info", "Dispatch's version (the value is always 1)",
+                            MetricType::Gauge, 1));
+  families.back().metric.back().label = {{"version", DISPATCH_VERSION}};
+  families.push_back(single(
+      "dispatch_config_version", "The config in force: 1 at start, +1 for each reload applied",
+      MetricType::Gauge, static_cast<double>(engine.config_version().load())));
+  MetricFamily reloads = family("dispatch_config_reloads_total",
+                                "Config reloads (SIGHUP) by result", MetricType::Counter);
+  add_value(reloads, static_cast<double>(engine.reloads_applied().load()), {{"result", "applied"}});
+  add_value(reloads, static_cast<double>(engine.reloads_refused().load()), {{"result", "refused"}});
+  families.push_back(std::move(reloads));
+
+  families.push_back(single("dispatch_connections", "Open WebSocket connections", MetricType::Gauge,
+                            static_cast<double>(engine.open_connections().load())));
+  families.push_back(single("dispatch_handshakes_in_progress",
+                            "Sockets whose upgrade request has not arrived yet", MetricType::Gauge,
+                            static_cast<double>(engine.handshaking().load())));
+  families.push_back(single("dispatch_connections_opened_total", "WebSocket connections opened",
+                            MetricType::Counter,
+                            sum(engine, [](const M& m) { return m.connections_opened.read(); })));
+
+  MetricFamily closed = family("dispatch_connections_closed_total",
+                               "WebSocket connections closed, by who closed them (server, client, "
+                               "network) and close code (a client's unknown code: other)",
+                               MetricType::Counter);
+  for (size_t by = 0; by < metrics::kClosedByCount; ++by) {
+    for (size_t slot = 0; slot < metrics::kCloseCodeSlots; ++slot) {
+      const double count =
+          sum(engine, [&](const M& m) { return m.connections_closed[by][slot].read(); });
+      if (count == 0) continue;
+      add_value(closed, count,
+                {{"by", std::string(metrics::closed_by_name(static_cast<metrics::ClosedBy>(by)))},
+                 {"code", metrics::close_code_label(slot)}});
+    }
+  }
+  families.push_back(std::move(closed));
+
+  std::map<std::string, uint64_t> refusals;
+  for (unsigned i = 0; i < engine.loop_count(); ++i) {
+    engine.loop(i).sessions().metrics().for_each_refusal(
+        [&](const std::string& code, uint64_t count) { refusals[code] += count; });
+  }
+  MetricFamily refused =
+      family("dispatch_connections_refused_total", "WebSocket handshakes refused, by refusal code",
+             MetricType::Counter);
+  for (const auto& [code, count] : refusals) {
+    add_value(refused, static_cast<double>(count), {{"code", code}});
+  }
+  families.push_back(std::move(refused));
+
+  families.push_back(single("dispatch_messages_in_total", "Messages received from clients",
+                            MetricType::Counter,
+                            sum(engine, [](const M& m) { return m.messages_in.read(); })));
+  families.push_back(single("dispatch_bytes_in_total", "Bytes of messages received",
+                            MetricType::Counter,
+                            sum(engine, [](const M& m) { return m.bytes_in.read(); })));
+  families.push_back(
+      single("dispatch_messages_out_total",
+             "Frames queued for clients: replies, acks, errors and deliveries (one per recipient)",
+             MetricType::Counter, sum(engine, [](const M& m) { return m.messages_out.read(); })));
+  families.push_back(single("dispatch_bytes_out_total", "Bytes of frames queued for clients",
+                            MetricType::Counter,
+                            sum(engine, [](const M& m) { return m.bytes_out.read(); })));
+
+  MetricFamily early = family("dispatch_messages_refused_total",
+                              "Messages answered with an error before reaching an event, by "
+                              "error code",
+                              MetricType::Counter);
+  for (ErrorCode code : {ErrorCode::bad_json, ErrorCode::bad_message, ErrorCode::unknown_event}) {
+    const auto index = static_cast<size_t>(code);
+    add_value(early, sum(engine, [&](const M& m) { return m.messages_refused[index].read(); }),
+              {{"code", std::string(wire_name(code))}});
+  }
+  families.push_back(std::move(early));
+
+  // Per event and outcome: every declared event's ok series, and each error seen.
+  std::map<std::string, std::array<uint64_t, 1 + metrics::kErrorCodeCount>> per_event;
+  for (unsigned i = 0; i < engine.loop_count(); ++i) {
+    engine.loop(i).sessions().metrics().events.for_each(
+        [&](const std::string& name, const metrics::EventOutcomes::Row& row) {
+          auto& totals = per_event[name];
+          for (size_t k = 0; k < row.size(); ++k) totals[k] += row[k].read();
+        });
+  }
+  MetricFamily events = family("dispatch_event_messages_total",
+                               "Messages of each declared event by outcome: ok, or the error code "
+                               "they were answered with",
+                               MetricType::Counter);
+  for (const auto& [name, totals] : per_event) {
+    add_value(events, static_cast<double>(totals[0]), {{"event", name}, {"outcome", "ok"}});
+    for (size_t k = 1; k < totals.size(); ++k) {
+      if (totals[k] == 0) continue;
+      add_value(
+          events, static_cast<double>(totals[k]),
+          {{"event", name}, {"outcome", std::string(wire_name(static_cast<ErrorCode>(k - 1)))}});
+    }
+  }
+  families.push_back(std::move(events));
+
+  families.push_back(single("dispatch_send_queue_bytes",
+                            "Bytes queued for clients and not yet written, in the process",
+                            MetricType::Gauge, static_cast<double>(engine.queued_bytes().load())));
+  families.push_back(single("dispatch_send_queue_dropped_frames_total",
+                            "Frames dropped by server.slow_consumer drop_newest or drop_oldest",
+                            MetricType::Counter,
+                            sum(engine, [](const M& m) { return m.queue_drops.read(); })));
+  families.push_back(single(
+      "dispatch_slow_consumer_closes_total",
+      "Connections closed because they did not read (server.slow_consumer: disconnect)",
+      MetricType::Counter, sum(engine, [](const M& m) { return m.slow_consumer_closes.read(); })));
+  return families;
+}
+
+std::string metrics_text(Engine& engine) {
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, EngineMetrics(engine).Collect());
+  return out.str();
+}
+
+}  // namespace dispatch
