@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "dispatch/error_code.h"
+#include "metrics/duration_histogram.h"
 #include "metrics/loop_counter.h"
 
 namespace dispatch::metrics {
@@ -76,6 +77,10 @@ struct LoopMetrics {
   // unknown_event).
   std::array<LoopCounter, kErrorCodeCount> messages_refused;
   EventOutcomes events;
+  // The time the loop spends on a message, parse to last step (a pending step's wait is not
+  // included), sampled one message in SampledTimer::kSampleEvery.
+  DurationHistogram message_duration;
+  uint32_t message_sample_countdown = SampledTimer::kSampleEvery;  // the loop's thread only
 
   void count_closed(ClosedBy by, uint16_t code) {
     connections_closed[static_cast<size_t>(by)][close_code_slot(code)].add();

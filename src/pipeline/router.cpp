@@ -77,8 +77,9 @@ const Pipeline* reparse(SessionLoop& loop, PendingMessage& pending, IncomingMess
 // Parses and runs one message with the loop's current config.
 void process(SessionLoop& loop, Session& session, const char* data, size_t length,
              bool data_is_pending_raw) {
-  IncomingMessage message;
   metrics::LoopMetrics& counters = session.context().metrics();
+  const metrics::SampledTimer timer(counters.message_sample_countdown, counters.message_duration);
+  IncomingMessage message;
   if (auto failure = parse_incoming(loop.json_parser(), data, length, message)) {
     counters.messages_refused[static_cast<size_t>(failure->code)].add();
     answer_early(session, message, failure->code, failure->message);

@@ -146,6 +146,24 @@ class Metrics(DispatchTestCase):
         self.assertEqual(samples['dispatch_event_messages_total{event="echo",outcome="ok"}'], 2)
         self.assertEqual(samples['dispatch_event_messages_total{event="added",outcome="ok"}'], 1)
 
+    def test_message_durations_are_sampled_into_a_histogram(self):
+        server = self.start_server(free_config(EVENTS, server={"threads": 1},
+                                               permissions=["moderator"]))
+
+        async def go():
+            ws = await open_client(server, "dave")
+            for ref in range(130):
+                await request(ws, {"event": "echo", "id": ref})
+            await ws.close()
+
+        self.arun(go())
+        _, samples = self.scrape(server)
+        # One message in 64 is timed: 130 messages give two samples.
+        self.assertEqual(samples["dispatch_message_duration_seconds_count"], 2)
+        self.assertEqual(samples['dispatch_message_duration_seconds_bucket{le="+Inf"}'], 2)
+        self.assertGreater(samples["dispatch_message_duration_seconds_sum"], 0)
+        self.assertLess(samples["dispatch_message_duration_seconds_sum"], 2)
+
     def wait_until(self, attempt, timeout: float = 5.0):
         deadline = time.monotonic() + timeout
         while True:
