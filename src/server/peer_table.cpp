@@ -34,8 +34,11 @@ size_t PeerAddressHash::operator()(const PeerAddress& address) const {
 
 PeerEntry* PeerTable::try_begin_handshake(const PeerAddress& address, uint32_t limit) {
   std::lock_guard lock(mutex_);
-  PeerEntry& entry = entries_[address];
-  entry.address = address;
+  // The address is written once, when the entry is made: holders on other threads read it
+  // without the lock (Connection reads its handshake entry's address).
+  auto [found, made] = entries_.try_emplace(address);
+  PeerEntry& entry = found->second;
+  if (made) entry.address = address;
   if (limit > 0 && entry.handshakes >= limit) {
     erase_if_unused(&entry);
     return nullptr;
@@ -65,8 +68,11 @@ void PeerTable::end_download(PeerEntry* entry) {
 
 PeerEntry* PeerTable::try_begin_connection(const PeerAddress& address, uint32_t limit) {
   std::lock_guard lock(mutex_);
-  PeerEntry& entry = entries_[address];
-  entry.address = address;
+  // The address is written once, when the entry is made: holders on other threads read it
+  // without the lock (Connection reads its handshake entry's address).
+  auto [found, made] = entries_.try_emplace(address);
+  PeerEntry& entry = found->second;
+  if (made) entry.address = address;
   if (entry.connections >= limit) {
     erase_if_unused(&entry);
     return nullptr;

@@ -35,7 +35,7 @@ struct PeerAddressHash {
 };
 
 struct PeerEntry {
-  PeerAddress address;       // its key in the table
+  PeerAddress address;       // its key in the table; set once when the entry is made
   uint32_t handshakes = 0;   // sockets of this IP whose request head has not arrived yet
   uint32_t downloads = 0;    // static files being sent to this IP
   uint32_t connections = 0;  // open WebSocket connections (counted only under a limit)

@@ -380,7 +380,10 @@ class DispatchServer:
         if rc is None or self._signalled:
             return None
         how = f"killed by signal {-rc} ({signal.Signals(-rc).name})" if rc < 0 else f"exited with {rc}"
-        tail = "\n".join(l for _, l in self.lines()[-30:])
+        lines = [l for _, l in self.lines()]
+        # A sanitizer's report is what explains the exit: show it from its first line.
+        start = next((i for i, l in enumerate(lines) if "Sanitizer" in l), max(0, len(lines) - 30))
+        tail = "\n".join(lines[start:start + 150])
         return f"dispatch (pid {self.pid}) {how} unexpectedly; output tail:\n{tail}"
 
     def send_signal(self, sig) -> None:
