@@ -149,9 +149,14 @@ class ScenarioRun {
     }
   }
 
-  std::string mint_token(const ClientSpec& spec) {
-    const auto& jwt = loop().config().config().auth.jwt;
-    json::object claims = spec.claims;
+  // A session token (the config's auth.jwt), or an event token (auth.event_jwt, which defaults to
+  // the session settings) with `defaults` for the claims the spec leaves out.
+  std::string mint_token(const ClientSpec& spec, bool event_token = false,
+                         const json::object& defaults = {}) {
+    const auto& auth = loop().config().config().auth;
+    const auto& jwt = event_token && auth.event_jwt ? *auth.event_jwt : auth.jwt;
+    json::object claims = defaults;
+    for (const auto& [name, value] : spec.claims) claims[name] = value;
     const int64_t now = clock().unix_seconds();
     for (const auto& [name, offset] : spec.relative_times) {
       claims[name] = now + std::chrono::duration_cast<std::chrono::seconds>(offset).count();
@@ -299,7 +304,21 @@ class ScenarioRun {
                           session.close_code().value_or(0), session.close_reason()),
               frames_of(client, nullptr, nullptr)};
         }
-        if (!session.receive(step.text)) {
+        std::string text = step.text;
+        if (step.event_token) {
+          // Defaults: the sending user and the message's event, as `secure` checks them.
+          json::object defaults;
+          defaults["sub"] = session.user_id();
+          if (const json::value* event = step.message.if_contains("event")) {
+            defaults["evt"] = *event;
+          }
+          json::object message = step.message;
+          json::value& payload = message["payload"];
+          if (!payload.is_object()) payload = json::object();
+          payload.get_object()["token"] = mint_token(*step.event_token, true, defaults);
+          text = json::serialize(message);
+        }
+        if (!session.receive(text)) {
           return Failure{
               step.mark,
               fmt::format("{}: 64 messages already wait behind a pending step", client.name), ""};
@@ -326,10 +345,14 @@ class ScenarioRun {
                                      client.name, step.close_code),
                          frames_of(client, nullptr, nullptr)};
         }
-        if (*code != step.close_code) {
+        if (*code != step.close_code ||
+            (step.close_reason && *step.close_reason != session.close_reason())) {
+          const std::string expected =
+              step.close_reason ? fmt::format("{} \"{}\"", step.close_code, *step.close_reason)
+                                : std::to_string(step.close_code);
           return Failure{step.mark,
                          fmt::format("{}: expected close {}, closed with {} \"{}\"", client.name,
-                                     step.close_code, *code, session.close_reason()),
+                                     expected, *code, session.close_reason()),
                          frames_of(client, nullptr, nullptr)};
         }
         client.close_expected = true;

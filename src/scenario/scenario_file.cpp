@@ -1,6 +1,7 @@
 #include "scenario/scenario_file.h"
 
 #include <yaml-cpp/yaml.h>
+#include <algorithm>
 #include <boost/json/serialize.hpp>
 
 #include <cerrno>
@@ -241,9 +242,28 @@ class ScenarioReader {
       return std::nullopt;
     }
     auto actions = reader_.entries(value, "client `" + key + "`'s step");
+    // `with_event_token` goes beside `send`: the claims of the event token put in payload.token.
+    const auto token_entry = std::find_if(actions.begin(), actions.end(), [](const auto& entry) {
+      return entry.first == "with_event_token";
+    });
+    if (token_entry != actions.end()) {
+      step.event_token = read_client(reader_, "event token", token_entry->second,
+                                     reader_.mark(token_entry->second));
+      actions.erase(token_entry);
+      if (actions.size() != 1 || actions.front().first != "send" ||
+          !actions.front().second.IsMap()) {
+        reader_.error(value,
+                      "`with_event_token` goes with a `send` of a message object: "
+                      "{send: {event: delete, payload: {id: m1}}, with_event_token: "
+                      "{msg: m1, jti: t1, exp: 1m}}");
+        return std::nullopt;
+      }
+    }
     if (actions.size() != 1) {
       if (!actions.empty() || value.IsMap()) {
-        reader_.error(value, "a client step has one of send, expect, expect_nothing, expect_close");
+        reader_.error(value,
+                      "a client step has one of send (and with_event_token), expect, "
+                      "expect_nothing, expect_close");
       }
       return std::nullopt;
     }
@@ -253,7 +273,18 @@ class ScenarioReader {
       if (argument.IsScalar()) {
         step.text = argument.Scalar();  // sent as written, e.g. `send: "not json"`
       } else {
-        step.text = json::serialize(yaml_to_json(reader_, argument));
+        json::value message = yaml_to_json(reader_, argument);
+        step.text = json::serialize(message);
+        if (step.event_token && message.is_object()) {
+          step.message = message.get_object();
+          const json::value* payload = step.message.if_contains("payload");
+          if (payload && !payload->is_object()) {
+            reader_.error(argument,
+                          "`with_event_token` puts the token in payload.token: the "
+                          "payload must be an object");
+            return std::nullopt;
+          }
+        }
       }
     } else if (action == "expect") {
       step.kind = Step::Kind::expect;
@@ -271,18 +302,53 @@ class ScenarioReader {
       }
     } else if (action == "expect_close") {
       step.kind = Step::Kind::expect_close;
-      const json::value code = argument.IsScalar() ? scalar_to_json(argument) : json::value();
-      if (!code.is_int64() || code.get_int64() < 1000 || code.get_int64() > 4999) {
-        reader_.error(argument, "`expect_close` takes a close code, e.g. 4001");
-        return std::nullopt;
-      }
-      step.close_code = static_cast<uint16_t>(code.get_int64());
+      if (!read_expected_close(step, argument)) return std::nullopt;
     } else {
       reader_.error(argument, "unknown client step `" + action +
                                   "` (one of send, expect, expect_nothing, expect_close)");
       return std::nullopt;
     }
     return step;
+  }
+
+  // `expect_close: 4003`, or `expect_close: {code: 4003, reason: "spamming"}` to check the
+  // reason too (exactly).
+  bool read_expected_close(Step& step, const YAML::Node& argument) {
+    static constexpr const char* kForms =
+        "`expect_close` takes a close code, e.g. 4001, or {code: 4003, reason: \"spamming\"}";
+    // yaml-cpp's Node assigns through to the node it refers to: rebind with reset(), never `=`.
+    YAML::Node code_node;
+    code_node.reset(argument);
+    if (argument.IsMap()) {
+      bool has_code = false;
+      for (auto& [key, value] : reader_.entries(argument, "`expect_close`")) {
+        if (key == "code") {
+          code_node.reset(value);
+          has_code = true;
+        } else if (key == "reason") {
+          if (!value.IsScalar()) {
+            reader_.error(value, "`expect_close`'s `reason` is the close reason as text");
+            return false;
+          }
+          step.close_reason = value.Scalar();
+        } else {
+          reader_.error(value, "`expect_close` has `code` and `reason`, not `" + key + "`");
+          return false;
+        }
+      }
+      if (!has_code) {
+        reader_.error(argument,
+                      "`expect_close` needs its `code`, e.g. {code: 4003, reason: \"spamming\"}");
+        return false;
+      }
+    }
+    const json::value code = code_node.IsScalar() ? scalar_to_json(code_node) : json::value();
+    if (!code.is_int64() || code.get_int64() < 1000 || code.get_int64() > 4999) {
+      reader_.error(code_node, kForms);
+      return false;
+    }
+    step.close_code = static_cast<uint16_t>(code.get_int64());
+    return true;
   }
 
   std::optional<Step> read_connect(Step& step, const YAML::Node& value) {

@@ -40,10 +40,15 @@ struct Step {
   enum class Kind { send, expect, expect_nothing, expect_close, advance, connect };
   Kind kind = Kind::send;
   SourceMark mark;
-  std::string client;                         // send, expect*, connect
-  std::string text;                           // send: the message as the client sends it
+  std::string client;  // send, expect*, connect
+  std::string text;    // send: the message as the client sends it
+  // send with `with_event_token`: the message as an object, whose payload.token the runner sets
+  // to an event token with these claims (minted when the step runs, on the virtual clock).
+  boost::json::object message;
+  std::optional<ClientSpec> event_token;
   boost::json::value expected;                // expect: the subset the next frame must match
   uint16_t close_code = 0;                    // expect_close
+  std::optional<std::string> close_reason;    // expect_close: {code, reason}; unset: any reason
   std::chrono::milliseconds by{};             // advance
   ClientSpec connecting;                      // connect
   std::optional<std::string> expect_refusal;  // connect: the refusal code expected

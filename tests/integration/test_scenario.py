@@ -246,6 +246,93 @@ class ScenarioCommand(unittest.TestCase):
         self.assertIn('alice: its connection was closed (4401 "token expired") and no step '
                       'expected it', proc.stdout)
 
+    def test_expect_close_checks_the_reason_when_given(self):
+        proc = self.run_test(self.scenario("reason", """\
+            - advance: 2m
+            - alice: {expect_close: {code: 4401, reason: "token expired"}}
+            """, clients="alice: {sub: alice, exp: 1m}"))
+        self.assertEqual(proc.returncode, 0, proc.stdout)
+
+        proc = self.run_test(self.scenario("wrong reason", """\
+            - advance: 2m
+            - alice: {expect_close: {code: 4401, reason: "kicked"}}
+            """, clients="alice: {sub: alice, exp: 1m}"))
+        self.assertEqual(proc.returncode, 1, proc.stdout)
+        self.assertIn('alice: expected close 4401 "kicked", closed with 4401 "token expired"',
+                      proc.stdout)
+
+        path = self.scenario("bad forms", """\
+            - alice: {expect_close: {code: 4401, why: x}}
+            - alice: {expect_close: {reason: x}}
+            - alice: {expect_close: {code: 99, reason: x}}
+            - alice: {expect_close: {code: 4401, reason: [x]}}
+            """)
+        proc = self.run_test(path)
+        self.assertEqual(proc.returncode, 2, proc.stdout + proc.stderr)
+        self.assertIn("s.yaml:6:49: `expect_close` has `code` and `reason`, not `why`", proc.stdout)
+        self.assertIn("s.yaml:7:31: `expect_close` needs its `code`", proc.stdout)
+        self.assertIn("s.yaml:8:38: `expect_close` takes a close code", proc.stdout)
+        self.assertIn("s.yaml:9:52: `expect_close`'s `reason` is the close reason as text",
+                      proc.stdout)
+
+    def test_event_tokens_are_minted_for_a_secure_event(self):
+        self.write("secure.yaml", """\
+            auth:
+              jwt:
+                secret: "scenario-test-secret-0123456789abcdef"
+              event_jwt:
+                secret: "scenario-event-secret-0123456789abcdef"
+            events:
+              delete:
+                modifiers:
+                  - {name: secure, params: ["msg={.payload.id}", once]}
+                actions:
+                  - {name: _reply, params: [deleted, '{"id": "{.payload.id}"}']}
+            """)
+        path = self.write("s.yaml", """\
+            config: secure.yaml
+            scenarios:
+              - name: single-use tokens naming the message
+                clients: {alice: {sub: alice}}
+                steps:
+                  - alice: {send: {event: delete, payload: {id: m1}, id: 1}, with_event_token: {msg: m1, jti: t1, exp: 1m}}
+                  - alice: {expect: {event: deleted, payload: {id: m1}}}
+                  - alice: {expect: {event: ack, payload: {ref: 1}}}
+                  - alice: {send: {event: delete, payload: {id: m1}, id: 2}, with_event_token: {msg: m1, jti: t1, exp: 1m}}
+                  - alice: {expect: {event: error, payload: {code: invalid_token, ref: 2, message: "the event token was already used (its `jti` is spent)"}}}
+                  - alice: {send: {event: delete, payload: {id: m1}, id: 3}, with_event_token: {msg: m2, jti: t3, exp: 1m}}
+                  - alice: {expect: {event: error, payload: {code: invalid_token, ref: 3}}}
+                  - alice: {send: {event: delete, payload: {id: m1}, id: 4}, with_event_token: {msg: m1, jti: t4, exp: -1h}}
+                  - alice: {expect: {event: error, payload: {code: invalid_token, ref: 4}}}
+                  - alice: {send: {event: delete, payload: {id: m1}, id: 5}, with_event_token: {sub: bob, msg: m1, jti: t5, exp: 1m}}
+                  - alice: {expect: {event: error, payload: {code: invalid_token, ref: 5}}}
+                  - alice: {send: {event: delete, id: 6}, with_event_token: {evt: other, msg: m1, jti: t6, exp: 1m}}
+                  - alice: {expect: {event: error, payload: {code: invalid_token, ref: 6}}}
+            """)
+        proc = self.run_test(path)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+
+        bad = self.write("bad.yaml", """\
+            config: secure.yaml
+            scenarios:
+              - name: bad forms
+                clients: {alice: {sub: alice}}
+                steps:
+                  - alice: {expect: {event: x}, with_event_token: {msg: m1}}
+                  - alice: {send: "raw text", with_event_token: {msg: m1}}
+                  - alice: {send: {event: delete, payload: 7}, with_event_token: {msg: m1}}
+                  - alice: {send: {event: delete}, with_event_token: {exp: soon}}
+            """)
+        proc = self.run_test(bad)
+        self.assertEqual(proc.returncode, 2, proc.stdout + proc.stderr)
+        self.assertIn("bad.yaml:6:16: `with_event_token` goes with a `send` of a message object",
+                      proc.stdout)
+        self.assertIn("bad.yaml:7:16: `with_event_token` goes with a `send` of a message object",
+                      proc.stdout)
+        self.assertIn("bad.yaml:8:23: `with_event_token` puts the token in payload.token: the "
+                      "payload must be an object", proc.stdout)
+        self.assertIn("bad.yaml:9:64: `exp` is unix seconds or a duration", proc.stdout)
+
     # ------------------------------------------------------------------ JUnit
 
     def test_junit_xml_is_well_formed(self):
