@@ -251,6 +251,23 @@ class WebhookOverflow(DispatchTestCase):
         self.assertLess(len(lost_lines), 10, "lost deliveries must be logged per interval")
         self.assertEqual(sum(l["dropped"] for l in lost_lines), line["dropped_total"])
 
+    def test_the_server_stops_cleanly_with_a_delivery_in_flight(self):
+        receiver = Receiver()
+        self.addCleanup(receiver.close)
+        server = self.start_server(config_for(receiver, {
+            "hang": ("/hang", ", timeout: 30s, retries: 3")}))
+        self.send_to(server, "to_hang")
+        receiver.wait_for(lambda rs: len(rs) == 1)
+        self.assertEqual(server.stop(), 0)
+
+    def send_to(self, server, event):
+        async def go():
+            ws = await open_client(server, "carol")
+            frames = await request(ws, {"event": event, "id": 1, "payload": {"text": "t", "n": 1}})
+            await ws.close()
+            return frames
+        self.assertEqual(self.arun(go())[-1]["event"], "ack")
+
 
 if __name__ == "__main__":
     unittest.main()
