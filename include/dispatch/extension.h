@@ -188,7 +188,7 @@ class StepRegistry {
 };
 
 // Adds `_log`, `_join`, `_leave`, `_notify_origin`, `_reply`, `_notify_room`, `_notify_user`,
-// `_broadcast`, `_disconnect`, `rate_limit`, `secure`, `require_permission`, `member_of` and
+// `_broadcast`, `_disconnect`, `_webhook`, `rate_limit`, `secure`, `require_permission`, `member_of` and
 // `match`.
 void register_builtin_steps(StepRegistry& registry);
 

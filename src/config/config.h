@@ -189,13 +189,38 @@ struct RoomPolicy {
   bool operator==(const RoomPolicy&) const = default;
 };
 
+// Where a webhook target is POSTed to (config/webhook_url.h parses it).
+struct WebhookUrl {
+  std::string host;  // a name or an IP address (IPv6 without brackets)
+  uint16_t port = 80;
+  std::string path = "/";  // with the query, as written
+
+  bool operator==(const WebhookUrl&) const = default;
+};
+
+// A webhook target (`webhooks.<name>`): where `_webhook` POSTs, how long one attempt may take, how
+// often a failed one is tried again and how many deliveries may wait for it.
+struct WebhookTarget {
+  std::string name;  // the key under `webhooks:`, as `_webhook` names it
+  SourceMark mark;   // the name's key
+  std::string url;   // as written; `address` is what it means (empty when not set)
+  WebhookUrl address;
+  std::string secret;  // "" = no X-Dispatch-Signature; never log or echo it
+  Duration timeout = 2s;
+  uint32_t retries = 3;
+  uint32_t queue = 1000;  // deliveries waiting for a connection; beyond it: dropped and counted
+
+  bool operator==(const WebhookTarget&) const = default;
+};
+
 struct Config {
   std::string file;  // the file it was loaded from (as given)
   ServerConfig server;
   AuthConfig auth;
   std::vector<std::string> permissions;
-  std::vector<RoomPolicy> rooms;  // in file order: the first match wins
-  std::vector<EventSpec> events;  // in file order
+  std::vector<RoomPolicy> rooms;        // in file order: the first match wins
+  std::vector<EventSpec> events;        // in file order
+  std::vector<WebhookTarget> webhooks;  // in file order
   LogLevel log_level = LogLevel::info;
 
   bool operator==(const Config&) const = default;

@@ -22,6 +22,7 @@ struct ApplyTarget {
   Config& config;
   EventSpec* event = nullptr;
   RoomPolicy* room = nullptr;
+  WebhookTarget* webhook = nullptr;  // under `webhooks.<name>`
 };
 
 struct KeyBinding {

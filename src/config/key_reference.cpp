@@ -710,7 +710,76 @@ The HTTP server API (`POST /api/publish`, `GET /api/rooms/{id}`) is not implemen
 )md";
 
 constexpr std::string_view kWebhooksIntro = R"md(
-Named webhook targets for the `_webhook` action are not implemented yet.
+Named targets for the `_webhook` action. A step names its target (written out, never a
+template), so a URL never comes from a message. `_webhook` queues the POST and is done at once:
+a slow or dead backend never delays the client's `ack` (best effort).
+)md";
+
+constexpr std::string_view kWebhooksAfter = R"md(```yaml
+webhooks:
+  backend:
+    url: "http://127.0.0.1:9000/dispatch"
+    secret: ${DISPATCH_WEBHOOK_SECRET:-}
+    timeout: 2s
+    retries: 3
+events:
+  order_paid:
+    actions:
+      - name: _webhook
+        params: [backend, '{"user": "{$user.id}", "order": {.payload.order}}']
+```
+
+What the backend receives: `POST <path> HTTP/1.1` with the filled body and
+
+| header | value |
+|---|---|
+| `Content-Type` | `application/json` |
+| `X-Dispatch-Event` | the event whose step sent it (`order_paid`) |
+| `X-Dispatch-Delivery` | 32 hex digits, unique per delivery and the same on each of its retries: drop a duplicate by it |
+| `X-Dispatch-Signature` | with a `secret`: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, t the time it was queued |
+
+A 2xx answer is success. A 5xx, a timeout (`timeout` covers connecting, sending and the answer)
+or a refused connection is tried again, up to `retries` more times, after 200 ms, 400 ms, 800 ms
+... (doubling, at most 10 s, each with up to half of it random so that failures do not retry in
+lockstep). A 4xx (or 3xx: redirects are not followed) is final. Each target keeps up to 4
+keep-alive connections for the whole process and a queue of `queue` deliveries waiting for them;
+a delivery that finds the queue full is dropped. Dropped and failed deliveries are counted per
+target and logged as `webhook deliveries lost` (a `warn` line with the counts since the last
+line, the last reason and the totals) at most once every 5 seconds per target, never once per
+message. Only `http://` for now: a backend behind TLS needs a local relay. Host names are
+resolved asynchronously when a connection opens.
+
+Checking the signature: recompute the HMAC over the raw body bytes as received (before any JSON
+parsing), compare in constant time, and refuse an old `t` (a replay). In Python:
+
+```python
+import hashlib, hmac, time
+
+def verify_dispatch_signature(secret: str, body: bytes, header: str, tolerance: int = 300) -> bool:
+    fields = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
+    t, v1 = fields.get("t", ""), fields.get("v1", "")
+    if not t.isdigit() or abs(time.time() - int(t)) > tolerance:
+        return False
+    expected = hmac.new(secret.encode(), t.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, v1)
+```
+
+In Node.js (with the raw body, e.g. `express.raw({type: "application/json"})`):
+
+```js
+const crypto = require("crypto");
+
+function verifyDispatchSignature(secret, rawBody, header, toleranceSeconds = 300) {
+  const fields = Object.fromEntries(header.split(",").map((part) => part.split("=", 2)));
+  const t = Number(fields.t);
+  if (!Number.isInteger(t) || Math.abs(Date.now() / 1000 - t) > toleranceSeconds) return false;
+  const expected = crypto.createHmac("sha256", secret).update(`${t}.`).update(rawBody).digest();
+  const given = Buffer.from(fields.v1 || "", "hex");
+  return given.length === expected.length && crypto.timingSafeEqual(given, expected);
+}
+```
+
+Both are run by tests/integration/test_webhooks.py against real deliveries.
 )md";
 
 constexpr std::string_view kHooksIntro = R"md(
@@ -774,7 +843,7 @@ constexpr Group kGroups[] = {
     {"events", "events and steps", kEventsIntro, kEventsAfter},
     {"cluster", "cluster", kClusterIntro, ""},
     {"api", "api", kApiIntro, ""},
-    {"webhooks", "webhooks", kWebhooksIntro, ""},
+    {"webhooks", "webhooks", kWebhooksIntro, kWebhooksAfter},
     {"hooks", "hooks", kHooksIntro, ""},
     {"log", "log", "", kLogAfter},
 };
@@ -815,7 +884,9 @@ constexpr StepDoc kStepDocs[] = {
      "reason (cut to 123 bytes); the close handshake is bounded (2 s) like any server close. Guard "
      "it, e.g. with `require_permission`"},
     {"_webhook", StepKind::action, "target name *(name)*, body *(JSON)*",
-     "POSTs the body to a target declared under `webhooks`"},
+     "queues a POST of the body (a JSON document) to the target declared under `webhooks` with "
+     "that name (written out, not a template) and is done at once; delivery, retries and what "
+     "is lost are the target's (see [webhooks](#webhooks))"},
     {"rate_limit", StepKind::modifier, "",
      "passes at most N messages per window per key: a sliding-window counter (current and previous "
      "window, weighted), not a fixed window. The rate is written out (`\"10/m\"`, `\"5/s\"`, "

@@ -11,6 +11,7 @@
 #include "config/raw_node_reader.h"
 #include "config/steps_reader.h"
 #include "config/suggestion.h"
+#include "config/webhook_url.h"
 
 namespace dispatch::config {
 
@@ -298,6 +299,47 @@ std::optional<std::string> absolute_path(const std::string& value) {
   return "must start with `/`";
 }
 
+std::optional<std::string> at_most_10(const uint32_t& value) {
+  if (value <= 10) return std::nullopt;
+  return "must be at most 10 (each retry waits longer than the last)";
+}
+
+std::optional<std::string> from_1_to_1_000_000(const uint32_t& value) {
+  if (value >= 1 && value <= 1000000) return std::nullopt;
+  return "must be from 1 to 1000000";
+}
+
+KeyBinding checked_count_key(std::string path, std::string default_text, std::string doc,
+                             Field<uint32_t> field, Check<uint32_t> check) {
+  return {key_info(std::move(path), KeyType::integer, std::move(default_text), std::move(doc)),
+          [field, check](ValueReader& reader, const YAML::Node& node, const std::string& path,
+                         ApplyTarget& target) {
+            const auto value =
+                reader.read_unsigned(node, path, std::numeric_limits<uint32_t>::max());
+            if (!value) return;
+            store(reader, node, path, target,
+                  std::optional<uint32_t>(static_cast<uint32_t>(*value)), field, check);
+          },
+          nullptr};
+}
+
+KeyBinding webhook_url_key(std::string path, std::string doc) {
+  return {key_info(std::move(path), KeyType::string, "", std::move(doc)),
+          [](ValueReader& reader, const YAML::Node& node, const std::string& path,
+             ApplyTarget& target) {
+            const auto text = reader.read_string(node, path);
+            if (!text) return;
+            auto url = parse_webhook_url(*text);
+            if (!url) {
+              reader.error(node, "`" + path + "`: " + with_offending_text(url.error, *text));
+              return;
+            }
+            target.webhook->url = *text;
+            target.webhook->address = std::move(*url.value);
+          },
+          nullptr};
+}
+
 std::optional<std::string> positive_count(const RateSpec& value) {
   if (value.count > 0) return std::nullopt;
   return "must allow at least 1 error per window";
@@ -525,8 +567,30 @@ std::vector<KeyBinding> make_key_bindings() {
                       [](T& t) -> std::vector<std::string>& { return t.event->lint_ignore; }),
       not_supported("cluster", KeyType::mapping, "{}", "cluster over Redis (redis: <url>)"),
       not_supported("api", KeyType::mapping, "{}", "the HTTP server API (key: <api key>)"),
-      not_supported("webhooks", KeyType::mapping, "{}",
-                    "named targets for the _webhook action (url, secret, timeout, retries)"),
+      named_sections("webhooks",
+                     "named targets for the `_webhook` action (see [webhooks](#webhooks))"),
+      section("webhooks.<name>", "one target"),
+      webhook_url_key("webhooks.<name>.url",
+                      "required: http://host[:port][/path]; the host is a name, an IPv4 address "
+                      "or [an IPv6 address]; no https:// yet (no TLS client)"),
+      secret_key("webhooks.<name>.secret", "",
+                 "when set, each POST carries X-Dispatch-Signature (HMAC-SHA256 of "
+                 "\"<t>.<body>\"); \"\" = unsigned",
+                 [](T& t) -> std::string& { return t.webhook->secret; }),
+      duration_key(
+          "webhooks.<name>.timeout", "2s",
+          "how long one attempt (connect, send, answer) may take; then it counts as failed",
+          [](T& t) -> Duration& { return t.webhook->timeout; }, longer_than_zero),
+      checked_count_key(
+          "webhooks.<name>.retries", "3",
+          "attempts after the first on a 5xx, a timeout or a refused connection (4xx is final); "
+          "at most 10",
+          [](T& t) -> uint32_t& { return t.webhook->retries; }, at_most_10),
+      checked_count_key(
+          "webhooks.<name>.queue", "1000",
+          "deliveries that may wait for a connection; beyond it they are dropped, "
+          "counted and logged",
+          [](T& t) -> uint32_t& { return t.webhook->queue; }, from_1_to_1_000_000),
       not_supported("hooks", KeyType::mapping, "{}",
                     "action lists for on_connect, on_disconnect, on_join, on_leave"),
       section("log", "logging"),
@@ -546,6 +610,14 @@ std::vector<KeyBinding> make_key_bindings() {
         room.glob = name;
         room.mark = mark;
         target.room = &room;
+      };
+    }
+    if (key.info.path == "webhooks.<name>") {
+      key.enter = [](ApplyTarget& target, const std::string& name, const SourceMark& mark) {
+        WebhookTarget& webhook = target.config.webhooks.emplace_back();
+        webhook.name = name;
+        webhook.mark = mark;
+        target.webhook = &webhook;
       };
     }
     if (key.info.path == "events.<name>") {

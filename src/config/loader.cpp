@@ -127,6 +127,7 @@ class ConfigWalker {
           walk_section(value, item->info.path, written_path + "." + name);
           target_.event = nullptr;
           target_.room = nullptr;
+          target_.webhook = nullptr;
         });
   }
 

@@ -15,10 +15,15 @@ namespace {
 
 class BuildContext final : public EngineBuildContext {
  public:
-  BuildContext(const config::Config& config, const config::EventSpec& event,
+  BuildContext(const CompiledConfig& compiled, const config::EventSpec& event,
                const config::StepSpec& step, std::vector<std::optional<tmpl::Template>>& params,
                std::vector<config::ConfigError>& errors)
-      : config_(config), event_(event), step_(step), params_(params), errors_(errors) {}
+      : compiled_(compiled),
+        config_(compiled.config()),
+        event_(event),
+        step_(step),
+        params_(params),
+        errors_(errors) {}
 
   const config::Config& config() const override { return config_; }
   std::string_view event_name() const override { return event_.name; }
@@ -38,10 +43,14 @@ class BuildContext final : public EngineBuildContext {
     errors_.push_back({mark, fmt::format("`{}`: {}", step_.name, message)});
     failed = true;
   }
+  std::shared_ptr<webhook::WebhookClient> webhook_client(std::string_view name) const override {
+    return compiled_.webhook_client(name);
+  }
 
   bool failed = false;
 
  private:
+  const CompiledConfig& compiled_;
   const config::Config& config_;
   const config::EventSpec& event_;
   const config::StepSpec& step_;
@@ -107,6 +116,16 @@ std::shared_ptr<const CompiledConfig> CompiledConfig::compile(
                                     "`permissions:` list; add it there",
                                     room.glob, room.join_permission)});
     }
+  }
+
+  for (const config::WebhookTarget& target : compiled->config_.webhooks) {
+    if (target.url.empty()) {
+      errors.push_back({target.mark, fmt::format("`webhooks.{}`: `url` is required, like "
+                                                 "\"http://127.0.0.1:9000/dispatch\"",
+                                                 target.name)});
+      continue;
+    }
+    compiled->webhooks_.emplace(target.name, webhook::WebhookClient::create(target));
   }
 
   for (const config::EventSpec& event : compiled->config_.events) {
@@ -190,7 +209,7 @@ std::shared_ptr<const CompiledConfig> CompiledConfig::compile(
           if (tmpl::uses_source(*params[i], tmpl::Source::target_id)) pipeline.needs_target = true;
         }
         if (!params_ok) continue;
-        BuildContext context(compiled->config_, event, spec, params, errors);
+        BuildContext context(*compiled, event, spec, params, errors);
         std::unique_ptr<Step> step = definition->factory(context);
         if (context.failed || !step) continue;
         pipeline.steps.push_back(std::move(step));

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -20,6 +21,7 @@
 #include "schema/schema.h"
 #include "schema/schema_validator.h"
 #include "template/template.h"
+#include "webhook/webhook_client.h"
 
 namespace dispatch {
 
@@ -60,6 +62,11 @@ class CompiledConfig {
   const std::set<std::string, std::less<>>& wanted_claims() const { return wanted_claims_; }
   const auth::JwtSettings& session_jwt() const { return session_jwt_; }
   bool is_known_permission(std::string_view name) const;
+  // The client of webhook target `name` (`webhooks.<name>`), or nullptr.
+  std::shared_ptr<webhook::WebhookClient> webhook_client(std::string_view name) const {
+    auto found = webhooks_.find(name);
+    return found == webhooks_.end() ? nullptr : found->second;
+  }
 
  private:
   config::Config config_;
@@ -67,6 +74,9 @@ class CompiledConfig {
   std::set<std::string, std::less<>> wanted_claims_;
   std::vector<std::unique_ptr<std::vector<std::optional<tmpl::Template>>>> param_storage_;
   auth::JwtSettings session_jwt_;
+  // One client per declared target, shared by every `_webhook` step naming it. A reload builds
+  // new ones; the old ones finish what they hold (their workers keep them alive).
+  std::map<std::string, std::shared_ptr<webhook::WebhookClient>, std::less<>> webhooks_;
 };
 
 }  // namespace dispatch

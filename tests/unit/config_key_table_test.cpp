@@ -88,6 +88,12 @@ TEST(ConfigKeyTable, EveryKeyOfTheSpecIsListed) {
                                            "cluster",
                                            "api",
                                            "webhooks",
+                                           "webhooks.<name>",
+                                           "webhooks.<name>.url",
+                                           "webhooks.<name>.secret",
+                                           "webhooks.<name>.timeout",
+                                           "webhooks.<name>.retries",
+                                           "webhooks.<name>.queue",
                                            "hooks",
                                            "log",
                                            "log.level",
@@ -138,7 +144,7 @@ TEST(ConfigKeyTable, NotImplementedKeysAreMarked) {
   }
   EXPECT_EQ(not_implemented,
             (std::set<std::string>{"server.admin_address", "server.tls", "rooms.<name>.presence",
-                                   "rooms.<name>.history", "cluster", "api", "webhooks", "hooks"}));
+                                   "rooms.<name>.history", "cluster", "api", "hooks"}));
 }
 
 TEST(ConfigKeyTable, CompatibilityAliasesAndSecretsAreMarked) {
@@ -160,7 +166,7 @@ TEST(ConfigKeyTable, CompatibilityAliasesAndSecretsAreMarked) {
                 {"server.connectionLimit.mode", "auth.connection_limit.mode"},
                 {"transport.readTimeout", "server.read_timeout"}}));
   EXPECT_EQ(secrets, (std::set<std::string>{"auth.jwt.secret", "auth.event_jwt.secret",
-                                            "server.auth.jwtSecret"}));
+                                            "server.auth.jwtSecret", "webhooks.<name>.secret"}));
 }
 
 // Writes every implemented key with its documented default into one config; loading it must

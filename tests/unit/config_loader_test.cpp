@@ -985,7 +985,6 @@ hooks:
           "dispatch",
           "test.yaml:13:1: `cluster` is not supported yet by this version of dispatch",
           "test.yaml:15:1: `api` is not supported yet by this version of dispatch",
-          "test.yaml:17:1: `webhooks` is not supported yet by this version of dispatch",
           "test.yaml:19:1: `hooks` is not supported yet by this version of dispatch"));
 }
 
