@@ -10,6 +10,7 @@
 #include "metrics/loop_metrics.h"
 #include "server/engine.h"
 #include "server/event_loop.h"
+#include "webhook/webhook_stats.h"
 
 namespace dispatch {
 namespace {
@@ -180,6 +181,27 @@ std::vector<MetricFamily> EngineMetrics::Collect() const {
       sum(engine, [](const M& m) { return m.message_duration.sum_ns(); }) / 1e9;
   durations.metric.push_back(std::move(histogram));
   families.push_back(std::move(durations));
+
+  // Webhook targets (process-wide counters, kept by target name across reloads).
+  MetricFamily deliveries = family("dispatch_webhook_deliveries_total",
+                                   "Webhook deliveries by target and outcome: delivered (2xx), "
+                                   "failed (4xx, or out of retries), dropped (the queue was full)",
+                                   MetricType::Counter);
+  MetricFamily retries = family("dispatch_webhook_retries_total",
+                                "Webhook attempts after the first (5xx, timeout, refused or lost "
+                                "connection), by target",
+                                MetricType::Counter);
+  for (const auto& [target, stats] : webhook::read_webhook_stats()) {
+    add_value(deliveries, static_cast<double>(stats.delivered),
+              {{"target", target}, {"outcome", "delivered"}});
+    add_value(deliveries, static_cast<double>(stats.failed),
+              {{"target", target}, {"outcome", "failed"}});
+    add_value(deliveries, static_cast<double>(stats.dropped),
+              {{"target", target}, {"outcome", "dropped"}});
+    add_value(retries, static_cast<double>(stats.retried), {{"target", target}});
+  }
+  families.push_back(std::move(deliveries));
+  families.push_back(std::move(retries));
 
   families.push_back(single("dispatch_send_queue_bytes",
                             "Bytes queued for clients and not yet written, in the process",

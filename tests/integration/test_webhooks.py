@@ -16,6 +16,7 @@ import time
 import unittest
 
 from dispatch_harness import DispatchTestCase, free_config, open_client, request
+from test_preauth import http_get
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SECRET = "webhook-secret-for-tests-0123456789"
@@ -192,6 +193,14 @@ class Webhooks(DispatchTestCase):
         self.assertEqual(line["failed_total"], 1)
         self.assertIn("HTTP 500", line["last_reason"])
         self.assertEqual(line["retried_total"], 2)
+        # /metrics says the same, by target and outcome.
+        metrics = http_get(self.server.port, "/metrics").body.decode()
+        self.assertIn('dispatch_webhook_deliveries_total{target="e500",outcome="failed"} 1\n',
+                      metrics)
+        self.assertIn('dispatch_webhook_retries_total{target="e500"} 2\n', metrics)
+        check = subprocess.run(["promtool", "check", "metrics"], input=metrics, text=True,
+                               capture_output=True, timeout=30)
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
 
     def test_a_retry_after_500_delivers(self):
         self.send("to_flaky", "second time lucky", 3)
