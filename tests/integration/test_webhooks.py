@@ -25,7 +25,8 @@ SECRET = "webhook-secret-for-tests-0123456789"
 class Receiver:
     """An HTTP/1.1 server on a free loopback port. The URL path picks the behaviour:
     /ok answers 204, /e500 500, /e400 400, /flaky 500 to a delivery id's first attempt and then
-    204, /hang never answers until release() (or 60 s)."""
+    204, /stale answers 204 and then closes the connection without saying so, /hang never
+    answers until release() (or 60 s)."""
 
     def __init__(self):
         self.requests = []  # (path, headers dict, body bytes), in arrival order
@@ -59,6 +60,8 @@ class Receiver:
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
+                # /stale: keep-alive as far as the client knows, but closed right after.
+                self.close_connection = self.path == "/stale"
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
@@ -133,6 +136,7 @@ class Webhooks(DispatchTestCase):
             "flaky": ("/flaky", fast),
             "hang": ("/hang", ", timeout: 1s, retries: 1"),
             "plain": ("/plain", ""),
+            "stale": ("/stale", ", retries: 0"),
         }))
 
     def send(self, event, text, n, sub="alice"):
@@ -178,6 +182,17 @@ class Webhooks(DispatchTestCase):
         [(_, headers, _)] = self.receiver.wait_for(
             lambda rs: any(r[0] == "/plain" for r in rs)) and self.receiver.on("/plain")
         self.assertNotIn("X-Dispatch-Signature", headers)
+
+    def test_a_keep_alive_connection_the_backend_closed_is_reopened_without_a_retry(self):
+        # retries: 0, so the second delivery arrives only because a connection found closed
+        # when reused is opened again without counting as an attempt.
+        self.send("to_stale", "first", 1)
+        self.receiver.wait_for(lambda rs: len([r for r in rs if r[0] == "/stale"]) == 1)
+        self.send("to_stale", "second", 2)
+        requests = self.receiver.wait_for(
+            lambda rs: len([r for r in rs if r[0] == "/stale"]) == 2)
+        bodies = [json.loads(b)["text"] for p, _, b in requests if p == "/stale"]
+        self.assertEqual(bodies, ["first", "second"])
 
     def test_5xx_is_retried_with_the_same_delivery_id_then_counted_as_failed(self):
         mark = self.server.log_mark()
