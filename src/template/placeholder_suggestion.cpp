@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "template/placeholder_syntax.h"
+#include "template/word_distance.h"
 
 namespace dispatch::tmpl {
 namespace {
@@ -13,39 +14,12 @@ constexpr std::string_view kPayloadRoot = "payload";
 constexpr std::string_view kTokenRoot = "token";
 constexpr std::string_view kUserRoot = "user";
 
-std::string normalized(std::string_view word) {
-  std::string out;
-  for (char c : word) {
-    if (c == '_' || c == '-') continue;
-    out += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-  }
-  return out;
-}
-
-// Optimal string alignment distance, as config/suggestion.h uses for keys (this module sits
-// below config, so it cannot use that one).
-std::size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
-  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
-  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-      }
-    }
-  }
-  return d[a.size()][b.size()];
-}
-
 // Case and `_`/`-` aside, within a third of the longer word's length: `ID` and `uid` are close
 // to `id`, `ip` is not.
 bool is_close(std::string_view written, std::string_view known) {
-  const std::string a = normalized(written);
-  const std::string b = normalized(known);
-  return edit_distance(a, b) <= std::max(a.size(), b.size()) / 3;
+  const std::string a = normalized_word(written);
+  const std::string b = normalized_word(known);
+  return word_distance(a, b) <= std::max(a.size(), b.size()) / 3;
 }
 
 // The pieces one after another. Appended, not chains of operator+: GCC 12 at -O3 warns

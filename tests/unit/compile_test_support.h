@@ -31,4 +31,18 @@ inline std::shared_ptr<const CompiledConfig> compile_config(
   return compiled;
 }
 
+// Every load and compile error of a config.yaml text, formatted as `dispatch check` prints them
+// (for tests of what a config must refuse).
+inline std::vector<std::string> compile_errors(std::string_view yaml) {
+  config::LoadResult loaded = config::test_support::load(yaml);
+  std::vector<std::string> lines = config::test_support::error_lines(loaded);
+  if (!loaded.config) return lines;
+  StepRegistry registry;
+  register_builtin_steps(registry);
+  std::vector<config::ConfigError> errors;
+  CompiledConfig::compile(std::move(*loaded.config), registry, errors);
+  for (const auto& error : errors) lines.push_back(config::format_error(error));
+  return lines;
+}
+
 }  // namespace dispatch::test_support

@@ -368,17 +368,7 @@ TEST_F(RulesTest, MemberOnlySendRefusesNonMembersAndDeliversNothing) {
 
 // ------------------------------------------------------------------ load-time checks
 
-std::vector<std::string> compile_errors(std::string_view yaml) {
-  config::LoadResult loaded = config::test_support::load(yaml);
-  std::vector<std::string> lines = config::test_support::error_lines(loaded);
-  if (!loaded.config) return lines;
-  StepRegistry registry;
-  register_builtin_steps(registry);
-  std::vector<config::ConfigError> errors;
-  CompiledConfig::compile(std::move(*loaded.config), registry, errors);
-  for (const auto& error : errors) lines.push_back(config::format_error(error));
-  return lines;
-}
+using test_support::compile_errors;
 
 TEST(RulesConfig, UndeclaredPermissionIsAnErrorAtItsPosition) {
   EXPECT_EQ(compile_errors(R"(

@@ -13,17 +13,7 @@
 namespace dispatch {
 namespace {
 
-std::vector<std::string> compile_errors(std::string_view yaml) {
-  config::LoadResult loaded = config::test_support::load(yaml);
-  std::vector<std::string> lines = config::test_support::error_lines(loaded);
-  if (!loaded.config) return lines;
-  StepRegistry registry;
-  register_builtin_steps(registry);
-  std::vector<config::ConfigError> errors;
-  CompiledConfig::compile(std::move(*loaded.config), registry, errors);
-  for (const auto& error : errors) lines.push_back(config::format_error(error));
-  return lines;
-}
+using test_support::compile_errors;
 
 std::string rate_limit_config(std::string_view rate) {
   return R"(

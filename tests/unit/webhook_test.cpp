@@ -63,17 +63,7 @@ TEST(WebhookUrl, AcceptsHttpWithHostPortAndPath) {
   EXPECT_EQ(url.value->port, 8081);
 }
 
-std::vector<std::string> compile_errors(std::string_view yaml) {
-  config::LoadResult loaded = config::test_support::load(yaml);
-  std::vector<std::string> lines = config::test_support::error_lines(loaded);
-  if (!loaded.config) return lines;
-  StepRegistry registry;
-  register_builtin_steps(registry);
-  std::vector<config::ConfigError> errors;
-  CompiledConfig::compile(std::move(*loaded.config), registry, errors);
-  for (const auto& error : errors) lines.push_back(config::format_error(error));
-  return lines;
-}
+using test_support::compile_errors;
 
 std::string with_target(std::string_view target_yaml) {
   return "webhooks:\n  backend: " + std::string(target_yaml) +
