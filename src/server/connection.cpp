@@ -160,8 +160,9 @@ void Connection::handle_handshake_bytes(char* data, size_t length) {
       server.trusted_proxies.empty()
           ? peer_address
           : client_address(peer_address, forwarded_for_header(request), server.trusted_proxies);
-  if (auth.handshake_rate_per_ip.count > 0 && handshake_peer_ &&
-      request_path(request) == server.path) {
+  // A request for the WebSocket endpoint, not for a page or /metrics.
+  const bool for_websocket = request_path(request) == server.path;
+  if (auth.handshake_rate_per_ip.count > 0 && handshake_peer_ && for_websocket) {
     const SlidingWindowCounter::Decision rate =
         loop_.engine().handshake_rate().hit(client, auth.handshake_rate_per_ip, clock().now());
     if (!rate.allowed) {
@@ -219,7 +220,6 @@ void Connection::handle_handshake_bytes(char* data, size_t length) {
   const UpgradeRefusal& refusal = decision.refusal;
   // A refused WebSocket handshake is an operator's business; a 404 for a page (a browser's
   // /favicon.ico) is not a refused connection.
-  const bool for_websocket = request_path(request) == server.path;
   if (for_websocket) context().metrics().count_refused(refusal.code);
   log::Line(for_websocket ? log::Level::info : log::Level::debug,
             for_websocket ? "connection refused" : "http request refused")
@@ -547,7 +547,9 @@ void Connection::continue_after_pending() {
 void Connection::unregister(metrics::ClosedBy by, uint16_t code, std::string_view reason) {
   if (!registered_) return;
   registered_ = false;
-  if (state_ != State::handshaking) context().metrics().count_closed(by, code);
+  if (state_ != State::handshaking) {
+    context().metrics().count_closed(by, code);
+  }
   if (state_ != State::handshaking && log::enabled(log::Level::info)) {
     const auto lasted =
         std::chrono::duration_cast<std::chrono::milliseconds>(clock().now() - opened_at_);
