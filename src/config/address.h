@@ -12,13 +12,7 @@
 
 namespace dispatch::config {
 
-struct ListenAddress {
-  std::string host;  // "" = all interfaces
-  uint16_t port = 0;
-
-  bool operator==(const ListenAddress&) const = default;
-};
-
+// ListenAddress is in config/config.h (server.address and server.admin_address hold one).
 ParseResult<ListenAddress> parse_listen_address(std::string_view text);
 
 }  // namespace dispatch::config

@@ -108,6 +108,14 @@ struct EventSpec {
 // a frame header must stay far below the 32-bit size of an outgoing frame (OutFrame::max_size).
 inline constexpr uint64_t max_message_size_cap = 64 * 1024 * 1024;
 
+// A host:port to listen on (config/address.h parses it).
+struct ListenAddress {
+  std::string host;  // "" = all interfaces
+  uint16_t port = 0;
+
+  bool operator==(const ListenAddress&) const = default;
+};
+
 struct ServerConfig {
   std::string host;  // "" = all interfaces
   uint16_t port = 8080;
@@ -131,6 +139,9 @@ struct ServerConfig {
   std::string static_dir;             // "" = no static files
   SourceMark static_dir_mark;         // where static_dir was set (check_runnable reports there)
   std::vector<Cidr> trusted_proxies;  // peers whose X-Forwarded-For gives the client IP
+  // A second listener for /metrics and /api/* (then served only there); none = both on the
+  // WebSocket port.
+  std::optional<ListenAddress> admin_address;
 
   bool operator==(const ServerConfig&) const = default;
 };
@@ -213,6 +224,14 @@ struct WebhookTarget {
   bool operator==(const WebhookTarget&) const = default;
 };
 
+// The HTTP server API (SPEC 5): on when `key` is set (api.key, else DISPATCH_API_KEY).
+struct ApiConfig {
+  std::string key;  // never log or echo it
+  SourceMark mark;  // where it was set; no position when it came from the environment
+
+  bool operator==(const ApiConfig&) const = default;
+};
+
 struct Config {
   std::string file;  // the file it was loaded from (as given)
   ServerConfig server;
@@ -221,6 +240,7 @@ struct Config {
   std::vector<RoomPolicy> rooms;        // in file order: the first match wins
   std::vector<EventSpec> events;        // in file order
   std::vector<WebhookTarget> webhooks;  // in file order
+  ApiConfig api;
   LogLevel log_level = LogLevel::info;
 
   bool operator==(const Config&) const = default;

@@ -705,8 +705,21 @@ node keeps everything in memory).
 )md";
 
 constexpr std::string_view kApiIntro = R"md(
-The HTTP server API (`POST /api/publish`, `GET /api/rooms/{id}`) is not implemented yet. `api:
-{key: ${DISPATCH_API_KEY:-}}` is accepted while the key is empty.
+The HTTP server API lets an application's backend publish to rooms, users and everyone, list a
+room's connections, disconnect a user and reload the config: `POST /api/publish`,
+`GET /api/rooms/{id}`, `POST /api/disconnect`, `POST /api/reload`, each with
+`Authorization: Bearer <api.key>`. Every route, its answers and its errors are in
+[docs/API.md](API.md). With `server.admin_address` set, `/api/*` and `/metrics` are served only
+on that second listener (keep it on a private interface); otherwise on `server.address`.
+)md";
+
+constexpr std::string_view kApiAfter = R"md(```yaml
+server:
+  address: ":8080"
+  admin_address: "127.0.0.1:9090"   # /metrics and /api/* only here
+api:
+  key: ${DISPATCH_API_KEY}          # at least 32 random bytes: openssl rand -hex 32
+```
 )md";
 
 constexpr std::string_view kWebhooksIntro = R"md(
@@ -842,7 +855,7 @@ constexpr Group kGroups[] = {
     {"rooms", "rooms", kRoomsIntro, kRoomsAfter},
     {"events", "events and steps", kEventsIntro, kEventsAfter},
     {"cluster", "cluster", kClusterIntro, ""},
-    {"api", "api", kApiIntro, ""},
+    {"api", "api", kApiIntro, kApiAfter},
     {"webhooks", "webhooks", kWebhooksIntro, kWebhooksAfter},
     {"hooks", "hooks", kHooksIntro, ""},
     {"log", "log", "", kLogAfter},

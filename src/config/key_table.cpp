@@ -2,6 +2,7 @@
 // To add a key: add one row here, in SPEC order; the loader, the unknown-key hints and the
 // generated docs all follow from it. A row's default_text must mean the same as the struct
 // default in config.h (a unit test loads every default_text and compares).
+#include <functional>
 #include <limits>
 
 #include "config/address.h"
@@ -216,19 +217,22 @@ KeyBinding lint_ignore_key(std::string path, std::string doc,
           nullptr};
 }
 
-KeyBinding address_key(std::string path, std::string default_text, std::string doc) {
+// `store_address` gets the parsed address; with `may_be_empty`, "" stores nothing (the key's
+// feature is off).
+KeyBinding address_key(std::string path, std::string default_text, std::string doc,
+                       std::function<void(ApplyTarget&, ListenAddress)> store_address,
+                       bool may_be_empty = false) {
   return {key_info(std::move(path), KeyType::address, std::move(default_text), std::move(doc)),
-          [](ValueReader& reader, const YAML::Node& node, const std::string& path,
-             ApplyTarget& target) {
+          [store_address, may_be_empty](ValueReader& reader, const YAML::Node& node,
+                                        const std::string& path, ApplyTarget& target) {
             const auto text = reader.text(node, path, "host:port like \":8080\"");
-            if (!text) return;
+            if (!text || (may_be_empty && text->empty())) return;
             auto address = parse_listen_address(*text);
             if (!address) {
               reader.error(node, "`" + path + "`: " + with_offending_text(address.error, *text));
               return;
             }
-            target.config.server.host = address.value->host;
-            target.config.server.port = address.value->port;
+            store_address(target, std::move(*address.value));
           },
           nullptr};
 }
@@ -353,7 +357,11 @@ std::vector<KeyBinding> make_key_bindings() {
       section("server", "the listener and the limits of each connection"),
       address_key("server.address", ":8080",
                   "host:port to listen on; \":8080\" = every IPv4 interface, \"[::]:8080\" = IPv6 "
-                  "and IPv4, \"[::1]:8080\" = IPv6 loopback; port 0 = any free port"),
+                  "and IPv4, \"[::1]:8080\" = IPv6 loopback; port 0 = any free port",
+                  [](T& t, ListenAddress address) {
+                    t.config.server.host = std::move(address.host);
+                    t.config.server.port = address.port;
+                  }),
       string_key(
           "server.path", "/ws", "the URL path of the WebSocket endpoint",
           [](T& t) -> std::string& { return t.config.server.path; }, absolute_path),
@@ -438,8 +446,12 @@ std::vector<KeyBinding> make_key_bindings() {
          target.config.server.trusted_proxies = std::move(ranges);
        },
        nullptr},
-      not_supported("server.admin_address", KeyType::address, "",
-                    "a separate listener for /metrics and /api"),
+      address_key(
+          "server.admin_address", "",
+          "a second listener (host:port) for /metrics and /api/*, which are then served "
+          "only there (see [api](#api)); \"\" = both on server.address",
+          [](T& t, ListenAddress address) { t.config.server.admin_address = std::move(address); },
+          true),
       threads_key("server.threads", "auto",
                   "event loops; auto = one per CPU in the process's affinity mask"),
       not_supported("server.tls", KeyType::mapping, "{cert: \"\", key: \"\"}",
@@ -566,7 +578,11 @@ std::vector<KeyBinding> make_key_bindings() {
                       "`dispatch check` lints not to report for this event (see [lints](#lints))",
                       [](T& t) -> std::vector<std::string>& { return t.event->lint_ignore; }),
       not_supported("cluster", KeyType::mapping, "{}", "cluster over Redis (redis: <url>)"),
-      not_supported("api", KeyType::mapping, "{}", "the HTTP server API (key: <api key>)"),
+      section("api", "the HTTP server API (see [docs/API.md](API.md))"),
+      secret_key("api.key", "${DISPATCH_API_KEY:-}",
+                 "the Bearer key of /api/*; when absent: env DISPATCH_API_KEY; \"\" = the API "
+                 "is off (/api/* answers 404)",
+                 [](T& t) -> std::string& { return t.config.api.key; }),
       named_sections("webhooks",
                      "named targets for the `_webhook` action (see [webhooks](#webhooks))"),
       section("webhooks.<name>", "one target"),

@@ -305,6 +305,26 @@ void settle_event_jwt(Config& config, const std::map<std::string, KeySetting>& s
   config.auth.event_jwt = std::move(event_jwt);
 }
 
+// Pass 3: the API key — api.key, else DISPATCH_API_KEY; empty = the server API is off.
+void settle_api_key(Config& config, const std::map<std::string, KeySetting>& settings,
+                    const Environment& environment, const std::string& file_name,
+                    std::vector<ConfigError>& warnings) {
+  ApiConfig& api = config.api;
+  std::string origin;
+  if (const auto setting = settings.find("api.key"); setting != settings.end()) {
+    api.mark = setting->second.value_mark;
+    origin = secret_origin(setting->second.variables, false);
+  } else {
+    api.key = environment.lookup("DISPATCH_API_KEY").value_or("");
+    origin = secret_origin({"DISPATCH_API_KEY"}, true);
+    const auto section = settings.find("api");
+    api.mark = section != settings.end() ? section->second.key_mark : SourceMark{file_name, 0, 0};
+  }
+  if (!api.key.empty() && api.key.size() < kRecommendedSecretBytes) {
+    warnings.push_back({api.mark, short_secret_warning("API key", origin)});
+  }
+}
+
 // Pass 3: an event token must never be a session token (SPEC 4.2, `secure`), so the two
 // secrets must differ; the message names the keys, never the value.
 void check_secrets_differ(const Config& config, ValueReader& reader) {
@@ -314,6 +334,21 @@ void check_secrets_differ(const Config& config, ValueReader& reader) {
                "the event JWT secret (auth.event_jwt.secret or DISPATCH_EVENT_JWT_SECRET) equals "
                "the session secret (auth.jwt.secret), so any session token would pass the "
                "`secure` modifier as an event token: use a different secret");
+}
+
+// Pass 3: the admin listener cannot share the WebSocket port.
+void check_admin_address(const Config& config, const std::map<std::string, KeySetting>& settings,
+                         ValueReader& reader) {
+  const auto& server = config.server;
+  if (!server.admin_address || server.admin_address->port == 0) return;
+  if (server.admin_address->port != server.port || server.admin_address->host != server.host) {
+    return;
+  }
+  const auto setting = settings.find("server.admin_address");
+  reader.error(
+      setting != settings.end() ? setting->second.value_mark : SourceMark{reader.file_name(), 0, 0},
+      "server.admin_address is server.address: give the admin listener another port, or "
+      "remove it to serve /metrics and /api on the WebSocket port");
 }
 
 // A static_dir that is not a directory would answer every page with 404: refuse it, naming the
@@ -456,7 +491,9 @@ LoadResult load_config_text(std::string_view yaml, const std::string& file_name,
   }
   settle_jwt_secret(config, walker.settings(), environment, reader, result.warnings);
   settle_event_jwt(config, walker.settings(), environment, file_name, result.warnings);
+  settle_api_key(config, walker.settings(), environment, file_name, result.warnings);
   check_secrets_differ(config, reader);
+  check_admin_address(config, walker.settings(), reader);
   if (const auto setting = walker.settings().find("server.static_dir");
       setting != walker.settings().end()) {
     config.server.static_dir_mark = setting->second.value_mark;

@@ -29,9 +29,10 @@ int open_spare() {
 }
 }  // namespace
 
-Acceptor::Acceptor(Engine& engine, boost::asio::ip::tcp::acceptor listener)
+Acceptor::Acceptor(Engine& engine, boost::asio::ip::tcp::acceptor listener, Listener role)
     : engine_(engine),
       listener_(std::move(listener)),
+      role_(role),
       backoff_(listener_.get_executor()),
       handoff_(engine.loop_count()) {}
 
@@ -94,11 +95,11 @@ void Acceptor::accept_ready() {
     if (sockets.empty()) continue;
     EventLoop& target = engine_.loop(index);
     if (index == 0) {  // this thread
-      for (const Accepted& socket : sockets) target.add_connection(socket.fd, socket.peer);
+      for (const Accepted& socket : sockets) target.add_connection(socket.fd, socket.peer, role_);
       sockets.clear();
     } else {
-      boost::asio::post(target.io(), [&target, batch = std::move(sockets)] {
-        for (const Accepted& socket : batch) target.add_connection(socket.fd, socket.peer);
+      boost::asio::post(target.io(), [&target, role = role_, batch = std::move(sockets)] {
+        for (const Accepted& socket : batch) target.add_connection(socket.fd, socket.peer, role);
       });
       sockets = {};
     }

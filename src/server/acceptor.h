@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "transport/readiness_poller.h"
+#include "transport/upgrade.h"
 
 namespace dispatch {
 
@@ -35,8 +36,9 @@ struct PeerEntry;
 
 class Acceptor final : public ReadinessTarget {
  public:
-  // listener: bound and listening, created on loop 0's io_context.
-  Acceptor(Engine& engine, boost::asio::ip::tcp::acceptor listener);
+  // listener: bound and listening, created on loop 0's io_context. `role`: the main listener
+  // (server.address) or the admin one (server.admin_address), told to each connection.
+  Acceptor(Engine& engine, boost::asio::ip::tcp::acceptor listener, Listener role = Listener::main);
   ~Acceptor();
 
   void start();  // on loop 0's thread
@@ -62,6 +64,7 @@ class Acceptor final : public ReadinessTarget {
 
   Engine& engine_;
   boost::asio::ip::tcp::acceptor listener_;
+  Listener role_;
   boost::asio::steady_timer backoff_;
   std::vector<std::vector<Accepted>> handoff_;  // per loop, this wake-up's sockets
   unsigned next_loop_ = 0;

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <chrono>
 
+#include "api/api_request.h"
 #include "config/config.h"
 #include "delivery/local_rooms.h"
 #include "frames/server_frames.h"
@@ -18,6 +19,7 @@
 #include "pipeline/router.h"
 #include "protocol/websocket.h"
 #include "server/admission.h"
+#include "server/api_service.h"
 #include "server/client_address.h"
 #include "server/engine.h"
 #include "server/event_loop.h"
@@ -39,12 +41,25 @@ const FrameRef& ping_frame() {
   return frame;
 }
 
+// How long an API request may wait for its answer once its body is whole (a reload, room info
+// gathered from every loop); then the socket is closed unanswered.
+constexpr auto api_answer_limit = std::chrono::seconds(60);
+
 }  // namespace
 
-Connection::Connection(EventLoop& loop, int fd, uint64_t number, PeerEntry* handshake_peer)
+// The request head as it arrives; for /api/*, the checked head and the body after it.
+struct Connection::HandshakeBuffer {
+  std::string bytes;
+  std::unique_ptr<api::Request> api;  // set once an /api/* head passed its checks
+  bool answering = false;             // the API request is whole: later bytes are dropped
+};
+
+Connection::Connection(EventLoop& loop, int fd, uint64_t number, PeerEntry* handshake_peer,
+                       Listener listener)
     : Session(loop.sessions(), number),
       loop_(loop),
       fd_(fd),
+      listener_(listener),
       handshake_peer_(handshake_peer),
       reader_(loop.config().config().server.max_message_size) {}
 
@@ -133,9 +148,15 @@ void Connection::read_later() {
 
 void Connection::handle_handshake_bytes(char* data, size_t length) {
   const auto& server = loop_.config().config().server;
-  if (!handshake_buffer_) handshake_buffer_ = std::make_unique<std::string>();
-  std::string& buffered = *handshake_buffer_;
+  if (!handshake_buffer_) handshake_buffer_ = std::make_unique<HandshakeBuffer>();
+  HandshakeBuffer& handshake = *handshake_buffer_;
+  if (handshake.answering) return;  // one request per connection: what follows is not read
+  std::string& buffered = handshake.bytes;
   buffered.append(data, length);
+  if (handshake.api) {
+    if (buffered.size() >= handshake.api->body_length) serve_api();
+    return;
+  }
   size_t head_end = buffered.find("\r\n\r\n");
   if (head_end == std::string::npos) {
     if (buffered.size() > server.max_header_size) {
@@ -149,7 +170,6 @@ void Connection::handle_handshake_bytes(char* data, size_t length) {
   }
   std::string request = buffered.substr(0, head_end + 4);
   std::string leftover = buffered.substr(head_end + 4);
-  handshake_buffer_.reset();
 
   const CompiledConfig& compiled = loop_.config();
   const config::AuthConfig& auth = compiled.config().auth;
@@ -183,7 +203,12 @@ void Connection::handle_handshake_bytes(char* data, size_t length) {
       return;
     }
   }
-  UpgradeDecision decision = decide_upgrade(request, compiled, clock().unix_seconds());
+  UpgradeDecision decision = decide_upgrade(request, compiled, clock().unix_seconds(), listener_);
+  if (decision.api) {
+    begin_api(request, leftover);
+    return;
+  }
+  handshake_buffer_.reset();
   if (decision.static_file) {
     serve_static_file(std::move(*decision.static_file));
     return;
@@ -267,6 +292,40 @@ void Connection::accept(std::string response, AcceptedIdentity accepted,
   }
 }
 
+void Connection::begin_api(std::string_view head, std::string_view leftover) {
+  std::variant<api::Request, api::ApiError> checked =
+      api::check_request(head, loop_.config().config().api.key);
+  if (auto* refused = std::get_if<api::ApiError>(&checked)) {
+    log::debug("api request refused")
+        .field("status", refused->status)
+        .field("code", refused->code)
+        .field("conn", number());
+    refuse_http(api::error_response(*refused));
+    return;
+  }
+  HandshakeBuffer& handshake = *handshake_buffer_;
+  handshake.api = std::make_unique<api::Request>(std::move(std::get<api::Request>(checked)));
+  handshake.bytes.assign(leftover);
+  handshake.bytes.reserve(handshake.api->body_length);
+  if (handshake.bytes.size() >= handshake.api->body_length) serve_api();
+}
+
+void Connection::serve_api() {
+  HandshakeBuffer& handshake = *handshake_buffer_;
+  handshake.answering = true;
+  handshake.bytes.resize(handshake.api->body_length);  // bytes after the body are not read
+  end_handshake();
+  state_deadline_ = clock().now() + api_answer_limit;
+  reschedule(clock().now());
+  const api::Request request = std::move(*handshake.api);
+  const std::string body = std::move(handshake.bytes);
+  hold();
+  serve_api_request(loop_, request, body, [this](std::string response) {
+    if (state_ == State::handshaking) refuse_http(std::move(response));
+    release_hold();
+  });
+}
+
 void Connection::end_handshake() {
   if (!handshake_peer_) return;
   Engine& engine = loop_.engine();
@@ -312,6 +371,7 @@ void Connection::serve_static_file(StaticFile file) {
 
 void Connection::refuse_http(std::string response) {
   end_handshake();
+  handshake_buffer_.reset();
   state_ = State::closing;
   close_after_flush_ = true;
   send_control(build_raw_frame(response));

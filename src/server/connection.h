@@ -26,6 +26,7 @@
 #include "session/session.h"
 #include "transport/readiness_poller.h"
 #include "transport/timer_wheel.h"
+#include "transport/upgrade.h"
 
 namespace dispatch {
 
@@ -33,6 +34,9 @@ class EventLoop;
 struct PeerAddress;
 struct PeerEntry;
 struct StaticFile;
+namespace api {
+struct Request;
+}
 
 // Links a Connection into its loop's list of every connection it owns.
 using ConnectionListHook =
@@ -46,7 +50,9 @@ class Connection final : public Session,
  public:
   // Takes ownership of fd, a connected non-blocking TCP socket, and of its handshake's place in
   // the engine's counts (handshaking() and the peer table entry; null: none taken).
-  Connection(EventLoop& loop, int fd, uint64_t number, PeerEntry* handshake_peer);
+  // `listener`: the one it came in on (the admin listener serves /metrics and /api/* only).
+  Connection(EventLoop& loop, int fd, uint64_t number, PeerEntry* handshake_peer,
+             Listener listener = Listener::main);
   ~Connection() override;
 
   void start();
@@ -98,6 +104,10 @@ class Connection final : public Session,
   // left); end_connection_place() gives it back.
   bool take_connection_place(const PeerAddress& address, uint32_t limit);
   void end_connection_place();
+  // /api/*: checks the head, then gathers the body (Content-Length, within handshake_timeout)
+  // and answers through server/api_service.h; the socket closes after the answer.
+  void begin_api(std::string_view head, std::string_view leftover);
+  void serve_api();
   // Sends a file of server.static_dir: the socket goes to a StaticDownload of the loop.
   void serve_static_file(StaticFile file);
   void send_control(FrameRef frame);  // queued past the limit; never dropped
@@ -118,10 +128,13 @@ class Connection final : public Session,
   bool close_queued_ = false;  // our close frame is in the queue (or written)
   bool half_closed_ = false;   // we sent FIN after our close frame
   bool registered_ = false;    // in the loop's user table and the directory
+  Listener listener_;
   uint32_t holds_ = 0;
 
-  std::unique_ptr<std::string> handshake_buffer_;  // only until the request head is whole
-  PeerEntry* handshake_peer_ = nullptr;            // only until the request head is whole
+  // Only until the request head is whole (for /api/*: until it is answered).
+  struct HandshakeBuffer;
+  std::unique_ptr<HandshakeBuffer> handshake_buffer_;
+  PeerEntry* handshake_peer_ = nullptr;   // only until the request head is whole
   PeerEntry* connection_peer_ = nullptr;  // its place under auth.max_connections_per_ip, if set
   ws::FrameReader reader_;
   FrameRef pending_pong_;  // coalesced: only the latest ping is answered

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,6 +17,10 @@ namespace dispatch {
 
 class EventLoop;
 class CompiledConfig;
+struct ReloadResult;
+
+// Reloads the config on the control thread and calls `done` there with the result.
+using ReloadRequester = std::function<void(std::function<void(const ReloadResult&)> done)>;
 
 class Engine {
  public:
@@ -50,6 +55,9 @@ class Engine {
   std::atomic<uint64_t>& config_version() { return config_version_; }
   std::atomic<uint64_t>& reloads_applied() { return reloads_applied_; }
   std::atomic<uint64_t>& reloads_refused() { return reloads_refused_; }
+  // POST /api/reload: set once by serve() before the loops start; empty in tests without one.
+  void set_reload_requester(ReloadRequester requester) { reload_requester_ = std::move(requester); }
+  const ReloadRequester& reload_requester() const { return reload_requester_; }
 
   // Bytes queued for writing in the whole process, bounded by queued_bytes_cap: beyond it the
   // connection whose frame would exceed it is treated as a slow consumer. Loops publish their
@@ -73,6 +81,7 @@ class Engine {
   std::atomic<uint64_t> reloads_applied_{0};
   std::atomic<uint64_t> reloads_refused_{0};
   uint64_t queued_bytes_cap_;
+  ReloadRequester reload_requester_;
 };
 
 }  // namespace dispatch

@@ -69,8 +69,8 @@ void EventLoop::arm_tick() {
 
 // ---------------------------------------------------------------- connections
 
-void EventLoop::add_connection(int fd, PeerEntry* peer) {
-  auto* connection = new Connection(*this, fd, engine_.next_connection_number(), peer);
+void EventLoop::add_connection(int fd, PeerEntry* peer, Listener listener) {
+  auto* connection = new Connection(*this, fd, engine_.next_connection_number(), peer, listener);
   connections_.push_back(*connection);
   ++connection_count_;
   engine_.live_connections().fetch_add(1);

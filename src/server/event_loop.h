@@ -73,7 +73,7 @@ class EventLoop final : public SessionLoop {
   // --- connections (on this loop's thread)
   // Takes a freshly accepted non-blocking socket descriptor (owned from here on) and its
   // handshake's place in the engine's peer table.
-  void add_connection(int fd, PeerEntry* peer);
+  void add_connection(int fd, PeerEntry* peer, Listener listener = Listener::main);
   void destroy(Connection* connection);
   size_t connection_count() const { return connection_count_; }
   // Closes every connection with this code (shutdown) and reports when none is left.

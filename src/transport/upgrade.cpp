@@ -203,11 +203,12 @@ std::string refusal_response(const UpgradeRefusal& refusal) {
 }
 
 UpgradeDecision decide_upgrade(std::string_view request_bytes, const CompiledConfig& compiled,
-                               int64_t now_unix_seconds) {
+                               int64_t now_unix_seconds, Listener listener) {
   const auto& server = compiled.config().server;
   http::request_parser<http::empty_body> parser;
   parser.header_limit(static_cast<std::uint32_t>(
       std::min<uint64_t>(server.max_header_size + 4, std::numeric_limits<std::uint32_t>::max())));
+  parser.body_limit(boost::none);  // bodies are not read here (an /api/* body is read after)
   parser.eager(false);
   boost::beast::error_code ec;
   parser.put(boost::asio::buffer(request_bytes.data(), request_bytes.size()), ec);
@@ -224,9 +225,29 @@ UpgradeDecision decide_upgrade(std::string_view request_bytes, const CompiledCon
   std::string_view path = target.substr(0, target.find('?'));
   const bool get_or_head =
       request.method() == http::verb::get || request.method() == http::verb::head;
+  const bool admin_routes_here = listener == Listener::admin || !server.admin_address;
+  if (admin_routes_here && (path == "/api" || path.starts_with("/api/"))) {
+    UpgradeDecision decision;
+    decision.api = true;
+    return decision;
+  }
+  if (listener == Listener::admin) {
+    UpgradeDecision decision;
+    if (get_or_head && path == "/metrics") {
+      decision.metrics = true;
+    } else if (get_or_head && (path == "/healthz" || path == "/readyz")) {
+      decision.http_response = plain_http_response(200, "application/json", "{\"status\":\"ok\"}");
+    } else {
+      return refuse(404, "not_found",
+                    "the admin listener (server.admin_address) serves /metrics, /api/*, /healthz "
+                    "and /readyz",
+                    1008, false);
+    }
+    return decision;
+  }
   if (path != server.path && get_or_head) {
     UpgradeDecision decision;
-    if (path == "/metrics") {
+    if (path == "/metrics" && admin_routes_here) {
       decision.metrics = true;
       return decision;
     }

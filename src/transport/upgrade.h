@@ -40,13 +40,19 @@ struct UpgradeDecision {
   std::string http_response;
   // GET /metrics: the caller answers with the Prometheus exposition (it knows the engine).
   bool metrics = false;
+  // /api/*: the caller checks the head (api/api_request.h), reads the body and answers.
+  bool api = false;
   // A file of server.static_dir (or the 400/404 in its head): streamed, then the socket closes.
   std::optional<StaticFile> static_file;
 };
 
+// The listener a request came in on. With server.admin_address set, /metrics and /api/* are
+// served only on the admin listener, which serves nothing else but /healthz and /readyz.
+enum class Listener : uint8_t { main, admin };
+
 // `request` holds the request head up to and including the blank line.
 UpgradeDecision decide_upgrade(std::string_view request, const CompiledConfig& config,
-                               int64_t now_unix_seconds);
+                               int64_t now_unix_seconds, Listener listener = Listener::main);
 
 // The path of the request line's target (without its query), "" when there is no request line:
 // cheap, for deciding before decide_upgrade() whether a request asks for the WebSocket path.

@@ -957,7 +957,7 @@ TEST(ConfigLoader, KeysNotImplementedYetAreErrorsWhenSetToSomething) {
   const LoadResult result = load(R"(
 server:
   trusted_proxies: [10.0.0.0/8]  # implemented: no error
-  admin_address: "127.0.0.1:9090"
+  admin_address: "127.0.0.1:9090"  # implemented: no error
   tls: {cert: cert.pem, key: ""}
   static_dir: ./public  # implemented: no error
 auth:
@@ -970,7 +970,7 @@ events:
 cluster:
   redis: redis://127.0.0.1:6379
 api:
-  key: abc
+  key: abc  # implemented: no error (a warning: too short)
 webhooks:
   backend: {url: "http://127.0.0.1:9000/dispatch"}
 hooks:
@@ -978,14 +978,11 @@ hooks:
 )");
   EXPECT_THAT(
       error_lines(result),
-      ElementsAre(
-          "test.yaml:3:3: `server.admin_address` is not supported yet by this version of dispatch",
-          "test.yaml:4:3: `server.tls` is not supported yet by this version of dispatch",
-          "test.yaml:9:30: `rooms.chat:*.presence` is not supported yet by this version of "
-          "dispatch",
-          "test.yaml:13:1: `cluster` is not supported yet by this version of dispatch",
-          "test.yaml:15:1: `api` is not supported yet by this version of dispatch",
-          "test.yaml:19:1: `hooks` is not supported yet by this version of dispatch"));
+      ElementsAre("test.yaml:4:3: `server.tls` is not supported yet by this version of dispatch",
+                  "test.yaml:9:30: `rooms.chat:*.presence` is not supported yet by this version of "
+                  "dispatch",
+                  "test.yaml:13:1: `cluster` is not supported yet by this version of dispatch",
+                  "test.yaml:19:1: `hooks` is not supported yet by this version of dispatch"));
 }
 
 TEST(ConfigLoader, TrustedProxiesAreCheckedRangeByRange) {
@@ -1146,6 +1143,46 @@ TEST(ConfigLoader, ACommaOutsideBracketsIsAnErrorAtItNotAHang) {
   EXPECT_THAT(error_lines(load("events:\n  e:\n    actions:\n      - name: _log\n"
                                "        params: [\"a, b\"]\nlog: |\n  ,x\n")),
               ElementsAre(::testing::HasSubstr("`log`: expected a mapping")));
+}
+
+TEST(ConfigLoader, TheApiKeyComesFromTheFileElseFromDispatchApiKey) {
+  const std::string key(40, 'k');
+  const LoadResult from_file = load("api:\n  key: " + key + "\n");
+  ASSERT_THAT(error_lines(from_file), IsEmpty());
+  EXPECT_EQ(from_file.config->api.key, key);
+  const LoadResult from_environment = load("", test_environment({{"DISPATCH_API_KEY", key}}));
+  ASSERT_THAT(error_lines(from_environment), IsEmpty());
+  EXPECT_EQ(from_environment.config->api.key, key);
+  EXPECT_EQ(load("").config->api.key, "");  // the API is off
+  // The file wins over the environment, and an empty key in the file turns the API off.
+  EXPECT_EQ(
+      load("api:\n  key: \"\"\n", test_environment({{"DISPATCH_API_KEY", key}})).config->api.key,
+      "");
+}
+
+TEST(ConfigLoader, AShortApiKeyIsAWarningThatNeverShowsTheKey) {
+  const LoadResult result = load("api:\n  key: short-key-123\n");
+  ASSERT_THAT(error_lines(result), IsEmpty());
+  ASSERT_EQ(result.warnings.size(), 1u);
+  EXPECT_EQ(format_error(result.warnings[0]),
+            "test.yaml:2:8: the API key is shorter than 32 bytes; use at least 32 random bytes");
+}
+
+TEST(ConfigLoader, TheAdminAddressIsParsedAndMustDifferFromTheMainOne) {
+  const LoadResult set = load("server:\n  admin_address: \"127.0.0.1:9090\"\n");
+  ASSERT_THAT(error_lines(set), IsEmpty());
+  ASSERT_TRUE(set.config->server.admin_address);
+  EXPECT_EQ(set.config->server.admin_address->host, "127.0.0.1");
+  EXPECT_EQ(set.config->server.admin_address->port, 9090);
+  EXPECT_FALSE(load("server:\n  admin_address: \"\"\n").config->server.admin_address);
+  EXPECT_FALSE(load("").config->server.admin_address);
+  EXPECT_THAT(error_lines(load("server:\n  admin_address: \"nope\"\n")),
+              ElementsAre(::testing::HasSubstr("test.yaml:2:18: `server.admin_address`")));
+  EXPECT_THAT(error_lines(load("server:\n  address: \"127.0.0.1:9090\"\n  admin_address: "
+                               "\"127.0.0.1:9090\"\n")),
+              ElementsAre("test.yaml:3:18: server.admin_address is server.address: give the admin "
+                          "listener another port, or remove it to serve /metrics and /api on the "
+                          "WebSocket port"));
 }
 
 }  // namespace
