@@ -72,6 +72,20 @@ std::optional<Matched> match_route(const std::vector<std::string>& segments) {
 
 }  // namespace
 
+std::string_view route_name(Route route) {
+  switch (route) {
+    case Route::publish:
+      return "publish";
+    case Route::room_info:
+      return "rooms";
+    case Route::disconnect:
+      return "disconnect";
+    case Route::reload:
+      return "reload";
+  }
+  return "none";
+}
+
 bool bearer_matches(std::string_view authorization, std::string_view key) {
   if (!iequals_prefix(authorization, "bearer ")) return false;
   std::string_view candidate = authorization.substr(7);

@@ -16,6 +16,8 @@ namespace dispatch::api {
 inline constexpr size_t max_body_size = 1024 * 1024;
 
 enum class Route { publish, room_info, disconnect, reload };
+// "publish", "rooms", "disconnect", "reload": the route's label in metrics.
+std::string_view route_name(Route route);
 
 struct Request {
   Route route = Route::publish;

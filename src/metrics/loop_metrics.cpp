@@ -35,6 +35,11 @@ void EventOutcomes::install(const std::vector<std::string>& event_names) {
   }
 }
 
+void LoopMetrics::count_api_request(std::string_view route, int status) {
+  std::lock_guard lock(refusals_mutex_);
+  api_requests_[{std::string(route), status}].add();
+}
+
 void LoopMetrics::count_refused(std::string_view code) {
   std::lock_guard lock(refusals_mutex_);
   auto found = refusals_.find(code);

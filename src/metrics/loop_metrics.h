@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "dispatch/error_code.h"
@@ -94,9 +95,19 @@ struct LoopMetrics {
     for (const auto& [code, count] : refusals_) f(code, count.read());
   }
 
+  // Server API requests answered, by route (publish, rooms, disconnect, reload, or "none" when
+  // refused before a route was known) and HTTP status. Not on the message path either.
+  void count_api_request(std::string_view route, int status);
+  template <typename F>
+  void for_each_api_request(F&& f) const {
+    std::lock_guard lock(refusals_mutex_);
+    for (const auto& [key, count] : api_requests_) f(key.first, key.second, count.read());
+  }
+
  private:
   mutable std::mutex refusals_mutex_;
   std::map<std::string, LoopCounter, std::less<>> refusals_;
+  std::map<std::pair<std::string, int>, LoopCounter> api_requests_;  // under refusals_mutex_
 };
 
 }  // namespace dispatch::metrics

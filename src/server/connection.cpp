@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 
 #include "api/api_request.h"
 #include "config/config.h"
@@ -300,6 +301,7 @@ void Connection::begin_api(std::string_view head, std::string_view leftover) {
         .field("status", refused->status)
         .field("code", refused->code)
         .field("conn", number());
+    context().metrics().count_api_request("none", refused->status);
     refuse_http(api::error_response(*refused));
     return;
   }
@@ -320,7 +322,10 @@ void Connection::serve_api() {
   const api::Request request = std::move(*handshake.api);
   const std::string body = std::move(handshake.bytes);
   hold();
-  serve_api_request(loop_, request, body, [this](std::string response) {
+  serve_api_request(loop_, request, body, [this, route = request.route](std::string response) {
+    // The status is the number after "HTTP/1.1 " in the response api/ built.
+    const int status = response.size() > 12 ? std::atoi(response.c_str() + 9) : 0;
+    context().metrics().count_api_request(api::route_name(route), status);
     if (state_ == State::handshaking) refuse_http(std::move(response));
     release_hold();
   });

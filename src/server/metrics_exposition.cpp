@@ -112,6 +112,22 @@ std::vector<MetricFamily> EngineMetrics::Collect() const {
   }
   families.push_back(std::move(refused));
 
+  std::map<std::pair<std::string, int>, uint64_t> api_requests;
+  for (unsigned i = 0; i < engine.loop_count(); ++i) {
+    engine.loop(i).sessions().metrics().for_each_api_request(
+        [&](const std::string& route, int status, uint64_t count) {
+          api_requests[{route, status}] += count;
+        });
+  }
+  MetricFamily api = family("dispatch_api_requests_total",
+                            "Server API requests answered, by route and HTTP status",
+                            MetricType::Counter);
+  for (const auto& [key, count] : api_requests) {
+    add_value(api, static_cast<double>(count),
+              {{"route", key.first}, {"status", std::to_string(key.second)}});
+  }
+  families.push_back(std::move(api));
+
   families.push_back(single("dispatch_messages_in_total", "Messages received from clients",
                             MetricType::Counter,
                             sum(engine, [](const M& m) { return m.messages_in.read(); })));

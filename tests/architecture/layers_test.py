@@ -82,7 +82,7 @@ class CheckTest(unittest.TestCase):
         status, output = run_layers(tree, "--check")
         self.assertEqual(status, 1, output)
         self.assertIn(
-            'src/config/loader.cpp:2: includes "server/engine.h" (layer config=1.5 below server=10)',
+            'src/config/loader.cpp:2: includes "server/engine.h" (layer config=1.5 below server=11)',
             output,
         )
         self.assertIn("1 include(s) run up the declared layers", output)

@@ -6,7 +6,10 @@ sockets, loopback only."""
 
 import asyncio
 import json
+import os
+import re
 import socket
+import subprocess
 import time
 import unittest
 
@@ -14,6 +17,7 @@ from dispatch_harness import (DispatchTestCase, assert_secrets_not_logged, expec
                               expect_quiet, free_config, http_request, open_client, recv_json,
                               recv_until, request, send_json)
 
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 API_KEY = "api-key-for-tests-0123456789abcdef-0123"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 
@@ -226,6 +230,9 @@ class BadRequests(ApiTestCase):
         big_payload = json.dumps({"target": "*", "event": "e", "payload": "y" * 1_000_000})
         self.assertEqual(api(port, "POST", "/api/publish", raw=big_payload.encode()).status, 200)
         assert_secrets_not_logged(server, secrets=(API_KEY,))
+        metrics = http_request(port, "GET", "/metrics").text
+        self.assertIn('dispatch_api_requests_total{route="none",status="401"} 7', metrics)
+        self.assertIn('dispatch_api_requests_total{route="publish",status="200"} 1', metrics)
 
     def test_without_a_key_the_api_is_off(self):
         server = self.start(api={})
@@ -345,6 +352,8 @@ broken:
             metrics = http_request(server.port, "GET", "/metrics").body.decode()
             self.assertIn("dispatch_config_version 2", metrics)
             self.assertIn('dispatch_config_reloads_total{result="refused"} 1', metrics)
+            self.assertIn('dispatch_api_requests_total{route="reload",status="200"} 1', metrics)
+            self.assertIn('dispatch_api_requests_total{route="reload",status="400"} 1', metrics)
 
         self.arun(go())
 
@@ -402,6 +411,49 @@ join:
             self.assertEqual([ws.close_code for ws in clients], [None] * len(clients))
 
         self.arun(go(), timeout=60)
+
+
+def doc_snippet(language: str, needle: str) -> str:
+    """The snippet of docs/API.md in `language` that contains `needle`, as a user would copy it."""
+    with open(os.path.join(REPO, "docs", "API.md"), encoding="utf-8") as f:
+        blocks = [b for b in re.findall(r"```" + language + r"\n(.*?)```", f.read(), re.S)
+                  if needle in b]
+    if len(blocks) != 1:
+        raise AssertionError(f"docs/API.md should hold one {language} snippet with {needle!r}")
+    return blocks[0]
+
+
+class DocumentedSnippets(ApiTestCase):
+    def test_the_python_and_node_examples_of_the_docs_publish(self):
+        server = self.start()
+        base = f"http://127.0.0.1:{server.port}"
+
+        async def go():
+            alice = await open_client(server, "alice")
+            await request(alice, {"event": "join", "id": 1, "payload": {"room": "lobby"}})
+            python = doc_snippet("python", "def publish").replace("http://127.0.0.1:8080", base)
+            loop = asyncio.get_running_loop()
+
+            def run_python():
+                os.environ["DISPATCH_API_KEY"] = API_KEY
+                try:
+                    exec(python, {})  # noqa: S102 - the documented snippet, run as written
+                finally:
+                    del os.environ["DISPATCH_API_KEY"]
+
+            await loop.run_in_executor(None, run_python)
+            self.assertEqual(await recv_json(alice), {"event": "new_message", "room": "lobby",
+                                                      "payload": {"text": "deploy done"}})
+            node = doc_snippet("js", "fetch(").replace("http://127.0.0.1:8080", base)
+            result = await loop.run_in_executor(None, lambda: subprocess.run(
+                ["node", "--input-type=module", "-e", node], capture_output=True, text=True,
+                timeout=30, env={**os.environ, "DISPATCH_API_KEY": API_KEY}))
+            self.assertEqual(result.returncode, 0, result.stderr)
+            self.assertEqual(result.stdout.strip(), "200 { ok: true }")
+            self.assertEqual(await recv_json(alice), {"event": "notification",
+                                                      "payload": {"unread": 3}})
+
+        self.arun(go())
 
 
 class AdminAddress(ApiTestCase):

@@ -170,7 +170,8 @@ void expect_examples_load(const std::string& markdown, const std::string& docume
   }
   const Environment environment = test_support::test_environment(
       {{"DISPATCH_EVENT_JWT_SECRET", "fedcba9876543210fedcba9876543210"},
-       {"GODISPATCH_SERVER_AUTH_JWTSECRET", kTestSecret}});
+       {"GODISPATCH_SERVER_AUTH_JWTSECRET", kTestSecret},
+       {"DISPATCH_API_KEY", "0123456789abcdef0123456789abcdef"}});
   StepRegistry registry;
   register_builtin_steps(registry);
   for (const YamlBlock& block : blocks) {
