@@ -5,7 +5,9 @@ refused upgrade, a webhook delivery, closes), GET /metrics is scraped, and every
 panel, a dashboard variable or an alert names must be in that scrape (histograms by their
 _bucket/_count/_sum series), with the labels its selectors match on: renaming a metric or a
 label in src/ without the dashboard and the alerts fails here. Every panel has a data source
-and a query; every query is valid PromQL and the rules and config pass promtool."""
+and a query; every query is valid PromQL and the rules and config pass promtool; each alert
+fires on the trouble it describes and not on healthy traffic (promtool's unit tests of the rules,
+deploy/prometheus/alerts_test.yml)."""
 
 import json
 import os
@@ -25,6 +27,7 @@ from test_webhooks import Receiver
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DASHBOARD = os.path.join(REPO, "deploy", "grafana", "dispatch-dashboard.json")
 ALERTS = os.path.join(REPO, "deploy", "prometheus", "alerts.yml")
+ALERT_TESTS = os.path.join(REPO, "deploy", "prometheus", "alerts_test.yml")
 PROMETHEUS_CONFIG = os.path.join(REPO, "deploy", "prometheus", "prometheus.yml")
 
 EVENTS = """
@@ -241,6 +244,18 @@ class Dashboard(DispatchTestCase):
             with self.subTest(alert=rule["alert"]):
                 self.assertIn("severity", rule["labels"])
                 self.assertTrue(rule["annotations"]["summary"])
+
+    def test_each_alert_fires_on_its_trouble_and_not_on_healthy_traffic(self):
+        # alerts_test.yml: promtool's unit tests of the rules, on series shaped like the scrape.
+        with open(ALERT_TESTS, encoding="utf-8") as f:
+            cases = yaml.safe_load(f)["tests"]
+        firing = {case["alertname"] for test in cases for case in test["alert_rule_test"]
+                  if case.get("exp_alerts")}
+        self.assertEqual(firing, {rule["alert"] for rule in self.alert_rules},
+                         "every alert has a case where it fires")
+        check = run_promtool("test", "rules", os.path.basename(ALERT_TESTS),
+                             cwd=os.path.dirname(ALERT_TESTS))
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
 
 
 if __name__ == "__main__":
