@@ -35,7 +35,6 @@ import json
 import math
 import os
 import re
-import subprocess
 import sys
 import threading
 import time
@@ -191,7 +190,13 @@ class Run:
             if tick % 2 == 0:
                 await asyncio.to_thread(refusals[0])
             if mallory is None or mallory.closed:
-                mallory = await self.client("mallory")
+                try:
+                    mallory = await self.client("mallory")
+                except Exception as e:  # a busy machine: try again next round
+                    self.notes.append(f"errors: reconnect failed once: {e!r}")
+                    mallory = None
+                    await asyncio.sleep(0.08)
+                    continue
             ref += 1
             message = bad_messages[tick % len(bad_messages)]
             try:
