@@ -489,6 +489,7 @@ def main() -> int:
         "DISPATCH_LOADGEN", os.path.join(ROOT, "build", "tests", "dispatch_loadgen")))
     parser.add_argument("--scrapes", help="also write the scrapes as JSON lines to this file")
     args = parser.parse_args()
+    args.dispatch, args.loadgen = os.path.abspath(args.dispatch), os.path.abspath(args.loadgen)
     if args.duration < 15:
         parser.error("--duration must be at least 15 (s)")
     for path in (args.dispatch, args.loadgen):
@@ -514,7 +515,13 @@ def main() -> int:
                         if name == "dispatch_build_info"), "?")
         for note in run.notes:
             print(note)
+        status = server.stop(15)  # SIGTERM: a clean exit is 0
+        if status != 0:
+            print(f"metrics_chart: dispatch exited with {status}; its output ends:\n"
+                  + "\n".join(server.output().splitlines()[-40:]), file=sys.stderr)
     receiver.httpd.shutdown()
+    if status != 0:
+        return 1
 
     if args.scrapes:
         with open(args.scrapes, "w", encoding="utf-8") as f:
