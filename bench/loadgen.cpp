@@ -25,6 +25,8 @@
 //         --server-pid PID (server CPU and RSS are read from /proc at the window edges)
 //         --warmup S --drain S --sources K (bind to 127.0.0.1..127.0.0.K) --label TEXT
 //         --spin 1 (busy-poll the io_context; its CPU then reads 100%)
+//         --id-base N (users u<N>, u<N+1>, ...: runs side by side on one server with users of
+//         their own, since a `_join` joins every connection of a user)
 // Exit status: 0 when the run was clean, 1 on any error, disconnect, missing or extra message.
 
 #include <boost/asio.hpp>
@@ -78,7 +80,8 @@ int64_t now_ns() {
                "  common: --host H --port P --path /ws --secret S --server-pid PID --warmup S\n"
                "          --drain S --sources K --concurrency C --setup-timeout S --label TEXT\n"
                "          --spin 1 (busy-poll instead of sleeping: less client wake-up latency)\n"
-               "          --threads N (default: the CPUs it may run on; fanout: 1)\n",
+               "          --threads N (default: the CPUs it may run on; fanout: 1)\n"
+               "          --id-base N (the first user is u<N>; default 0)\n",
                why);
   std::exit(2);
 }
@@ -175,6 +178,8 @@ Options parse(int argc, char** argv) {
       o.label = v;
     else if (k == "--spin")
       o.spin = std::strcmp(v, "0") != 0;
+    else if (k == "--id-base")
+      o.id_base = static_cast<uint32_t>(num());
     else
       usage("unknown option");
   }
@@ -1487,7 +1492,7 @@ int main(int argc, char** argv) {
   // previous share; the open-loop rate split the same way); the first one reports for all.
   std::vector<std::unique_ptr<Gen>> gens;
   StartLine start(threads);
-  uint32_t total = o.conns, base = 0;
+  uint32_t total = o.conns, base = o.id_base;
   for (uint32_t t = 0; t < threads; ++t) {
     Options mine = o;
     mine.conns = total / threads + (t < total % threads ? 1 : 0);

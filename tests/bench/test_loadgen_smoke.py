@@ -85,6 +85,43 @@ class LoadgenSmoke(unittest.TestCase):
         self.assertEqual(res["deliveries_total"], res["published"] * 10, res)
         self.assertEqual(res["order_errors"], 0, res)
 
+    def test_runs_side_by_side_with_users_of_their_own(self):
+        # A fan-out's `_join` joins every connection of its users: with --id-base, an echo run
+        # beside it (users u200...) gets no delivery meant for the members (u100...).
+        cmd = [self.loadgen, "echo", "--conns", "5", "--rate", "50", "--seconds", "4", "--size",
+               "64", "--port", str(self.port), "--secret", SECRET, "--warmup", "0", "--drain",
+               "1", "--setup-timeout", "10", "--threads", "1", "--id-base", "200"]
+        echo = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            self.wait_for_connections(5)
+            fanout = self.loadgen_run("fanout", "--members", "5", "--rate", "30", "--seconds", "1",
+                                      "--size", "64", "--id-base", "100")
+            out, err = echo.communicate(timeout=30)
+        finally:
+            if echo.poll() is None:
+                echo.kill()
+                echo.wait()
+        self.assertEqual(fanout["deliveries_total"], fanout["published"] * 5, fanout)
+        self.assertTrue(out.strip(), "no output; stderr: " + err)
+        res = json.loads(out.strip().splitlines()[-1])
+        self.assertEqual(echo.returncode, 0, res)
+        self.assertEqual(res["unexpected"], 0, res)
+        self.assertEqual(res["received"], res["sent"], res)
+
+    def wait_for_connections(self, count):
+        """Until the server counts `count` open connections (GET /metrics)."""
+        deadline = time.time() + 10
+        while True:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
+                sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                body = b""
+                while chunk := sock.recv(65536):
+                    body += chunk
+            if f"\ndispatch_connections {count}\n".encode() in body:
+                return
+            self.assertLess(time.time(), deadline, body.decode(errors="replace")[-2000:])
+            time.sleep(0.05)
+
     def test_handshakes_complete(self):
         res = self.loadgen_run("handshake", "--concurrency", "4", "--seconds", "0.5")
         self.assertGreater(res["handshakes"], 0, res)
