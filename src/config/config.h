@@ -213,6 +213,17 @@ struct WebhookTarget {
   bool operator==(const WebhookTarget&) const = default;
 };
 
+// Lifecycle hooks (`hooks:`): action lists run after a connection opens or closes, and after a
+// session joins or leaves a room. Steps as in an event's `actions:`; compiled like them.
+struct HooksConfig {
+  std::vector<StepSpec> on_connect;
+  std::vector<StepSpec> on_disconnect;
+  std::vector<StepSpec> on_join;
+  std::vector<StepSpec> on_leave;
+
+  bool operator==(const HooksConfig&) const = default;
+};
+
 struct Config {
   std::string file;  // the file it was loaded from (as given)
   ServerConfig server;
@@ -221,6 +232,7 @@ struct Config {
   std::vector<RoomPolicy> rooms;        // in file order: the first match wins
   std::vector<EventSpec> events;        // in file order
   std::vector<WebhookTarget> webhooks;  // in file order
+  HooksConfig hooks;
   LogLevel log_level = LogLevel::info;
 
   bool operator==(const Config&) const = default;
