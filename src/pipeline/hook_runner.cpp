@@ -58,6 +58,7 @@ void HookRunner::closing(Session& session) {
     for (const LocalRoom* room : session.rooms()) calls.push_back({Hook::on_leave, room->name});
   }
   if (disconnect_hook) calls.push_back({Hook::on_disconnect, {}});
+  if (calls.empty()) return;  // on_leave only, and it was in no room
   schedule(config, session, std::move(calls));
 }
 
