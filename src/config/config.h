@@ -232,6 +232,17 @@ struct ApiConfig {
   bool operator==(const ApiConfig&) const = default;
 };
 
+// Lifecycle hooks (`hooks:`): action lists run after a connection opens or closes, and after a
+// session joins or leaves a room. Steps as in an event's `actions:`; compiled like them.
+struct HooksConfig {
+  std::vector<StepSpec> on_connect;
+  std::vector<StepSpec> on_disconnect;
+  std::vector<StepSpec> on_join;
+  std::vector<StepSpec> on_leave;
+
+  bool operator==(const HooksConfig&) const = default;
+};
+
 struct Config {
   std::string file;  // the file it was loaded from (as given)
   ServerConfig server;
@@ -241,6 +252,7 @@ struct Config {
   std::vector<EventSpec> events;        // in file order
   std::vector<WebhookTarget> webhooks;  // in file order
   ApiConfig api;
+  HooksConfig hooks;
   LogLevel log_level = LogLevel::info;
 
   bool operator==(const Config&) const = default;

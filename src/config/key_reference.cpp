@@ -541,10 +541,11 @@ error, not a runtime surprise) and filled per message:
 | `{.payload}` | the whole payload |
 | `{.payload.<path>}`, short `{.<path>}` | a value inside the payload: `{.payload.user.name}`, `{.payload.items.0.id}` (a number indexes an array) |
 
-`{$room.id}` is reserved for the room lifecycle hooks (not yet). An unknown `{$...}` name is a
-load-time error. A payload path or token claim that is missing at run time fails the step with
-`missing_field` (its `field` says which). For an event guarded by `secure`, `payload.token` is
-removed before any later template sees the payload.
+`{$room.id}` is the room of the `on_join` and `on_leave` hooks (see [hooks](#hooks)), and is
+not available elsewhere. An unknown `{$...}` name is a load-time error. A payload path or token
+claim that is missing at run time fails the step with `missing_field` (its `field` says which).
+For an event guarded by `secure`, `payload.token` is removed before any later template sees the
+payload.
 
 Each action declares the kind of each of its params:
 
@@ -796,8 +797,73 @@ Both are run by tests/integration/test_webhooks.py against real deliveries.
 )md";
 
 constexpr std::string_view kHooksIntro = R"md(
-Action lists run on `on_connect`, `on_disconnect`, `on_join` and `on_leave` are not implemented
-yet.
+Action lists run on a connection's lifecycle, written like an event's `actions:` (name and
+params, compiled at load: `dispatch check` reports a mistake in a hook at its line):
+
+- `on_connect`: after a connection is accepted, after its `welcome`.
+- `on_disconnect`: when an accepted connection closes, for any reason (the client closed, the
+  server closed it, the network was lost, a kick, a slow consumer, an expired token, shutdown).
+- `on_join`: after a connection joins a room — by a `_join` of its own, or one another
+  connection's step made for its user (also when applied on another event loop).
+- `on_leave`: after a connection leaves a room by a `_leave`, and, when it closes, once for
+  every room it was still in.
+
+Hooks run after the fact, in a handler of their own on the connection's event loop: a hook never
+delays or fails a client's message (the `ack` of a message whose `_join` set off `on_join` comes
+before the hook's frames). A closing connection's `on_leave` and `on_disconnect` run after it has
+left its rooms, so an `on_leave` `_notify_room` reaches the members that remain and not the
+leaver. A hook whose step fails stops there; the failure is logged (`hook failed`, at debug, and
+as a `warn` at most once every 10 s per event loop, with how many failed since) and counted in
+`dispatch_hook_runs_total{hook, outcome}` (`ok` or `failed`) on `/metrics`, never sent to a client
+and never closes a connection. A config without hooks pays nothing for them.
+
+Templates in a hook see `{$user.id}`, `{$conn.id}`, `{$token.<claim>}`, `{$event.name}` (the
+hook's name, e.g. `on_join`, also the `X-Dispatch-Event` of a hook's `_webhook`) and, in
+`on_join`/`on_leave` only, `{$room.id}`. There is no message: `{.payload...}` and `{$target.id}`
+are load errors. The actions a hook may use:
+
+| action | in |
+| --- | --- |
+| `_log`, `_webhook`, `_notify_user`, `_broadcast` | every hook |
+| `_notify_room` (to the hook's room) | `on_join`, `on_leave` |
+| `_reply`, `_notify_origin` | `on_connect`, `on_join` (by then the connection may be gone in the others) |
+| `_join`, `_leave` | `on_connect` (e.g. everyone joins `lobby`), with the room policies of a `_join` the connection sent; in `on_join`/`on_leave` they could set off one another without end |
+| `_disconnect` | none: hooks never close connections |
+
+Frames a hook sends to others carry `"from"` (the connection's user) like any `_notify_*`; a
+`member_only_send` room policy does not apply to a hook (it is the config's own notice). A
+custom step that finishes later (pending) in a hook is left to finish on its own: the hook's next
+steps run at once.
+)md";
+
+constexpr std::string_view kHooksAfter = R"md(Presence notices for rooms, a welcome message, and
+a backend that learns who came and went:
+
+```yaml
+webhooks:
+  backend: { url: "http://127.0.0.1:9000/dispatch" }
+events:
+  join_room:
+    actions:
+      - { name: _join, params: ["{$user.id}", "{$target.id}"] }
+hooks:
+  on_connect:
+    - { name: _reply, params: [motd, '{"text": "welcome, {$user.id}"}'] }
+    - { name: _webhook, params: [backend, '{"type": "connect", "user": "{$user.id}", "conn": "{$conn.id}"}'] }
+  on_disconnect:
+    - { name: _webhook, params: [backend, '{"type": "disconnect", "user": "{$user.id}", "conn": "{$conn.id}"}'] }
+  on_join:
+    - { name: _notify_room, params: [user_joined, '{"user": "{$user.id}"}'] }
+  on_leave:
+    - { name: _notify_room, params: [user_left, '{"user": "{$user.id}"}'] }
+    - { name: _webhook, params: [backend, '{"type": "leave", "user": "{$user.id}", "room": "{$room.id}"}'] }
+```
+
+With it, bob (in `room:1`) receives
+`{"event":"user_joined","payload":{"user":"alice"},"room":"room:1","from":"alice"}` after alice's
+`join_room`, and `user_left` when she leaves or her connection closes. tests/scenarios/hooks.yaml
+tests presence notices as config; tests/integration/test_hooks.py the webhooks of real
+connections.
 )md";
 
 constexpr std::string_view kLogAfter = R"md(Logs are JSON lines on stdout:
@@ -857,7 +923,7 @@ constexpr Group kGroups[] = {
     {"cluster", "cluster", kClusterIntro, ""},
     {"api", "api", kApiIntro, kApiAfter},
     {"webhooks", "webhooks", kWebhooksIntro, kWebhooksAfter},
-    {"hooks", "hooks", kHooksIntro, ""},
+    {"hooks", "hooks", kHooksIntro, kHooksAfter},
     {"log", "log", "", kLogAfter},
 };
 

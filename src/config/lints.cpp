@@ -178,7 +178,7 @@ void lint_unlimited_broadcast(const EventSpec& event, std::vector<ConfigError>& 
 }
 
 struct JoinSite {
-  const EventSpec* event;
+  std::string where;  // "event `join_room`", "`hooks.on_connect`"
   const StepSpec* step;
   Pattern room;
 };
@@ -188,8 +188,15 @@ void lint_unreachable_room_policies(const Config& config, std::vector<ConfigErro
   for (const EventSpec& event : config.events) {
     for (const StepSpec& action : event.actions) {
       if (action.name == "_join" && action.params.size() >= 2) {
-        joins.push_back({&event, &action, pattern_of_template(action.params[1])});
+        joins.push_back(
+            {"event `" + event.name + "`", &action, pattern_of_template(action.params[1])});
       }
+    }
+  }
+  // The on_connect hook may join too (the only hook that may).
+  for (const StepSpec& action : config.hooks.on_connect) {
+    if (action.name == "_join" && action.params.size() >= 2) {
+      joins.push_back({"`hooks.on_connect`", &action, pattern_of_template(action.params[1])});
     }
   }
   const RoomPolicy* catch_all = nullptr;
@@ -213,8 +220,8 @@ void lint_unreachable_room_policies(const Config& config, std::vector<ConfigErro
       if (!reached) {
         std::string made;
         for (size_t i = 0; i < joins.size() && i < 3; ++i) {
-          made += (i ? ", `" : " (the `_join`s make `") + joins[i].step->params[1] +
-                  "` in event `" + joins[i].event->name + "`";
+          made += (i ? ", `" : " (the `_join`s make `") + joins[i].step->params[1] + "` in " +
+                  joins[i].where;
         }
         if (joins.size() > 3) made += ", ...";
         if (!joins.empty()) made += ")";

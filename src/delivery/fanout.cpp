@@ -72,7 +72,7 @@ void leave_user_from_room(LoopDelivery& origin, std::string_view user, std::stri
   for_each_loop(origin.directory().user_loops(user), [&](unsigned loop) {
     if (loop == origin.index()) {
       SessionList targets = origin.user_sessions(user);
-      for (Session* session : targets) origin.rooms().leave(*session, room);
+      for (Session* session : targets) origin.leave(*session, room);
     } else {
       origin.post(loop, LeaveUser{std::string(user), std::string(room)});
     }

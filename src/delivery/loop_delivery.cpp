@@ -42,7 +42,17 @@ void LoopDelivery::remove_user_session(Session& session) {
 }
 
 bool LoopDelivery::join(Session& session, std::string_view room, bool counts_users) {
-  return rooms_.join(session, room, sessions_.server().max_rooms_per_connection, counts_users);
+  if (!rooms_.join(session, room, sessions_.server().max_rooms_per_connection, counts_users)) {
+    return false;
+  }
+  if (watcher_) watcher_->joined(session, room);
+  return true;
+}
+
+bool LoopDelivery::leave(Session& session, std::string_view room) {
+  if (!rooms_.leave(session, room)) return false;
+  if (watcher_) watcher_->left(session, room);
+  return true;
 }
 
 void LoopDelivery::close_user(std::string_view user, uint16_t code, std::string_view reason) {
@@ -97,7 +107,7 @@ void LoopDelivery::run(DeliveryTask& task) {
           if (work.counts_users) directory_.add_room_user_refs(work.room, work.user, -1);
         } else if constexpr (std::is_same_v<Work, LeaveUser>) {
           SessionList targets = user_sessions(work.user);
-          for (Session* session : targets) rooms_.leave(*session, work.room);
+          for (Session* session : targets) leave(*session, work.room);
         } else if constexpr (std::is_same_v<Work, CloseUserSession>) {
           SessionList targets = user_sessions(work.user);
           for (Session* session : targets) {

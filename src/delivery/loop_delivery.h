@@ -14,6 +14,7 @@
 #include "delivery/delivery_task.h"
 #include "delivery/directory.h"
 #include "delivery/local_rooms.h"
+#include "delivery/membership_watcher.h"
 #include "frames/out_frame.h"
 #include "session/session_context.h"
 #include "session/session_lists.h"
@@ -39,6 +40,10 @@ class LoopDelivery {
   // Joins the session to a room within server.max_rooms_per_connection; false when it was a
   // member already or is at the limit. `counts_users`: the room has a max_members policy.
   bool join(Session& session, std::string_view room, bool counts_users = false);
+  // Takes the session out of a room; false when it was not a member.
+  bool leave(Session& session, std::string_view room);
+  // Told of each join and leave above (nullptr: nobody is; the default).
+  void set_membership_watcher(MembershipWatcher* watcher) { watcher_ = watcher; }
   // Closes every session of `user` on this loop.
   void close_user(std::string_view user, uint16_t code, std::string_view reason);
 
@@ -62,6 +67,7 @@ class LoopDelivery {
   const SessionContext& sessions_;
   std::function<void()> outbox_filled_;
   LocalRooms rooms_;
+  MembershipWatcher* watcher_ = nullptr;
   std::unordered_map<std::string, SessionList, StringHash, std::equal_to<>> users_;
   std::vector<std::vector<DeliveryTask>> outbox_;  // per target loop
 };

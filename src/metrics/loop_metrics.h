@@ -39,6 +39,9 @@ inline constexpr size_t kCloseCodeSlots = kKnownCloseCodes.size() + 1;  // + "ot
 size_t close_code_slot(uint16_t code);
 std::string close_code_label(size_t slot);
 
+// The lifecycle hooks counted in LoopMetrics::hook_runs (pipeline/hook.h names them).
+inline constexpr size_t kHookSlots = 4;
+
 // Messages of each declared event by outcome: ok, or the error code it was answered with.
 // Rows are kept by event name for the life of the process, so a reload that keeps an event keeps
 // its counts (Prometheus counters never go back) and one that drops it keeps reporting its last
@@ -78,6 +81,9 @@ struct LoopMetrics {
   // unknown_event).
   std::array<LoopCounter, kErrorCodeCount> messages_refused;
   EventOutcomes events;
+  // Lifecycle hook runs (`hooks:`), by hook (in pipeline/hook.h's order: on_connect,
+  // on_disconnect, on_join, on_leave) and outcome ([0] ok, [1] failed).
+  std::array<std::array<LoopCounter, 2>, kHookSlots> hook_runs;
   // The time the loop spends on a message, parse to last step (a pending step's wait is not
   // included), sampled one message in SampledTimer::kSampleEvery.
   DurationHistogram message_duration;

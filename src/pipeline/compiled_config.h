@@ -3,6 +3,7 @@
 // a reload swaps in a new one (a message that is mid-way keeps its own reference).
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -17,6 +18,7 @@
 #include "config/config.h"
 #include "delivery/directory.h"
 #include "dispatch/extension.h"
+#include "pipeline/hook.h"
 #include "pipeline/incoming_message.h"
 #include "schema/schema.h"
 #include "schema/schema_validator.h"
@@ -25,6 +27,7 @@
 
 namespace dispatch {
 
+// An event's steps, or a lifecycle hook's actions (then `event` is the hook's name).
 struct Pipeline {
   std::string event;
   std::vector<std::unique_ptr<Step>> steps;  // modifiers first, then actions, in config order
@@ -58,6 +61,14 @@ class CompiledConfig {
     auto found = events_.find(name);
     return found == events_.end() ? nullptr : &found->second;
   }
+  // A lifecycle hook's actions (`hooks.<name>`), or nullptr when the config declares none: the
+  // caller then does nothing at all.
+  const Pipeline* hook(Hook which) const {
+    const Pipeline& hook = hooks_[static_cast<size_t>(which)];
+    return hook.steps.empty() ? nullptr : &hook;
+  }
+  // Some hook runs when a session joins or leaves a room (on_join, on_leave).
+  bool has_membership_hooks() const { return hook(Hook::on_join) || hook(Hook::on_leave); }
   // The token claims some template reads: connections keep only these.
   const std::set<std::string, std::less<>>& wanted_claims() const { return wanted_claims_; }
   const auth::JwtSettings& session_jwt() const { return session_jwt_; }
@@ -69,8 +80,15 @@ class CompiledConfig {
   }
 
  private:
+  // Builds `specs` into `pipeline` (each step through the registry, its params compiled); for a
+  // hook, also refuses what a hook cannot do (hook_action_problem, hook_template_problem).
+  void build_steps(const StepRegistry& registry, const std::vector<config::StepSpec>& specs,
+                   StepKind kind, Pipeline& pipeline, std::optional<Hook> hook,
+                   std::vector<config::ConfigError>& errors);
+
   config::Config config_;
   std::unordered_map<std::string, Pipeline, StringHash, std::equal_to<>> events_;
+  std::array<Pipeline, kHookCount> hooks_;  // by Hook; a hook without steps is not declared
   std::set<std::string, std::less<>> wanted_claims_;
   std::vector<std::unique_ptr<std::vector<std::optional<tmpl::Template>>>> param_storage_;
   auth::JwtSettings session_jwt_;

@@ -12,6 +12,7 @@
 #include "log/log.h"
 #include "pipeline/compiled_config.h"
 #include "pipeline/loop_mailbox.h"
+#include "pipeline/room_join.h"
 #include "pipeline/router.h"
 #include "pipeline/session_loop.h"
 #include "protocol/websocket.h"
@@ -287,46 +288,13 @@ bool MessageRun::member_may_send(std::string_view room) {
   return false;
 }
 
-// Room policies apply to every `_join`: join_permission is asked of the SENDER (the connection
-// whose message runs the `_join`), also when it joins another user: a user with the permission
-// may bring others in, one without it can join nobody. max_members counts distinct users on the
-// whole node; the joining user is reserved in the count before any connection joins, so two
-// concurrent joins on different loops cannot both take the last place.
+// Room policies apply to every `_join` (pipeline/room_join.h); join_permission is asked of the
+// SENDER, also when it joins another user.
 bool MessageRun::join(std::string_view user, std::string_view room, bool this_connection_only) {
-  const config::Config& config = loop_.config().config();
-  const uint32_t limit = config.server.max_rooms_per_connection;
-  const bool sender_joins = this_connection_only || user == session_.user_id();
-  if (sender_joins && limit > 0 && !session_.is_member(room) && session_.rooms().size() >= limit) {
-    fail(ErrorCode::forbidden,
-         fmt::format("this connection is already in {} rooms (server.max_rooms_per_connection): "
-                     "leave one first",
-                     limit));
+  if (auto refusal = join_room(loop_, session_, user, room, this_connection_only)) {
+    fail(refusal->code, std::move(refusal->message));
     return false;
   }
-  const config::RoomPolicy* policy =
-      config.rooms.empty() ? nullptr : config::find_room_policy(config.rooms, room);
-  if (policy && !policy->join_permission.empty()) {
-    const auto& held = session_.permissions();
-    if (std::find(held.begin(), held.end(), policy->join_permission) == held.end()) {
-      fail(ErrorCode::forbidden,
-           fmt::format("joining room {} needs the permission `{}`", room, policy->join_permission));
-      return false;
-    }
-  }
-  const bool counts_users = policy && policy->max_members > 0;
-  const std::string_view joining_user = this_connection_only ? session_.user_id() : user;
-  Directory& directory = loop_.delivery().directory();
-  if (counts_users && !directory.reserve_room_user(room, joining_user, policy->max_members)) {
-    fail(ErrorCode::room_full, fmt::format("room {} is full ({} users, its policy `{}`)", room,
-                                           policy->max_members, policy->glob));
-    return false;
-  }
-  if (this_connection_only) {
-    loop_.delivery().join(session_, room, counts_users);
-  } else {
-    join_user_to_room(loop_.delivery(), user, room, counts_users);
-  }
-  if (counts_users) directory.add_room_user_refs(room, joining_user, -1);  // the reservation
   return true;
 }
 

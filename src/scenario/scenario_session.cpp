@@ -34,6 +34,7 @@ void ScenarioSession::open(AcceptedIdentity accepted) {
   }
   loop_.delivery().add_user_session(*this);
   send(build_event_frame("welcome", welcome_payload(*this)));
+  loop_.hooks().opened(*this);
   reschedule();
 }
 
@@ -120,6 +121,7 @@ void ScenarioSession::reschedule() {
 void ScenarioSession::end_registration() {
   TimerWheel::cancel(*this);
   if (state_ != State::open) return;
+  loop_.hooks().closing(*this);  // before it leaves its rooms
   loop_.delivery().rooms().leave_all(*this);
   loop_.delivery().remove_user_session(*this);
   loop_.delivery().directory().remove_connection(user_id(), number());

@@ -277,6 +277,7 @@ void Connection::accept(std::string response, AcceptedIdentity accepted,
 
   send_control(build_raw_frame(response));
   send(build_event_frame("welcome", welcome_payload(*this)));
+  loop_.hooks().opened(*this);
   context().metrics().connections_opened.add();
   log::info("connection opened")
       .field("conn_id", id())
@@ -630,6 +631,7 @@ void Connection::unregister(metrics::ClosedBy by, uint16_t code, std::string_vie
         .field("messages_out", messages_out());
   }
   Engine& engine = loop_.engine();
+  if (state_ != State::handshaking) loop_.hooks().closing(*this);  // before it leaves its rooms
   loop_.delivery().rooms().leave_all(*this);
   if (state_ != State::handshaking) {
     loop_.delivery().remove_user_session(*this);

@@ -34,6 +34,7 @@ EventLoop::EventLoop(Engine& engine, unsigned index, std::shared_ptr<const Compi
       mailbox_(std::make_shared<LoopMailbox>(io_)) {
   sessions_.set_server(config_->config().server);
   sessions_.metrics().events.install(event_names(*config_));
+  hooks_.install(*config_);
 }
 
 EventLoop::~EventLoop() {
@@ -102,6 +103,7 @@ void EventLoop::install_config(std::shared_ptr<const CompiledConfig> config) {
   sessions_.set_server(config_->config().server);
   sessions_.metrics().events.install(event_names(*config_));
   event_message_counts_.assign(config_->event_count(), 0);
+  hooks_.install(*config_);
 }
 
 void EventLoop::close_all(uint16_t code, std::string_view reason) {

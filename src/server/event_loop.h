@@ -24,6 +24,7 @@
 #include "delivery/directory.h"
 #include "delivery/loop_delivery.h"
 #include "frames/out_frame.h"
+#include "pipeline/hook_runner.h"
 #include "pipeline/loop_mailbox.h"
 #include "pipeline/session_loop.h"
 #include "server/connection.h"
@@ -88,6 +89,8 @@ class EventLoop final : public SessionLoop {
 
   // --- rooms, users and fan-out to other loops
   LoopDelivery& delivery() override { return delivery_; }
+  // The lifecycle hooks (`hooks:`): a session tells them when it opens and closes.
+  HookRunner& hooks() { return hooks_; }
   // What this loop's sessions share: clock, settings in force, queued-bytes count.
   SessionContext& sessions() { return sessions_; }
   const Clock& clock() const { return sessions_.clock(); }
@@ -117,6 +120,7 @@ class EventLoop final : public SessionLoop {
   std::vector<uint64_t> event_message_counts_;  // one per event of config_
   SessionContext sessions_;
   LoopDelivery delivery_;
+  HookRunner hooks_{*this, sessions_};
 
   boost::intrusive::list<Connection, boost::intrusive::base_hook<ConnectionListHook>,
                          boost::intrusive::constant_time_size<false>>

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "metrics/loop_metrics.h"
+#include "pipeline/hook.h"
 #include "server/engine.h"
 #include "server/event_loop.h"
 #include "webhook/webhook_stats.h"
@@ -197,6 +198,20 @@ std::vector<MetricFamily> EngineMetrics::Collect() const {
       sum(engine, [](const M& m) { return m.message_duration.sum_ns(); }) / 1e9;
   durations.metric.push_back(std::move(histogram));
   families.push_back(std::move(durations));
+
+  // Lifecycle hooks: every hook by outcome (fixed names, whether the config declares it or not).
+  MetricFamily hook_runs = family("dispatch_hook_runs_total",
+                                  "Lifecycle hook runs (`hooks:`) by hook and outcome: ok, or "
+                                  "failed (a step failed; logged, never sent to a client)",
+                                  MetricType::Counter);
+  for (size_t hook = 0; hook < kHookCount; ++hook) {
+    for (size_t outcome = 0; outcome < 2; ++outcome) {
+      add_value(hook_runs,
+                sum(engine, [&](const M& m) { return m.hook_runs[hook][outcome].read(); }),
+                {{"hook", std::string(kHookNames[hook])}, {"outcome", outcome ? "failed" : "ok"}});
+    }
+  }
+  families.push_back(std::move(hook_runs));
 
   // Webhook targets (process-wide counters, kept by target name across reloads).
   MetricFamily deliveries = family("dispatch_webhook_deliveries_total",

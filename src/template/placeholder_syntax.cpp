@@ -73,7 +73,8 @@ std::optional<Placeholder> parse_named(std::string_view name, bool allow_room_id
     return placeholder;
   }
   error = "unknown placeholder {$" + std::string(name) + "}";
-  if (name == "room.id") error += " ({$room.id} is available only in room lifecycle hooks)";
+  if (name == "room.id")
+    error += " ({$room.id} is available only in hooks.on_join and hooks.on_leave)";
   return std::nullopt;
 }
 

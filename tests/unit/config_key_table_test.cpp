@@ -96,6 +96,10 @@ TEST(ConfigKeyTable, EveryKeyOfTheSpecIsListed) {
                                            "webhooks.<name>.retries",
                                            "webhooks.<name>.queue",
                                            "hooks",
+                                           "hooks.on_connect",
+                                           "hooks.on_disconnect",
+                                           "hooks.on_join",
+                                           "hooks.on_leave",
                                            "log",
                                            "log.level",
                                            "server.auth",
@@ -144,7 +148,7 @@ TEST(ConfigKeyTable, NotImplementedKeysAreMarked) {
     if (!key.implemented) not_implemented.insert(key.path);
   }
   EXPECT_EQ(not_implemented, (std::set<std::string>{"server.tls", "rooms.<name>.presence",
-                                                    "rooms.<name>.history", "cluster", "hooks"}));
+                                                    "rooms.<name>.history", "cluster"}));
 }
 
 TEST(ConfigKeyTable, CompatibilityAliasesAndSecretsAreMarked) {
@@ -192,7 +196,9 @@ TEST(ConfigKeyTable, DocumentedDefaultsAreTheStructDefaults) {
     ASSERT_LE(parts.size(), 3u) << key.path;
     parts.resize(3);
     tree[parts[0]][parts[1]][parts[2]] =
-        key.type == KeyType::string_list ? "[]" : "\"" + key.default_text + "\"";
+        key.type == KeyType::string_list || key.type == KeyType::steps
+            ? "[]"
+            : "\"" + key.default_text + "\"";
     ++keys_written;
   }
   EXPECT_GT(keys_written, 25u);
@@ -221,6 +227,7 @@ TEST(ConfigKeyTable, DocumentedDefaultsAreTheStructDefaults) {
   ServerConfig server = with_defaults.config->server;
   server.static_dir_mark = empty.config->server.static_dir_mark;  // where it was written, here
   EXPECT_EQ(server, empty.config->server) << yaml;
+  EXPECT_EQ(with_defaults.config->hooks, empty.config->hooks) << yaml;
   JwtConfig jwt = with_defaults.config->auth.jwt;
   jwt.mark = empty.config->auth.jwt.mark;  // where `auth.jwt:` was written, here
   jwt.public_key_mark = empty.config->auth.jwt.public_key_mark;

@@ -164,6 +164,27 @@ events:
               HasSubstr("`lint_ignore: [unreachable_room_policy]` to the room policy `games:*`"));
 }
 
+TEST(ConfigLints, AJoinInTheOnConnectHookReachesARoomPolicy) {
+  const auto lines = lint_lines(R"(
+rooms:
+  "lobby": {max_members: 100}
+  "games:*": {max_members: 8}
+events:
+  say:
+    actions:
+      - name: _log
+        params: ["{$user.id}"]
+hooks:
+  on_connect:
+    - name: _join
+      params: ["{$user.id}", "lobby"]
+)");
+  ASSERT_THAT(lines, SizeIs(1));
+  EXPECT_THAT(lines[0], HasSubstr("test.yaml:3:3: room policy `games:*` applies to no room: no "
+                                  "event's `_join` makes a room id that matches it (the "
+                                  "`_join`s make `lobby` in `hooks.on_connect`)"));
+}
+
 TEST(ConfigLints, RoomPolicyAfterACatchAllOrWithoutAnyJoin) {
   const auto shadowed = lint_lines(R"(
 rooms:

@@ -974,15 +974,14 @@ api:
 webhooks:
   backend: {url: "http://127.0.0.1:9000/dispatch"}
 hooks:
-  on_connect: [{name: _log, params: [hi]}]
+  on_connect: [{name: _log, params: [hi]}]  # implemented: no error
 )");
   EXPECT_THAT(
       error_lines(result),
       ElementsAre("test.yaml:4:3: `server.tls` is not supported yet by this version of dispatch",
                   "test.yaml:9:30: `rooms.chat:*.presence` is not supported yet by this version of "
                   "dispatch",
-                  "test.yaml:13:1: `cluster` is not supported yet by this version of dispatch",
-                  "test.yaml:19:1: `hooks` is not supported yet by this version of dispatch"));
+                  "test.yaml:13:1: `cluster` is not supported yet by this version of dispatch"));
 }
 
 TEST(ConfigLoader, TrustedProxiesAreCheckedRangeByRange) {

@@ -46,16 +46,19 @@ class DetachedSession final : public Session {
       : Session(loop.sessions(), loop.engine().next_connection_number()), loop_(loop) {}
   ~DetachedSession() { end(); }
 
-  void open_as(std::string user, std::vector<std::string> permissions = {}) {
+  void open_as(std::string user, std::vector<std::string> permissions = {},
+               std::vector<auth::NamedClaim> claims = {}) {
     Identity identity;
     identity.user_id = std::move(user);
     identity.permissions = std::move(permissions);
+    identity.claims = std::move(claims);
     set_identity(std::move(identity));
     state_ = State::open;
     std::optional<UserConnection> replaced;  // no per-user limit here
     loop_.delivery().directory().admit_connection(
         user_id(), {number(), static_cast<uint16_t>(loop_.index())}, 0, false, replaced);
     loop_.delivery().add_user_session(*this);
+    loop_.hooks().opened(*this);
   }
 
   // Runs one client message through the pipeline, as a text frame from a socket would.
@@ -109,6 +112,7 @@ class DetachedSession final : public Session {
   void flush_now() override {}
   void end() {
     if (state_ == State::open) {  // rooms joined through the loop's delivery
+      loop_.hooks().closing(*this);
       loop_.delivery().rooms().leave_all(*this);
       loop_.delivery().remove_user_session(*this);
       loop_.delivery().directory().remove_connection(user_id(), number());

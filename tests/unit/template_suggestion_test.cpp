@@ -112,7 +112,7 @@ TEST(TemplateMistakes, WithNothingCloseTheValidPlaceholdersAreListed) {
     EXPECT_THAT(errors[0].message, HasSubstr("valid placeholders are {$user.id}, ")) << source;
   }
   EXPECT_THAT(errors_of("{$room.id}", ParamKind::text)[0].message,
-              HasSubstr("only in room lifecycle hooks"));
+              HasSubstr("only in hooks.on_join and hooks.on_leave"));
   // Where {$room.id} is allowed, it is suggested and listed.
   EXPECT_THAT(suggested(errors_of("{$rom.id}", ParamKind::text, true)), ElementsAre("{$room.id}"));
   EXPECT_THAT(errors_of("{$foo}", ParamKind::text, true)[0].message, HasSubstr("{$room.id}"));

@@ -1,0 +1,30 @@
+// A `_join` under the room policies and limits, for a message's steps (MessageRun) and for the
+// on_connect hook (HookRun): server.max_rooms_per_connection for the asking connection when it
+// joins, a policy's join_permission asked of the asking connection (also when it joins another
+// user), and max_members, which counts distinct users on the whole node — the joining user is
+// reserved in the count before any connection joins, so two concurrent joins on different loops
+// cannot both take the last place.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "dispatch/error_code.h"
+
+namespace dispatch {
+
+class Session;
+class SessionLoop;
+
+struct JoinRefusal {
+  ErrorCode code = ErrorCode::forbidden;
+  std::string message;
+};
+
+// Joins `user` (every live connection, on every loop), or only `asking` when
+// `this_connection_only`; the refusal when a policy or limit says no.
+std::optional<JoinRefusal> join_room(SessionLoop& loop, Session& asking, std::string_view user,
+                                     std::string_view room, bool this_connection_only);
+
+}  // namespace dispatch
