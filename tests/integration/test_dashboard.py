@@ -24,6 +24,8 @@ from dispatch_harness import (DispatchTestCase, free_config, http_request, make_
                               open_client, raw_upgrade, request)
 from test_webhooks import Receiver
 
+API_KEY = "dashboard-test-api-key-0123456789abcdef"
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DASHBOARD = os.path.join(REPO, "deploy", "grafana", "dispatch-dashboard.json")
 ALERTS = os.path.join(REPO, "deploy", "prometheus", "alerts.yml")
@@ -140,7 +142,7 @@ class Dashboard(DispatchTestCase):
         receiver = Receiver()
         self.addCleanup(receiver.httpd.shutdown)
         server = self.start_server(free_config(
-            EVENTS, permissions=["moderator"],
+            EVENTS, permissions=["moderator"], api={"key": API_KEY},
             extra=f"webhooks:\n  backend:\n    url: \"{receiver.url('/ok')}\"\n"))
 
         async def go():
@@ -158,6 +160,10 @@ class Dashboard(DispatchTestCase):
         self.arun(go())
         self.assertEqual(raw_upgrade(server.port, token=make_token("x", secret="wrong")).status,
                          401)
+        published = http_request(server.port, "POST", "/api/publish",
+                                 {"Authorization": f"Bearer {API_KEY}"},
+                                 b'{"target": "*", "event": "tick"}')
+        self.assertEqual(published.status, 200, published)
         receiver.wait_for(lambda requests: len(requests) == 1)
         deadline = time.monotonic() + 10
         while True:
