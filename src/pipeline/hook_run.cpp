@@ -9,6 +9,7 @@
 #include "pipeline/compiled_config.h"
 #include "pipeline/room_join.h"
 #include "pipeline/session_loop.h"
+#include "pipeline/step_payload.h"
 #include "session/session.h"
 #include "session/session_context.h"
 
@@ -116,26 +117,13 @@ bool HookRun::resolve(const tmpl::Placeholder& placeholder, tmpl::ResolvedValue&
 
 // ---------------------------------------------------------------- effects
 
-// As MessageRun: debug builds check that a (custom) step hands over valid JSON.
-bool HookRun::accept_payload(std::string_view payload_json) {
-#ifndef NDEBUG
-  if (!is_json_document(payload_json)) {
-    fail(ErrorCode::internal, "a step's payload is not a JSON document");
-    return false;
-  }
-#else
-  (void)payload_json;
-#endif
-  return true;
-}
-
 void HookRun::reply(std::string_view event, std::string_view payload_json) {
-  if (!accept_payload(payload_json)) return;
+  if (!accept_step_payload(*this, payload_json)) return;
   if (Session* session = live_session()) session->send(build_event_frame(event, payload_json));
 }
 
 void HookRun::send_to_origin(std::string_view event, std::string_view payload_json) {
-  if (!accept_payload(payload_json)) return;
+  if (!accept_step_payload(*this, payload_json)) return;
   publish_to_user(loop_.delivery(), subject_.user_id, build_event_frame(event, payload_json));
 }
 
@@ -143,7 +131,7 @@ void HookRun::send_to_origin(std::string_view event, std::string_view payload_js
 // keeps non-members from posting) does not apply, so on_leave reaches the room the user left.
 void HookRun::send_to_target(std::string_view target, std::string_view event,
                              std::string_view payload_json) {
-  if (!accept_payload(payload_json)) return;
+  if (!accept_step_payload(*this, payload_json)) return;
   FrameOrigin origin;
   origin.from = subject_.user_id;
   if (target.starts_with("user:")) {
@@ -157,14 +145,14 @@ void HookRun::send_to_target(std::string_view target, std::string_view event,
 
 void HookRun::send_to_user(std::string_view user, std::string_view event,
                            std::string_view payload_json) {
-  if (!accept_payload(payload_json)) return;
+  if (!accept_step_payload(*this, payload_json)) return;
   FrameOrigin origin;
   origin.from = subject_.user_id;
   publish_to_user(loop_.delivery(), user, build_event_frame(event, payload_json, origin));
 }
 
 void HookRun::broadcast(std::string_view event, std::string_view payload_json) {
-  if (!accept_payload(payload_json)) return;
+  if (!accept_step_payload(*this, payload_json)) return;
   FrameOrigin origin;
   origin.from = subject_.user_id;
   publish_to_all(loop_.delivery(), build_event_frame(event, payload_json, origin));

@@ -87,7 +87,6 @@ class HookRun final : public StepContext, public tmpl::TemplateScope {
  private:
   // The connection the hook is about, while it is open on this loop; else nullptr.
   Session* live_session() const;
-  bool accept_payload(std::string_view payload_json);
 
   SessionLoop& loop_;
   const SessionContext& sessions_;

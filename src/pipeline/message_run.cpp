@@ -15,6 +15,7 @@
 #include "pipeline/room_join.h"
 #include "pipeline/router.h"
 #include "pipeline/session_loop.h"
+#include "pipeline/step_payload.h"
 #include "protocol/websocket.h"
 #include "session/session.h"
 #include "template/json_escape.h"
@@ -218,36 +219,21 @@ std::optional<std::string_view> MessageRun::payload_token() const {
 
 // ---------------------------------------------------------------- effects
 
-// Debug builds check that a step hands over valid JSON: a custom step that builds it by hand and
-// gets it wrong fails with `internal` instead of sending a broken frame. Release builds trust it
-// (a filled json param is valid by construction).
-bool MessageRun::accept_payload(std::string_view payload_json) {
-#ifndef NDEBUG
-  if (!is_json_document(payload_json)) {
-    fail(ErrorCode::internal, "a step's payload is not a JSON document");
-    return false;
-  }
-#else
-  (void)payload_json;
-#endif
-  return true;
-}
-
 void MessageRun::reply(std::string_view event, std::string_view payload_json) {
-  if (!accept_payload(payload_json)) return;
+  if (!accept_step_payload(*this, payload_json)) return;
   FrameOrigin origin;
   origin.ref_json = message_.ref_json;
   session_.send(build_event_frame(event, payload_json, origin));
 }
 
 void MessageRun::send_to_origin(std::string_view event, std::string_view payload_json) {
-  if (!accept_payload(payload_json)) return;
+  if (!accept_step_payload(*this, payload_json)) return;
   publish_to_user(loop_.delivery(), session_.user_id(), build_event_frame(event, payload_json));
 }
 
 void MessageRun::send_to_target(std::string_view target, std::string_view event,
                                 std::string_view payload_json) {
-  if (!accept_payload(payload_json)) return;
+  if (!accept_step_payload(*this, payload_json)) return;
   if (!target.starts_with("user:") && !member_may_send(target)) return;
   FrameOrigin origin;
   origin.from = session_.user_id();
@@ -262,14 +248,14 @@ void MessageRun::send_to_target(std::string_view target, std::string_view event,
 
 void MessageRun::send_to_user(std::string_view user, std::string_view event,
                               std::string_view payload_json) {
-  if (!accept_payload(payload_json)) return;
+  if (!accept_step_payload(*this, payload_json)) return;
   FrameOrigin origin;
   origin.from = session_.user_id();
   publish_to_user(loop_.delivery(), user, build_event_frame(event, payload_json, origin));
 }
 
 void MessageRun::broadcast(std::string_view event, std::string_view payload_json) {
-  if (!accept_payload(payload_json)) return;
+  if (!accept_step_payload(*this, payload_json)) return;
   FrameOrigin origin;
   origin.from = session_.user_id();
   publish_to_all(loop_.delivery(), build_event_frame(event, payload_json, origin));

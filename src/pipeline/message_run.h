@@ -74,7 +74,6 @@ class MessageRun final : public StepContext, public tmpl::TemplateScope {
  private:
   void answer(ErrorCode code, std::string_view message);
   void count_outcome(std::optional<ErrorCode> failure);
-  bool accept_payload(std::string_view payload_json);
   bool member_may_send(std::string_view room);
   std::string_view keep(std::string text);
 

@@ -51,8 +51,8 @@ constexpr auto api_answer_limit = std::chrono::seconds(60);
 // The request head as it arrives; for /api/*, the checked head and the body after it.
 struct Connection::HandshakeBuffer {
   std::string bytes;
-  std::unique_ptr<api::Request> api;  // set once an /api/* head passed its checks
-  bool answering = false;             // the API request is whole: later bytes are dropped
+  std::optional<api::Request> api;  // set once an /api/* head passed its checks
+  bool answering = false;           // the API request is whole: later bytes are dropped
 };
 
 Connection::Connection(EventLoop& loop, int fd, uint64_t number, PeerEntry* handshake_peer,
@@ -307,7 +307,7 @@ void Connection::begin_api(std::string_view head, std::string_view leftover) {
     return;
   }
   HandshakeBuffer& handshake = *handshake_buffer_;
-  handshake.api = std::make_unique<api::Request>(std::move(std::get<api::Request>(checked)));
+  handshake.api = std::move(std::get<api::Request>(checked));
   handshake.bytes.assign(leftover);
   handshake.bytes.reserve(handshake.api->body_length);
   if (handshake.bytes.size() >= handshake.api->body_length) serve_api();

@@ -55,6 +55,11 @@ bool header_has_token(const http::request<http::empty_body>& request, http::fiel
   return found;
 }
 
+// GET /healthz and /readyz, on either listener.
+std::string health_response() {
+  return plain_http_response(200, "application/json", "{\"status\":\"ok\"}");
+}
+
 UpgradeDecision refuse(int status, std::string code, std::string message, uint16_t close_code,
                        bool after_upgrade_allowed = true) {
   UpgradeDecision decision;
@@ -236,7 +241,7 @@ UpgradeDecision decide_upgrade(std::string_view request_bytes, const CompiledCon
     if (get_or_head && path == "/metrics") {
       decision.metrics = true;
     } else if (get_or_head && (path == "/healthz" || path == "/readyz")) {
-      decision.http_response = plain_http_response(200, "application/json", "{\"status\":\"ok\"}");
+      decision.http_response = health_response();
     } else {
       return refuse(404, "not_found",
                     "the admin listener (server.admin_address) serves /metrics, /api/*, /healthz "
@@ -252,7 +257,7 @@ UpgradeDecision decide_upgrade(std::string_view request_bytes, const CompiledCon
       return decision;
     }
     if (path == "/healthz" || path == "/readyz") {
-      decision.http_response = plain_http_response(200, "application/json", "{\"status\":\"ok\"}");
+      decision.http_response = health_response();
     } else if (!server.static_dir.empty()) {
       decision.static_file =
           static_file_for(server.static_dir, target, request.method() == http::verb::head);
