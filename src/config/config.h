@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "config/cidr.h"
+#include "redis/redis_url.h"
 
 namespace dispatch::config {
 
@@ -232,6 +233,16 @@ struct ApiConfig {
   bool operator==(const ApiConfig&) const = default;
 };
 
+// Cluster mode (`cluster:`): several nodes act as one over Redis. No URLs = a single node.
+struct ClusterConfig {
+  std::vector<redis::RedisUrl> redis;  // the shards, in config order (a room's shard is its hash
+                                       // modulo their count, so the order matters)
+  std::string prefix = "dispatch";     // of every channel and key: clusters can share a Redis
+
+  bool enabled() const { return !redis.empty(); }
+  bool operator==(const ClusterConfig&) const = default;
+};
+
 // Lifecycle hooks (`hooks:`): action lists run after a connection opens or closes, and after a
 // session joins or leaves a room. Steps as in an event's `actions:`; compiled like them.
 struct HooksConfig {
@@ -251,6 +262,7 @@ struct Config {
   std::vector<RoomPolicy> rooms;        // in file order: the first match wins
   std::vector<EventSpec> events;        // in file order
   std::vector<WebhookTarget> webhooks;  // in file order
+  ClusterConfig cluster;
   ApiConfig api;
   HooksConfig hooks;
   LogLevel log_level = LogLevel::info;

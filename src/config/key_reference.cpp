@@ -701,8 +701,20 @@ auth:
 )md";
 
 constexpr std::string_view kClusterIntro = R"md(
-Several nodes acting as one over Redis is not implemented yet: leave `cluster` out (a single
-node keeps everything in memory).
+With `cluster.redis` set, several `dispatch` nodes behind any load balancer act as one: room,
+user and broadcast traffic published on one node reaches the recipients on every node, and a
+node receives only the traffic of rooms and users it has connections for. A Redis outage
+degrades to node-local delivery without dropping a connection (`/readyz` answers 503 until it
+is back). With a list of URLs, each room's and user's channel lives on the shard chosen by a
+stable hash of its name; adding a shard is a config change plus a restart of every node.
+`cluster` changes only on restart. A password and a db number go in the URL
+(`redis://:password@10.0.0.5:6379/2`; from the environment with `${REDIS_URL}`). Topology,
+guarantees and failure behaviour: [docs/CLUSTER.md](CLUSTER.md).
+
+```yaml
+cluster:
+  redis: [redis://10.0.0.5:6379, redis://10.0.0.6:6379]  # two shards
+```
 )md";
 
 constexpr std::string_view kApiIntro = R"md(

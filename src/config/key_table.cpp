@@ -344,6 +344,62 @@ KeyBinding webhook_url_key(std::string path, std::string doc) {
           nullptr};
 }
 
+// `cluster.redis`: one URL, or a list of them (the shards). Secret: a URL may hold a password,
+// which no error repeats (redis::parse_redis_url).
+KeyBinding cluster_redis_key() {
+  KeyInfo info = key_info("cluster.redis", KeyType::string_list, "[]",
+                          "redis://[[user]:password@]host[:port][/db], or a list of such URLs: "
+                          "the shards, each room's and user's traffic on one of them (by a "
+                          "stable hash of its name); [] = a single node, everything in memory");
+  info.secret = true;
+  return {std::move(info),
+          [](ValueReader& reader, const YAML::Node& node, const std::string& path,
+             ApplyTarget& target) {
+            std::vector<std::pair<YAML::Node, std::string>> texts;
+            if (node.IsScalar()) {
+              auto text = reader.read_secret(node, path);
+              if (!text) return;
+              texts.emplace_back(node, std::move(*text));
+            } else {
+              auto items = reader.read_string_list(node, path);
+              if (!items) return;
+              for (size_t i = 0; i < items->size(); ++i) {
+                texts.emplace_back(node[i], std::move((*items)[i]));
+              }
+            }
+            std::vector<redis::RedisUrl> urls;
+            for (size_t i = 0; i < texts.size(); ++i) {
+              const std::string where =
+                  node.IsScalar() ? path : path + "[" + std::to_string(i) + "]";
+              auto parsed = redis::parse_redis_url(texts[i].second);
+              if (auto* problem = std::get_if<std::string>(&parsed)) {
+                reader.error(texts[i].first, "`" + where + "`: " + *problem);
+                return;
+              }
+              auto& url = std::get<redis::RedisUrl>(parsed);
+              for (const redis::RedisUrl& earlier : urls) {
+                if (earlier.host == url.host && earlier.port == url.port && earlier.db == url.db) {
+                  reader.error(texts[i].first, "`" + where + "`: " + url.display() +
+                                                   " is listed twice; each shard is one Redis");
+                  return;
+                }
+              }
+              urls.push_back(std::move(url));
+            }
+            target.config.cluster.redis = std::move(urls);
+          },
+          nullptr};
+}
+
+std::optional<std::string> channel_prefix(const std::string& value) {
+  if (value.empty()) return "must not be empty";
+  if (value.size() > 64) return "must be at most 64 bytes";
+  for (unsigned char c : value) {
+    if (c <= ' ' || c >= 0x7f) return "must be printable ASCII without spaces";
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string> positive_count(const RateSpec& value) {
   if (value.count > 0) return std::nullopt;
   return "must allow at least 1 error per window";
@@ -577,7 +633,13 @@ std::vector<KeyBinding> make_key_bindings() {
       lint_ignore_key("events.<name>.lint_ignore",
                       "`dispatch check` lints not to report for this event (see [lints](#lints))",
                       [](T& t) -> std::vector<std::string>& { return t.event->lint_ignore; }),
-      not_supported("cluster", KeyType::mapping, "{}", "cluster over Redis (redis: <url>)"),
+      section("cluster", "several nodes acting as one over Redis (see [cluster](#cluster))"),
+      cluster_redis_key(),
+      string_key(
+          "cluster.prefix", "dispatch",
+          "the first part of every Redis channel and key this cluster uses, so that clusters "
+          "can share one Redis (pub/sub ignores the db number)",
+          [](T& t) -> std::string& { return t.config.cluster.prefix; }, channel_prefix),
       section("api", "the HTTP server API (see [docs/API.md](API.md))"),
       secret_key("api.key", "${DISPATCH_API_KEY:-}",
                  "the Bearer key of /api/*; when absent: env DISPATCH_API_KEY; \"\" = the API "

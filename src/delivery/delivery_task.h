@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <variant>
 
@@ -48,7 +49,17 @@ struct CloseUser {
   std::string reason;
 };
 
+// Work for the cluster broker on the loop that holds the Redis connection it needs (a message to
+// publish on a shard, a subscription to bring up to date): opaque to delivery (delivery/broker.h).
+struct ToBroker {
+  uint32_t shard = 0;
+  uint8_t kind = 0;
+  std::string channel;
+  std::string message;
+  std::function<void()> done;
+};
+
 using DeliveryTask = std::variant<DeliverToRoom, DeliverToUser, DeliverToAll, JoinUser, LeaveUser,
-                                  CloseUserSession, CloseUser>;
+                                  CloseUserSession, CloseUser, ToBroker>;
 
 }  // namespace dispatch

@@ -14,9 +14,20 @@ uint64_t Directory::room_loops(std::string_view room) const {
 
 void Directory::add_room_refs(std::string_view room, unsigned loop, int delta) {
   if (delta == 0) return;
-  Shard& shard = shard_for(room);
-  std::lock_guard lock(shard.mutex);
-  auto found = shard.rooms.find(room);
+  bool present_before = false;
+  bool present_after = false;
+  {
+    Shard& shard = shard_for(room);
+    std::lock_guard lock(shard.mutex);
+    auto found = shard.rooms.find(room);
+    present_before = found != shard.rooms.end() && found->second.loops != 0;
+    present_after = add_room_refs_locked(shard, found, room, loop, delta);
+  }
+  if (listener_ && present_before != present_after) listener_->room_presence_changed(room);
+}
+
+bool Directory::add_room_refs_locked(Shard& shard, RoomMap::iterator found, std::string_view room,
+                                     unsigned loop, int delta) {
   if (found == shard.rooms.end()) found = shard.rooms.try_emplace(std::string(room)).first;
   RoomEntry& entry = found->second;
   if (entry.counts.size() < loop_count_) entry.counts.resize(loop_count_, 0);
@@ -28,13 +39,15 @@ void Directory::add_room_refs(std::string_view room, unsigned loop, int delta) {
   count += delta;
   if (count > 0) {
     entry.loops |= uint64_t{1} << loop;
-  } else {
-    entry.loops &= ~(uint64_t{1} << loop);
-    if (entry.loops == 0 &&
-        std::all_of(entry.counts.begin(), entry.counts.end(), [](int32_t c) { return c == 0; })) {
-      shard.rooms.erase(found);
-    }
+    return true;
   }
+  entry.loops &= ~(uint64_t{1} << loop);
+  const bool present = entry.loops != 0;
+  if (!present &&
+      std::all_of(entry.counts.begin(), entry.counts.end(), [](int32_t c) { return c == 0; })) {
+    shard.rooms.erase(found);
+  }
+  return present;
 }
 
 size_t Directory::room_count() const {
@@ -116,32 +129,44 @@ bool Directory::admit_connection(std::string_view user, UserConnection connectio
                                  uint32_t max_per_user, bool cycle,
                                  std::optional<UserConnection>& replaced) {
   replaced.reset();
-  Shard& shard = shard_for(user);
-  std::lock_guard lock(shard.mutex);
-  auto found = shard.users.find(user);
-  if (found == shard.users.end()) {
-    found = shard.users.try_emplace(std::string(user)).first;
+  bool first = false;
+  {
+    Shard& shard = shard_for(user);
+    std::lock_guard lock(shard.mutex);
+    auto found = shard.users.find(user);
+    if (found == shard.users.end()) {
+      found = shard.users.try_emplace(std::string(user)).first;
+      first = true;
+    }
+    auto& connections = found->second.connections;
+    if (max_per_user > 0 && connections.size() >= max_per_user) {
+      if (!cycle) return false;
+      replaced = connections.front();
+      connections.erase(connections.begin());
+    }
+    connections.push_back(connection);
   }
-  auto& connections = found->second.connections;
-  if (max_per_user > 0 && connections.size() >= max_per_user) {
-    if (!cycle) return false;
-    replaced = connections.front();
-    connections.erase(connections.begin());
-  }
-  connections.push_back(connection);
+  if (listener_ && first) listener_->user_presence_changed(user);
   return true;
 }
 
 void Directory::remove_connection(std::string_view user, uint64_t number) {
-  Shard& shard = shard_for(user);
-  std::lock_guard lock(shard.mutex);
-  auto found = shard.users.find(user);
-  if (found == shard.users.end()) return;
-  auto& connections = found->second.connections;
-  connections.erase(std::remove_if(connections.begin(), connections.end(),
-                                   [&](const UserConnection& c) { return c.number == number; }),
-                    connections.end());
-  if (connections.empty()) shard.users.erase(found);
+  bool last = false;
+  {
+    Shard& shard = shard_for(user);
+    std::lock_guard lock(shard.mutex);
+    auto found = shard.users.find(user);
+    if (found == shard.users.end()) return;
+    auto& connections = found->second.connections;
+    connections.erase(std::remove_if(connections.begin(), connections.end(),
+                                     [&](const UserConnection& c) { return c.number == number; }),
+                      connections.end());
+    if (connections.empty()) {
+      shard.users.erase(found);
+      last = true;
+    }
+  }
+  if (listener_ && last) listener_->user_presence_changed(user);
 }
 
 }  // namespace dispatch

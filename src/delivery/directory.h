@@ -35,12 +35,28 @@ struct StringHash {
   size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
 };
 
+// Told when this node gets its first member of a room (or join in flight to it) or loses its
+// last one, and likewise a user's first and last connection: cluster mode follows them with its
+// Redis subscriptions. Called on the thread of the loop that made the change, after the
+// Directory's lock is released; another change may already have followed, so a listener reads
+// the Directory again for the current state.
+class PresenceListener {
+ public:
+  virtual void room_presence_changed(std::string_view room) = 0;
+  virtual void user_presence_changed(std::string_view user) = 0;
+
+ protected:
+  ~PresenceListener() = default;
+};
+
 class Directory {
  public:
   static constexpr size_t max_loops = 64;
 
   explicit Directory(size_t loop_count) : loop_count_(loop_count) {}
   unsigned loop_count() const { return static_cast<unsigned>(loop_count_); }
+  // Set once before the loops start (cluster mode); none by default.
+  void set_presence_listener(PresenceListener* listener) { listener_ = listener; }
 
   // Bit i set: loop i has members of the room (or a join in flight to it).
   uint64_t room_loops(std::string_view room) const;
@@ -78,17 +94,22 @@ class Directory {
     boost::container::small_vector<UserConnection, 1> connections;  // oldest first
   };
   using RoomUsers = std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>>;
+  using RoomMap = std::unordered_map<std::string, RoomEntry, StringHash, std::equal_to<>>;
   struct Shard {
     mutable std::mutex mutex;
-    std::unordered_map<std::string, RoomEntry, StringHash, std::equal_to<>> rooms;
+    RoomMap rooms;
     std::unordered_map<std::string, RoomUsers, StringHash, std::equal_to<>> room_users;
     std::unordered_map<std::string, UserEntry, StringHash, std::equal_to<>> users;
   };
   static constexpr size_t shard_count = 64;
 
+  // Returns whether the room has members on some loop afterwards.
+  bool add_room_refs_locked(Shard& shard, RoomMap::iterator found, std::string_view room,
+                            unsigned loop, int delta);
   Shard& shard_for(std::string_view key) const { return shards_[StringHash{}(key) % shard_count]; }
 
   size_t loop_count_;
+  PresenceListener* listener_ = nullptr;
   mutable std::array<Shard, shard_count> shards_;
 };
 

@@ -21,6 +21,8 @@ void for_each_loop(uint64_t loops, Visit visit) {
 
 }  // namespace
 
+namespace node_local {
+
 void publish_to_room(LoopDelivery& origin, std::string_view room, const FrameRef& frame) {
   for_each_loop(origin.directory().room_loops(room), [&](unsigned loop) {
     if (loop == origin.index()) {
@@ -88,6 +90,40 @@ void disconnect_user(LoopDelivery& origin, std::string_view user, uint16_t code,
       origin.post(loop, CloseUser{std::string(user), code, std::string(reason)});
     }
   });
+}
+
+}  // namespace node_local
+
+void publish_to_room(LoopDelivery& origin, std::string_view room, const FrameRef& frame) {
+  node_local::publish_to_room(origin, room, frame);
+  if (Broker* broker = origin.broker()) broker->to_room(room, frame);
+}
+
+void publish_to_user(LoopDelivery& origin, std::string_view user, const FrameRef& frame) {
+  node_local::publish_to_user(origin, user, frame);
+  if (Broker* broker = origin.broker()) broker->to_user(user, frame);
+}
+
+void publish_to_all(LoopDelivery& origin, const FrameRef& frame) {
+  node_local::publish_to_all(origin, frame);
+  if (Broker* broker = origin.broker()) broker->to_all(frame);
+}
+
+void join_user_to_room(LoopDelivery& origin, std::string_view user, std::string_view room,
+                       bool counts_users) {
+  node_local::join_user_to_room(origin, user, room, counts_users);
+  if (Broker* broker = origin.broker()) broker->join_user(user, room, counts_users);
+}
+
+void leave_user_from_room(LoopDelivery& origin, std::string_view user, std::string_view room) {
+  node_local::leave_user_from_room(origin, user, room);
+  if (Broker* broker = origin.broker()) broker->leave_user(user, room);
+}
+
+void disconnect_user(LoopDelivery& origin, std::string_view user, uint16_t code,
+                     std::string_view reason) {
+  node_local::disconnect_user(origin, user, code, reason);
+  if (Broker* broker = origin.broker()) broker->close_user(user, code, reason);
 }
 
 }  // namespace dispatch

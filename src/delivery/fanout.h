@@ -1,8 +1,11 @@
-// Fan-out: getting one shared frame to every recipient, on whichever loops they live. The
-// Directory says which loops to reach; the origin loop's recipients are served at once, other
-// loops get a task in this turn's batch (LoopDelivery::post).
+// Fan-out: getting one shared frame to every recipient, on whichever loops — and, in cluster
+// mode, nodes — they live. The Directory says which loops of this node to reach; the origin
+// loop's recipients are served at once, other loops get a task in this turn's batch
+// (LoopDelivery::post); then the loop's Broker, when there is one, hands the frame to the other
+// nodes (delivery/broker.h).
 #pragma once
 
+#include <cstdint>
 #include <string_view>
 
 #include "frames/out_frame.h"
@@ -25,5 +28,17 @@ void leave_user_from_room(LoopDelivery& origin, std::string_view user, std::stri
 // Closes every session of `user`, on every loop, with `code` and `reason` (`_disconnect`).
 void disconnect_user(LoopDelivery& origin, std::string_view user, uint16_t code,
                      std::string_view reason);
+
+// The same, on this node's loops only: for what another node published (the cluster layer).
+namespace node_local {
+void publish_to_room(LoopDelivery& origin, std::string_view room, const FrameRef& frame);
+void publish_to_user(LoopDelivery& origin, std::string_view user, const FrameRef& frame);
+void publish_to_all(LoopDelivery& origin, const FrameRef& frame);
+void join_user_to_room(LoopDelivery& origin, std::string_view user, std::string_view room,
+                       bool counts_users);
+void leave_user_from_room(LoopDelivery& origin, std::string_view user, std::string_view room);
+void disconnect_user(LoopDelivery& origin, std::string_view user, uint16_t code,
+                     std::string_view reason);
+}  // namespace node_local
 
 }  // namespace dispatch

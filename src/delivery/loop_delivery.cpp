@@ -115,6 +115,8 @@ void LoopDelivery::run(DeliveryTask& task) {
           }
         } else if constexpr (std::is_same_v<Work, CloseUser>) {
           close_user(work.user, work.code, work.reason);
+        } else if constexpr (std::is_same_v<Work, ToBroker>) {
+          if (broker_) broker_->run(work);
         }
       },
       task);

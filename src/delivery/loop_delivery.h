@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "delivery/broker.h"
 #include "delivery/delivery_task.h"
 #include "delivery/directory.h"
 #include "delivery/local_rooms.h"
@@ -44,6 +45,9 @@ class LoopDelivery {
   bool leave(Session& session, std::string_view room);
   // Told of each join and leave above (nullptr: nobody is; the default).
   void set_membership_watcher(MembershipWatcher* watcher) { watcher_ = watcher; }
+  // The way to other cluster nodes (nullptr on a single node: the default).
+  Broker* broker() const { return broker_; }
+  void set_broker(Broker* broker) { broker_ = broker; }
   // Closes every session of `user` on this loop.
   void close_user(std::string_view user, uint16_t code, std::string_view reason);
 
@@ -68,6 +72,7 @@ class LoopDelivery {
   std::function<void()> outbox_filled_;
   LocalRooms rooms_;
   MembershipWatcher* watcher_ = nullptr;
+  Broker* broker_ = nullptr;
   std::unordered_map<std::string, SessionList, StringHash, std::equal_to<>> users_;
   std::vector<std::vector<DeliveryTask>> outbox_;  // per target loop
 };

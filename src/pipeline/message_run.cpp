@@ -37,7 +37,12 @@ MessageRun::MessageRun(SessionLoop& loop, Session& session, const Pipeline& pipe
 MessageRun::Outcome MessageRun::run_from(size_t first) {
   for (size_t i = first; i < pipeline_.steps.size(); ++i) {
     StepStatus status = pipeline_.steps[i]->run(*this);
-    if (status == StepStatus::done && !failure_) continue;  // a recorded failure fails the step
+    if (status == StepStatus::done && !failure_) {  // a recorded failure fails the step
+      if (rooms_to_reach_.empty()) continue;
+      wait_until_rooms_reachable();
+      pending_step_ = i;
+      return Outcome::pending;
+    }
     if (status == StepStatus::pending) {
       pending_step_ = i;
       return Outcome::pending;
@@ -281,7 +286,22 @@ bool MessageRun::join(std::string_view user, std::string_view room, bool this_co
     fail(refusal->code, std::move(refusal->message));
     return false;
   }
+  if (Broker* broker = loop_.delivery().broker(); broker && !broker->room_reachable(room)) {
+    rooms_to_reach_.emplace_back(room);
+  }
   return true;
+}
+
+void MessageRun::wait_until_rooms_reachable() {
+  auto completion = std::make_shared<Completion>(defer());
+  auto remaining = std::make_shared<std::atomic<size_t>>(rooms_to_reach_.size());
+  Broker& broker = *loop_.delivery().broker();
+  for (const std::string& room : rooms_to_reach_) {
+    broker.when_room_reachable(room, [completion, remaining] {
+      if (remaining->fetch_sub(1) == 1) completion->done();
+    });
+  }
+  rooms_to_reach_.clear();
 }
 
 void MessageRun::disconnect(std::string_view user, std::string_view reason) {

@@ -76,8 +76,12 @@ class MessageRun final : public StepContext, public tmpl::TemplateScope {
   void count_outcome(std::optional<ErrorCode> failure);
   bool member_may_send(std::string_view room);
   std::string_view keep(std::string text);
+  // Cluster mode: makes the run wait (pending) until this node receives what other nodes publish
+  // to every room in rooms_to_reach_, so the step after a `_join`, and its ack, come after that.
+  void wait_until_rooms_reachable();
 
   SessionLoop& loop_;
+  std::vector<std::string> rooms_to_reach_;  // joined, not yet reachable from other nodes
   Session& session_;
   const Pipeline& pipeline_;
   IncomingMessage& message_;

@@ -95,26 +95,41 @@ void RedisClient::connect() {
   events_ = AsioEvents::attach(io_, context);
   redisAsyncSetConnectCallback(context, &RedisClient::on_connect);
   redisAsyncSetDisconnectCallback(context, &RedisClient::on_disconnect);
-  // Sent first, before anything queued later (hiredis writes in order once connected).
+  // Sent first, before anything queued later (hiredis writes in order once connected). The
+  // client counts as connected once they are accepted; a refusal is logged (once until it is
+  // accepted again) and the connection dropped, to be tried again with backoff.
+  setup_pending_ = 0;
+  auto setup_reply = [this](const char* what) {
+    return [this, what](const RedisReply& reply) {
+      if (!context_) return;
+      if (reply.is_error()) {
+        if (!setup_refusal_logged_) {
+          setup_refusal_logged_ = true;
+          log::error(std::string("redis ") + what + " refused; retrying")
+              .field("redis", url_.display())
+              .field("error", reply.text);
+        }
+        redisAsyncDisconnect(context_);
+        return;
+      }
+      if (--setup_pending_ == 0 && handshake_done_) {
+        setup_refusal_logged_ = false;
+        set_connected(true);
+      }
+    };
+  };
   if (!url_.password.empty()) {
     std::vector<std::string> auth{"AUTH"};
     if (!url_.username.empty()) auth.push_back(url_.username);
     auth.push_back(url_.password);
-    command(std::move(auth), [this](const RedisReply& reply) {
-      if (reply.is_error()) {
-        log::error("redis AUTH refused").field("redis", url_.display()).field("error", reply.text);
-      }
-    });
+    ++setup_pending_;
+    command(std::move(auth), setup_reply("AUTH"));
   }
   if (url_.db != 0) {
-    command({"SELECT", std::to_string(url_.db)}, [this](const RedisReply& reply) {
-      if (reply.is_error()) {
-        log::error("redis SELECT refused")
-            .field("redis", url_.display())
-            .field("error", reply.text);
-      }
-    });
+    ++setup_pending_;
+    command({"SELECT", std::to_string(url_.db)}, setup_reply("SELECT"));
   }
+  stale_confirmations_.clear();
   for (auto& [channel, subscription] : subscriptions_) {
     subscription.confirmed = false;
     send_subscribe(channel);
@@ -134,7 +149,8 @@ void RedisClient::on_connect(const redisAsyncContext* context, int status) {
     return;
   }
   client->failed_attempts_ = 0;
-  client->set_connected(true);
+  client->handshake_done_ = true;
+  if (client->setup_pending_ == 0) client->set_connected(true);
 }
 
 void RedisClient::on_disconnect(const redisAsyncContext* context, int) {
@@ -145,7 +161,11 @@ void RedisClient::on_disconnect(const redisAsyncContext* context, int) {
 }
 
 void RedisClient::lost() {
+  handshake_done_ = false;
   set_connected(false);
+  // Nothing more to wait for on this connection: callers waiting for a confirmation go on (the
+  // subscriptions are sent again, and confirmed again, once connected).
+  for (auto& [channel, subscription] : subscriptions_) settle(subscription);
   if (stopping_) return;
   ++failed_attempts_;
   reconnect_timer_.expires_after(reconnect_delay(failed_attempts_, random_fraction()));
@@ -167,7 +187,7 @@ void RedisClient::set_connected(bool connected) {
 
 void RedisClient::command(std::vector<std::string> argv, ReplyHandler done) {
   if (!context_) {
-    done(RedisReply::error("not connected to Redis (" + url_.display() + ")"));
+    if (done) done(RedisReply::error("not connected to Redis (" + url_.display() + ")"));
     return;
   }
   std::vector<const char*> pointers;
@@ -175,6 +195,11 @@ void RedisClient::command(std::vector<std::string> argv, ReplyHandler done) {
   for (const std::string& arg : argv) {
     pointers.push_back(arg.data());
     lengths.push_back(arg.size());
+  }
+  if (!done) {  // nobody waits for the answer: no handler to allocate
+    redisAsyncCommandArgv(context_, nullptr, nullptr, static_cast<int>(argv.size()),
+                          pointers.data(), lengths.data());
+    return;
   }
   auto* handler = new ReplyHandler(std::move(done));
   if (redisAsyncCommandArgv(context_, &RedisClient::on_reply, handler,
@@ -190,18 +215,33 @@ void RedisClient::on_reply(redisAsyncContext*, void* reply, void* handler) {
   (*owned)(copy_reply(reply));
 }
 
-void RedisClient::subscribe(const std::string& channel, std::function<void()> confirmed) {
+void RedisClient::subscribe(const std::string& channel, std::function<void()> settled) {
   auto [entry, added] = subscriptions_.try_emplace(channel);
-  if (entry->second.confirmed) {
-    if (confirmed) confirmed();
+  if (entry->second.confirmed || !connected_) {
+    if (added) send_subscribe(channel);
+    if (settled) settled();
     return;
   }
-  if (confirmed) entry->second.waiting.push_back(std::move(confirmed));
+  if (settled) entry->second.waiting.push_back(std::move(settled));
   if (added) send_subscribe(channel);
 }
 
+void RedisClient::settle(Subscription& subscription) {
+  std::vector<std::function<void()>> waiting = std::move(subscription.waiting);
+  subscription.waiting.clear();
+  for (auto& callback : waiting) callback();
+}
+
 void RedisClient::unsubscribe(const std::string& channel) {
-  if (subscriptions_.erase(channel) == 0 || !context_) return;
+  auto found = subscriptions_.find(channel);
+  if (found == subscriptions_.end()) return;
+  // A SUBSCRIBE still unanswered is answered later; that answer is not the confirmation of a
+  // new subscription to the same channel.
+  if (!found->second.confirmed && context_) ++stale_confirmations_[channel];
+  Subscription gone = std::move(found->second);
+  subscriptions_.erase(found);
+  settle(gone);
+  if (!context_) return;
   const char* argv[] = {"UNSUBSCRIBE", channel.data()};
   const size_t lengths[] = {11, channel.size()};
   redisAsyncCommandArgv(context_, &RedisClient::on_subscription_reply, this, 2, argv, lengths);
@@ -229,11 +269,15 @@ void RedisClient::handle_subscription_reply(const RedisReply& reply) {
   if (kind == "message") {
     if (callbacks_.on_message) callbacks_.on_message(channel, reply.elements[2].text);
   } else if (kind == "subscribe") {
+    auto stale = stale_confirmations_.find(channel);
+    if (stale != stale_confirmations_.end()) {
+      if (--stale->second == 0) stale_confirmations_.erase(stale);
+      return;
+    }
     auto found = subscriptions_.find(channel);
     if (found == subscriptions_.end()) return;
     found->second.confirmed = true;
-    std::vector<std::function<void()>> waiting = std::move(found->second.waiting);
-    for (auto& callback : waiting) callback();
+    settle(found->second);
   }
 }
 

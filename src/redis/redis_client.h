@@ -53,12 +53,19 @@ class RedisClient {
   const RedisUrl& url() const { return url_; }
 
   // Sends a command (binary-safe arguments). `done` gets its reply, or an error reply when the
-  // connection is down or drops before the answer.
+  // connection is down or drops before the answer; an empty `done` discards the reply.
   void command(std::vector<std::string> argv, ReplyHandler done);
 
-  // SUBSCRIBE: `confirmed` runs once Redis has confirmed it (messages published after that
-  // reach this client); also at once when already subscribed. Kept across reconnects.
-  void subscribe(const std::string& channel, std::function<void()> confirmed = {});
+  // SUBSCRIBE, kept across reconnects. `settled` runs once there is nothing more to wait for:
+  // when Redis has confirmed it (messages published after that reach this client; at once when
+  // it is confirmed already), or when the channel is unsubscribed or the connection is down
+  // before that (at once while disconnected).
+  void subscribe(const std::string& channel, std::function<void()> settled = {});
+  // Whether Redis has confirmed the subscription on the current connection.
+  bool confirmed(std::string_view channel) const {
+    auto found = subscriptions_.find(channel);
+    return found != subscriptions_.end() && found->second.confirmed;
+  }
   void unsubscribe(const std::string& channel);
 
   // The delay before reconnect attempt n (1, 2, …): 100 ms doubled per attempt up to 5 s, half
@@ -88,9 +95,16 @@ class RedisClient {
   bool stopping_ = false;
   struct Subscription {
     bool confirmed = false;
-    std::vector<std::function<void()>> waiting;  // `confirmed` callbacks not yet called
+    std::vector<std::function<void()>> waiting;  // `settled` callbacks not yet called
   };
+  static void settle(Subscription& subscription);
+
   std::map<std::string, Subscription, std::less<>> subscriptions_;
+  // Per channel: answers of SUBSCRIBEs sent before an UNSUBSCRIBE, still to come (and ignored).
+  std::map<std::string, uint32_t, std::less<>> stale_confirmations_;
+  uint32_t setup_pending_ = 0;  // AUTH and SELECT not yet answered on this connection
+  bool handshake_done_ = false;
+  bool setup_refusal_logged_ = false;
 };
 
 }  // namespace dispatch::redis

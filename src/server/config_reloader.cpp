@@ -128,6 +128,9 @@ ReloadResult ConfigReloader::reload(std::string_view trigger) {
       before.admin_address != after.admin_address) {
     log::warn("server.address, server.admin_address and server.threads change only on restart");
   }
+  if (running_->config().cluster != reloaded->config().cluster) {
+    log::warn("cluster changes only on restart; the node keeps its Redis connections");
+  }
   log::set_level(log_level_of(reloaded->config().log_level));
   running_ = reloaded;
   for (unsigned i = 0; i < engine_.loop_count(); ++i) {

@@ -220,6 +220,12 @@ void Connection::handle_handshake_bytes(char* data, size_t length) {
                                     metrics_text(loop_.engine())));
     return;
   }
+  if (decision.readiness) {
+    std::string why_not;
+    const bool ready = loop_.engine().ready(&why_not);
+    refuse_http(readiness_response(ready, why_not));
+    return;
+  }
   if (!decision.http_response.empty()) {
     refuse_http(std::move(decision.http_response));
     return;

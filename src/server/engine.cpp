@@ -4,6 +4,8 @@
 
 #include <cstdio>
 
+#include "cluster/cluster_node.h"
+#include "pipeline/compiled_config.h"
 #include "server/event_loop.h"
 
 namespace dispatch {
@@ -26,8 +28,33 @@ Engine::Engine(unsigned loop_count, std::shared_ptr<const CompiledConfig> config
   for (unsigned i = 0; i < loop_count; ++i) {
     loops_.push_back(std::make_unique<EventLoop>(*this, i, config));
   }
+  const config::ClusterConfig& cluster = config->config().cluster;
+  if (cluster.enabled()) {
+    std::vector<cluster::NodeLoop> loops;
+    for (auto& loop : loops_) loops.push_back({&loop->io(), &loop->delivery()});
+    cluster_ =
+        std::make_unique<cluster::ClusterNode>(cluster, node_id_, directory_, std::move(loops));
+    for (unsigned i = 0; i < loop_count; ++i) {
+      loops_[i]->delivery().set_broker(&cluster_->broker(i));
+    }
+    directory_.set_presence_listener(cluster_.get());
+    cluster_->start();
+  }
 }
 
-Engine::~Engine() = default;
+Engine::~Engine() {
+  // The loops have stopped; what they still tear down must not reach the cluster any more.
+  if (cluster_) {
+    directory_.set_presence_listener(nullptr);
+    for (auto& loop : loops_) loop->delivery().set_broker(nullptr);
+    cluster_.reset();
+  }
+}
+
+bool Engine::ready(std::string* why_not_ready) const {
+  if (!cluster_ || cluster_->ready()) return true;
+  if (why_not_ready) *why_not_ready = cluster_->not_ready_reason();
+  return false;
+}
 
 }  // namespace dispatch

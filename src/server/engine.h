@@ -1,5 +1,6 @@
 // What all event loops share: the loops themselves, the process-wide directory of rooms and
-// users, the node id that makes connection ids unique across a cluster, and global counters.
+// users, the node id that makes connection ids unique across a cluster, cluster mode when
+// configured, and global counters.
 #pragma once
 
 #include <atomic>
@@ -15,6 +16,9 @@
 
 namespace dispatch {
 
+namespace cluster {
+class ClusterNode;
+}
 class EventLoop;
 class CompiledConfig;
 struct ReloadResult;
@@ -31,6 +35,11 @@ class Engine {
   EventLoop& loop(unsigned index) { return *loops_[index]; }
   Directory& directory() { return directory_; }
   const std::string& node_id() const { return node_id_; }
+  // Cluster mode (`cluster.redis`); nullptr on a single node.
+  cluster::ClusterNode* cluster() { return cluster_.get(); }
+  // /readyz: a single node is ready once listening; a cluster node also needs all its Redis
+  // connections. `why_not_ready` says what is missing (empty when ready).
+  bool ready(std::string* why_not_ready = nullptr) const;
 
   uint64_t next_connection_number() {
     return next_connection_.fetch_add(1, std::memory_order_relaxed);
@@ -71,6 +80,7 @@ class Engine {
   HandshakeRate handshake_rate_;
   PeerTable peers_;  // outlives the loops, whose connections refer to its entries
   std::vector<std::unique_ptr<EventLoop>> loops_;
+  std::unique_ptr<cluster::ClusterNode> cluster_;  // refers to the loops: goes first
   std::atomic<uint64_t> next_connection_{1};
   std::atomic<int64_t> open_connections_{0};
   std::atomic<int64_t> live_connections_{0};

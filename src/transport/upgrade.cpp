@@ -55,7 +55,7 @@ bool header_has_token(const http::request<http::empty_body>& request, http::fiel
   return found;
 }
 
-// GET /healthz and /readyz, on either listener.
+// GET /healthz (and /readyz when ready), on either listener.
 std::string health_response() {
   return plain_http_response(200, "application/json", "{\"status\":\"ok\"}");
 }
@@ -177,6 +177,14 @@ std::string plain_http_response(int status, std::string_view content_type, std::
       body);
 }
 
+std::string readiness_response(bool ready, std::string_view reason) {
+  if (ready) return health_response();
+  std::string body = "{\"status\":\"not_ready\",\"reason\":\"";
+  tmpl::append_json_escaped(body, reason);
+  body += "\"}";
+  return plain_http_response(503, "application/json", body);
+}
+
 std::string_view request_path(std::string_view request_head) {
   const size_t line_end = request_head.find('\r');
   const std::string_view line = request_head.substr(0, line_end);
@@ -240,8 +248,10 @@ UpgradeDecision decide_upgrade(std::string_view request_bytes, const CompiledCon
     UpgradeDecision decision;
     if (get_or_head && path == "/metrics") {
       decision.metrics = true;
-    } else if (get_or_head && (path == "/healthz" || path == "/readyz")) {
+    } else if (get_or_head && path == "/healthz") {
       decision.http_response = health_response();
+    } else if (get_or_head && path == "/readyz") {
+      decision.readiness = true;
     } else {
       return refuse(404, "not_found",
                     "the admin listener (server.admin_address) serves /metrics, /api/*, /healthz "
@@ -256,8 +266,10 @@ UpgradeDecision decide_upgrade(std::string_view request_bytes, const CompiledCon
       decision.metrics = true;
       return decision;
     }
-    if (path == "/healthz" || path == "/readyz") {
+    if (path == "/healthz") {
       decision.http_response = health_response();
+    } else if (path == "/readyz") {
+      decision.readiness = true;
     } else if (!server.static_dir.empty()) {
       decision.static_file =
           static_file_for(server.static_dir, target, request.method() == http::verb::head);
@@ -272,7 +284,7 @@ UpgradeDecision decide_upgrade(std::string_view request_bytes, const CompiledCon
                       "start), or serve a page with <code>server.static_dir</code>.</p>",
                       server.path));
     }
-    if (!decision.http_response.empty()) return decision;
+    if (!decision.http_response.empty() || decision.readiness) return decision;
   }
   if (path != server.path) {
     return refuse(404, "not_found",

@@ -40,6 +40,8 @@ struct UpgradeDecision {
   std::string http_response;
   // GET /metrics: the caller answers with the Prometheus exposition (it knows the engine).
   bool metrics = false;
+  // GET /readyz: the caller answers 200 or 503 (it knows whether the node is ready).
+  bool readiness = false;
   // /api/*: the caller checks the head (api/api_request.h), reads the body and answers.
   bool api = false;
   // A file of server.static_dir (or the 400/404 in its head): streamed, then the socket closes.
@@ -60,6 +62,8 @@ std::string_view request_path(std::string_view request_head);
 
 // A plain HTTP response with this body and Connection: close.
 std::string plain_http_response(int status, std::string_view content_type, std::string_view body);
+// The answer to GET /readyz: 200 {"status":"ok"}, or 503 {"status":"not_ready","reason":…}.
+std::string readiness_response(bool ready, std::string_view reason);
 
 // The plain HTTP response for a refusal: status line, JSON body, Connection: close.
 std::string refusal_response(const UpgradeRefusal& refusal);

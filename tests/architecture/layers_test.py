@@ -82,7 +82,7 @@ class CheckTest(unittest.TestCase):
         status, output = run_layers(tree, "--check")
         self.assertEqual(status, 1, output)
         self.assertIn(
-            'src/config/loader.cpp:2: includes "server/engine.h" (layer config=1.5 below server=11)',
+            'src/config/loader.cpp:2: includes "server/engine.h" (layer config=1.7 below server=12)',
             output,
         )
         self.assertIn("1 include(s) run up the declared layers", output)
@@ -93,7 +93,7 @@ class CheckTest(unittest.TestCase):
         status, output = run_layers(tree, "--check")
         self.assertEqual(status, 1, output)
         self.assertIn(
-            'src/template/pieces.cpp:1: includes "log/log.h" (layer template=1.4 below log=1.6)',
+            'src/template/pieces.cpp:1: includes "log/log.h" (layer template=1.4 below log=1.5)',
             output,
         )
 
@@ -105,7 +105,7 @@ class CheckTest(unittest.TestCase):
         self.assertEqual(status, 1, output)
         self.assertIn(
             'include/dispatch/param.h:2: includes "config/units.h" '
-            "(layer dispatch=1.1 below config=1.5)",
+            "(layer dispatch=1.1 below config=1.7)",
             output,
         )
 

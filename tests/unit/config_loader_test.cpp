@@ -968,7 +968,7 @@ events:
   send:
     schema: {type: object}  # implemented: no error
 cluster:
-  redis: redis://127.0.0.1:6379
+  redis: redis://127.0.0.1:6379  # implemented: no error
 api:
   key: abc  # implemented: no error (a warning: too short)
 webhooks:
@@ -980,8 +980,7 @@ hooks:
       error_lines(result),
       ElementsAre("test.yaml:4:3: `server.tls` is not supported yet by this version of dispatch",
                   "test.yaml:9:30: `rooms.chat:*.presence` is not supported yet by this version of "
-                  "dispatch",
-                  "test.yaml:13:1: `cluster` is not supported yet by this version of dispatch"));
+                  "dispatch"));
 }
 
 TEST(ConfigLoader, TrustedProxiesAreCheckedRangeByRange) {
@@ -1064,7 +1063,7 @@ events:
     actions:
       - params: [x]
 cluster:
-  redis: redis://x
+  redis: [redis://x, "http://y"]
 )",
                                  Environment({}, false));
   EXPECT_FALSE(result.config);
@@ -1078,7 +1077,7 @@ cluster:
                   "test.yaml:4:3: unknown key `server.colour`",
                   "test.yaml:6:14: `auth.anonymous`: expected true or false, got `maybe`",
                   "test.yaml:10:9: `events.chat.actions[0]`: a step needs a `name`",
-                  "test.yaml:11:1: `cluster` is not supported yet by this version of dispatch",
+                  "test.yaml:12:22: `cluster.redis[1]`: the scheme must be redis://",
                   "test.yaml: no JWT secret: set the environment variable DISPATCH_JWT_SECRET (or "
                   "put it in .env), or set `auth.jwt.secret`; or verify tokens with a public key "
                   "(`auth.jwt.public_key_file`); or allow connections without a token with "

@@ -1,0 +1,82 @@
+#include "cluster/cluster_broker.h"
+
+#include "cluster/cluster_node.h"
+#include "cluster/wire_message.h"
+#include "delivery/loop_delivery.h"
+
+namespace dispatch::cluster {
+
+void ClusterBroker::to_room(std::string_view room, const FrameRef& frame) {
+  const Channels& channels = node_.channels();
+  publish(channels.room_shard(room), channels.room(room),
+          encode_frame(WireKind::room_frame, node_.node_id(), room, frame->bytes()));
+}
+
+void ClusterBroker::to_user(std::string_view user, const FrameRef& frame) {
+  const Channels& channels = node_.channels();
+  publish(channels.user_shard(user), channels.user(user),
+          encode_frame(WireKind::user_frame, node_.node_id(), user, frame->bytes()));
+}
+
+void ClusterBroker::to_all(const FrameRef& frame) {
+  publish(Channels::everyone_shard, node_.channels().everyone(),
+          encode_frame(WireKind::all_frame, node_.node_id(), "", frame->bytes()));
+}
+
+void ClusterBroker::join_user(std::string_view user, std::string_view room, bool counts_users) {
+  const Channels& channels = node_.channels();
+  publish(channels.user_shard(user), channels.user(user),
+          encode_join(node_.node_id(), user, room, counts_users));
+}
+
+void ClusterBroker::leave_user(std::string_view user, std::string_view room) {
+  const Channels& channels = node_.channels();
+  publish(channels.user_shard(user), channels.user(user),
+          encode_leave(node_.node_id(), user, room));
+}
+
+void ClusterBroker::close_user(std::string_view user, uint16_t code, std::string_view reason) {
+  const Channels& channels = node_.channels();
+  publish(channels.user_shard(user), channels.user(user),
+          encode_close(node_.node_id(), user, code, reason));
+}
+
+bool ClusterBroker::room_reachable(std::string_view room) {
+  const unsigned owner = node_.owner_loop(node_.channels().room_shard(room));
+  return owner == loop_ && node_.room_reachable(room);
+}
+
+void ClusterBroker::when_room_reachable(std::string_view room, std::function<void()> reachable) {
+  const uint32_t shard = node_.channels().room_shard(room);
+  const unsigned owner = node_.owner_loop(shard);
+  if (owner == loop_) {
+    node_.when_room_reachable(room, std::move(reachable));
+    return;
+  }
+  delivery_.post(owner,
+                 ToBroker{shard, reachable_task, std::string(room), {}, std::move(reachable)});
+}
+
+void ClusterBroker::run(ToBroker& task) {
+  switch (task.kind) {
+    case publish_task:
+      node_.publish(task.shard, std::move(task.channel), std::move(task.message));
+      break;
+    case reachable_task:
+      node_.when_room_reachable(task.channel, std::move(task.done));
+      break;
+    default:
+      break;
+  }
+}
+
+void ClusterBroker::publish(uint32_t shard, std::string channel, std::string message) {
+  const unsigned owner = node_.owner_loop(shard);
+  if (owner == loop_) {
+    node_.publish(shard, std::move(channel), std::move(message));
+    return;
+  }
+  delivery_.post(owner, ToBroker{shard, publish_task, std::move(channel), std::move(message), {}});
+}
+
+}  // namespace dispatch::cluster

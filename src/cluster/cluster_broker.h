@@ -1,0 +1,44 @@
+// The Broker of one event loop in cluster mode (delivery/broker.h): builds the wire message once
+// (cluster/wire_message.h) and hands it to the loop that owns the target's Redis shard — at once
+// when that is this loop, else in this turn's batch for that loop, whose FIFO keeps one sender's
+// messages in order all the way to Redis.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "delivery/broker.h"
+
+namespace dispatch {
+class LoopDelivery;
+}
+
+namespace dispatch::cluster {
+
+class ClusterNode;
+
+class ClusterBroker final : public Broker {
+ public:
+  ClusterBroker(ClusterNode& node, unsigned loop, LoopDelivery& delivery)
+      : node_(node), loop_(loop), delivery_(delivery) {}
+
+  void to_room(std::string_view room, const FrameRef& frame) override;
+  void to_user(std::string_view user, const FrameRef& frame) override;
+  void to_all(const FrameRef& frame) override;
+  void join_user(std::string_view user, std::string_view room, bool counts_users) override;
+  void leave_user(std::string_view user, std::string_view room) override;
+  void close_user(std::string_view user, uint16_t code, std::string_view reason) override;
+  bool room_reachable(std::string_view room) override;
+  void when_room_reachable(std::string_view room, std::function<void()> reachable) override;
+  void run(ToBroker& task) override;
+
+ private:
+  enum TaskKind : uint8_t { publish_task, reachable_task };
+  void publish(uint32_t shard, std::string channel, std::string message);
+
+  ClusterNode& node_;
+  unsigned loop_;
+  LoopDelivery& delivery_;
+};
+
+}  // namespace dispatch::cluster

@@ -1,0 +1,201 @@
+#include "cluster/cluster_node.h"
+
+#include <fmt/format.h>
+#include <boost/asio/post.hpp>
+
+#include "cluster/cluster_broker.h"
+#include "cluster/wire_message.h"
+#include "delivery/fanout.h"
+#include "delivery/loop_delivery.h"
+#include "log/log.h"
+#include "redis/redis_client.h"
+
+namespace dispatch::cluster {
+
+struct ClusterNode::Shard {
+  uint32_t index = 0;
+  unsigned owner = 0;
+  redis::RedisUrl url;
+  std::unique_ptr<redis::RedisClient> publisher;
+  std::unique_ptr<redis::RedisClient> subscriber;
+  std::atomic<bool> publisher_up{false};
+  std::atomic<bool> subscriber_up{false};
+  std::unordered_set<std::string> followed;  // channels subscribed (owner loop only)
+  bool refusal_logged = false;               // owner loop only
+};
+
+ClusterNode::ClusterNode(const config::ClusterConfig& config, std::string node_id,
+                         Directory& directory, std::vector<NodeLoop> loops)
+    : node_id_(std::move(node_id)),
+      directory_(directory),
+      loops_(std::move(loops)),
+      channels_(config.prefix, static_cast<uint32_t>(config.redis.size())) {
+  for (uint32_t index = 0; index < config.redis.size(); ++index) {
+    auto shard = std::make_unique<Shard>();
+    shard->index = index;
+    shard->owner = owner_loop(index);
+    shard->url = config.redis[index];
+    boost::asio::io_context& io = *loops_[shard->owner].io;
+    Shard& self = *shard;
+    shard->publisher = std::make_unique<redis::RedisClient>(
+        io, shard->url,
+        redis::RedisClient::Callbacks{[&self](bool up) { self.publisher_up.store(up); }, {}});
+    shard->subscriber = std::make_unique<redis::RedisClient>(
+        io, shard->url,
+        redis::RedisClient::Callbacks{
+            [&self](bool up) { self.subscriber_up.store(up); },
+            [this, &self](std::string_view channel, std::string_view message) {
+              on_message(self, channel, message);
+            }});
+    shards_.push_back(std::move(shard));
+  }
+  for (unsigned loop = 0; loop < loops_.size(); ++loop) {
+    brokers_.push_back(std::make_unique<ClusterBroker>(*this, loop, *loops_[loop].delivery));
+  }
+}
+
+ClusterNode::~ClusterNode() = default;
+
+void ClusterNode::start() {
+  for (auto& shard : shards_) {
+    boost::asio::post(*loops_[shard->owner].io, [this, &shard = *shard] {
+      shard.publisher->start();
+      shard.subscriber->start();
+      if (shard.index == Channels::everyone_shard) follow(shard, channels_.everyone(), true);
+    });
+  }
+}
+
+Broker& ClusterNode::broker(unsigned loop) {
+  return *brokers_[loop];
+}
+
+bool ClusterNode::shard_up(size_t shard) const {
+  return shards_[shard]->publisher_up.load() && shards_[shard]->subscriber_up.load();
+}
+
+bool ClusterNode::ready() const {
+  for (size_t shard = 0; shard < shards_.size(); ++shard) {
+    if (!shard_up(shard)) return false;
+  }
+  return true;
+}
+
+std::string ClusterNode::not_ready_reason() const {
+  std::string down;
+  for (size_t shard = 0; shard < shards_.size(); ++shard) {
+    if (shard_up(shard)) continue;
+    if (!down.empty()) down += ", ";
+    down += fmt::format("shard {} ({})", shard, shards_[shard]->url.display());
+  }
+  return down.empty() ? std::string() : "not connected to Redis: " + down;
+}
+
+// ------------------------------------------------------------------ subscriptions
+
+void ClusterNode::room_presence_changed(std::string_view room) {
+  const uint32_t shard = channels_.room_shard(room);
+  boost::asio::post(*loops_[owner_loop(shard)].io,
+                    [this, room = std::string(room)] { follow_room(room); });
+}
+
+void ClusterNode::user_presence_changed(std::string_view user) {
+  const uint32_t shard = channels_.user_shard(user);
+  boost::asio::post(*loops_[owner_loop(shard)].io,
+                    [this, user = std::string(user)] { follow_user(user); });
+}
+
+void ClusterNode::follow_room(const std::string& room) {
+  follow(*shards_[channels_.room_shard(room)], channels_.room(room),
+         directory_.room_loops(room) != 0);
+}
+
+void ClusterNode::follow_user(const std::string& user) {
+  follow(*shards_[channels_.user_shard(user)], channels_.user(user),
+         directory_.user_loops(user) != 0);
+}
+
+void ClusterNode::follow(Shard& shard, const std::string& channel, bool wanted) {
+  const bool followed = shard.followed.contains(channel);
+  if (wanted && !followed) {
+    shard.followed.insert(channel);
+    shard.subscriber->subscribe(channel);
+  } else if (!wanted && followed) {
+    shard.followed.erase(channel);
+    shard.subscriber->unsubscribe(channel);
+  }
+}
+
+bool ClusterNode::room_reachable(std::string_view room) {
+  follow_room(std::string(room));
+  Shard& shard = *shards_[channels_.room_shard(room)];
+  const std::string channel = channels_.room(room);
+  return !shard.followed.contains(channel) || !shard.subscriber->connected() ||
+         shard.subscriber->confirmed(channel);
+}
+
+void ClusterNode::when_room_reachable(std::string_view room, std::function<void()> reachable) {
+  const std::string name(room);
+  follow_room(name);
+  Shard& shard = *shards_[channels_.room_shard(room)];
+  const std::string channel = channels_.room(room);
+  if (!shard.followed.contains(channel)) {
+    reachable();  // no member here any longer: nothing to wait for
+    return;
+  }
+  shard.subscriber->subscribe(channel, std::move(reachable));  // settles at once when down
+}
+
+// ------------------------------------------------------------------ traffic
+
+void ClusterNode::publish(uint32_t shard_index, std::string channel, std::string message) {
+  Shard& shard = *shards_[shard_index];
+  if (!shard.publisher->connected()) {
+    counters_.lost.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  counters_.published.fetch_add(1, std::memory_order_relaxed);
+  shard.publisher->command({"PUBLISH", std::move(channel), std::move(message)}, {});
+}
+
+void ClusterNode::on_message(Shard& shard, std::string_view channel, std::string_view bytes) {
+  auto decoded = decode_wire_message(bytes);
+  if (auto* problem = std::get_if<std::string>(&decoded)) {
+    counters_.refused.fetch_add(1, std::memory_order_relaxed);
+    if (!shard.refusal_logged) {
+      shard.refusal_logged = true;
+      log::warn("cluster message refused (logged once per shard)")
+          .field("channel", std::string(channel))
+          .field("error", *problem);
+    }
+    return;
+  }
+  const WireMessage& message = std::get<WireMessage>(decoded);
+  if (message.origin == node_id_) return;  // served here when it was published
+  counters_.received.fetch_add(1, std::memory_order_relaxed);
+  LoopDelivery& delivery = *loops_[shard.owner].delivery;
+  switch (message.kind) {
+    case WireKind::room_frame:
+      node_local::publish_to_room(delivery, message.target,
+                                  FrameRef(OutFrame::create(message.frame)));
+      break;
+    case WireKind::user_frame:
+      node_local::publish_to_user(delivery, message.target,
+                                  FrameRef(OutFrame::create(message.frame)));
+      break;
+    case WireKind::all_frame:
+      node_local::publish_to_all(delivery, FrameRef(OutFrame::create(message.frame)));
+      break;
+    case WireKind::join_user:
+      node_local::join_user_to_room(delivery, message.target, message.room, message.counts_users);
+      break;
+    case WireKind::leave_user:
+      node_local::leave_user_from_room(delivery, message.target, message.room);
+      break;
+    case WireKind::close_user:
+      node_local::disconnect_user(delivery, message.target, message.code, message.reason);
+      break;
+  }
+}
+
+}  // namespace dispatch::cluster

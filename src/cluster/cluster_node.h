@@ -1,0 +1,106 @@
+// Cluster mode on one node (SPEC 6). Per Redis shard it holds two connections — one to publish,
+// one to subscribe — both driven by the event loop that owns the shard (shard i on loop
+// i % loops), so a shard's traffic never crosses a lock. Every loop has a ClusterBroker that
+// publishes what fan-out hands it, through the owning loop when that is another one.
+//
+// The node subscribes to exactly the channels of the rooms and users it has connections for:
+// the Directory tells it when the first member of a room (or the first connection of a user)
+// arrives or the last one goes, and the owning loop then brings the subscription up to date
+// from the Directory's current state (so changes from several loops, in any order, end right).
+// Everyone's channel is always subscribed. What arrives from other nodes is delivered with the
+// node-local fan-out; what the node published itself comes back and is dropped by origin id.
+//
+// When a shard is unreachable the node keeps serving: local delivery goes on, its publishes to
+// that shard are counted as lost, `/readyz` says not ready, and the Redis client reconnects and
+// subscribes again by itself.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include "cluster/channels.h"
+#include "config/config.h"
+#include "delivery/broker.h"
+#include "delivery/directory.h"
+
+namespace dispatch {
+class LoopDelivery;
+}
+
+namespace dispatch::cluster {
+
+class ClusterBroker;
+
+// What the node needs of each event loop: its io_context (the Redis clients of the shards it
+// owns run there) and its delivery tables.
+struct NodeLoop {
+  boost::asio::io_context* io = nullptr;
+  LoopDelivery* delivery = nullptr;
+};
+
+// Cluster traffic counted since start (/metrics).
+struct ClusterCounters {
+  std::atomic<uint64_t> published{0};  // messages handed to Redis
+  std::atomic<uint64_t> lost{0};       // not handed: their shard was unreachable
+  std::atomic<uint64_t> received{0};   // from other nodes, delivered here
+  std::atomic<uint64_t> refused{0};    // unreadable (another format version, cut short)
+};
+
+class ClusterNode final : public PresenceListener {
+ public:
+  ClusterNode(const config::ClusterConfig& config, std::string node_id, Directory& directory,
+              std::vector<NodeLoop> loops);
+  // After the loops have stopped running, before their io_contexts go away.
+  ~ClusterNode();
+  ClusterNode(const ClusterNode&) = delete;
+  ClusterNode& operator=(const ClusterNode&) = delete;
+
+  // Connects every shard (on its loop; callable before the loops run).
+  void start();
+  Broker& broker(unsigned loop);
+
+  // Every Redis connection is up (any thread). Otherwise the reason names the shards that are not.
+  bool ready() const;
+  std::string not_ready_reason() const;
+  size_t shard_count() const { return shards_.size(); }
+  bool shard_up(size_t shard) const;
+  ClusterCounters& counters() { return counters_; }
+
+  const std::string& node_id() const { return node_id_; }
+  const Channels& channels() const { return channels_; }
+  unsigned owner_loop(uint32_t shard) const { return static_cast<unsigned>(shard % loops_.size()); }
+
+  // PresenceListener: on the thread of the loop that made the change.
+  void room_presence_changed(std::string_view room) override;
+  void user_presence_changed(std::string_view user) override;
+
+  // --- on the owning loop of the shard (ClusterBroker brings the calls there)
+  void publish(uint32_t shard, std::string channel, std::string message);
+  bool room_reachable(std::string_view room);
+  void when_room_reachable(std::string_view room, std::function<void()> reachable);
+
+ private:
+  struct Shard;
+
+  void follow_room(const std::string& room);
+  void follow_user(const std::string& user);
+  void follow(Shard& shard, const std::string& channel, bool wanted);
+  void on_message(Shard& shard, std::string_view channel, std::string_view message);
+
+  std::string node_id_;
+  Directory& directory_;
+  std::vector<NodeLoop> loops_;
+  Channels channels_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::vector<std::unique_ptr<ClusterBroker>> brokers_;
+  ClusterCounters counters_;
+};
+
+}  // namespace dispatch::cluster

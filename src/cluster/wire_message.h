@@ -1,0 +1,56 @@
+// What one node publishes to the others over Redis (SPEC 6). Every message starts with the
+// format version, so a node refuses a format it does not know instead of misreading it, and
+// carries the origin node's id, so a node drops what it published itself (it has served its own
+// recipients already). A frame travels as the ready-to-send WebSocket bytes: the receiving node
+// queues them as they are, without parsing or serialising anything.
+//
+// Layout (big-endian lengths):
+//   'D' '1'            magic and format version 1
+//   kind               1 byte (WireKind)
+//   origin             u8 length, then the node id
+//   target             u16 length, then the room or user id ("" for everyone)
+//   the rest, by kind: a frame — its bytes; join — 1 byte counts_users, then the room;
+//                      leave — the room; close — u16 close code, then the reason
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace dispatch::cluster {
+
+enum class WireKind : uint8_t {
+  room_frame = 'r',
+  user_frame = 'u',
+  all_frame = 'a',
+  join_user = 'j',
+  leave_user = 'l',
+  close_user = 'c',
+};
+
+struct WireMessage {
+  WireKind kind = WireKind::room_frame;
+  std::string_view origin;
+  std::string_view target;    // room or user; "" for everyone
+  std::string_view room;      // join and leave
+  std::string_view frame;     // the frame kinds: the WebSocket frame's bytes
+  bool counts_users = false;  // join: the room has a max_members policy
+  uint16_t code = 0;          // close
+  std::string_view reason;    // close
+};
+
+inline constexpr uint8_t wire_format_version = 1;
+
+std::string encode_frame(WireKind kind, std::string_view origin, std::string_view target,
+                         std::string_view frame);
+std::string encode_join(std::string_view origin, std::string_view user, std::string_view room,
+                        bool counts_users);
+std::string encode_leave(std::string_view origin, std::string_view user, std::string_view room);
+std::string encode_close(std::string_view origin, std::string_view user, uint16_t code,
+                         std::string_view reason);
+
+// The message (its views point into `bytes`), or what is wrong with it.
+std::variant<WireMessage, std::string> decode_wire_message(std::string_view bytes);
+
+}  // namespace dispatch::cluster

@@ -1,0 +1,44 @@
+// The broker seam (DESIGN.md): how fan-out reaches recipients on other cluster nodes. A single
+// node has none — LoopDelivery::broker() is null, and fan-out pays one null test. In cluster mode
+// each event loop has one (cluster/ClusterBroker), which publishes the ready-built frame to Redis
+// for the nodes that have recipients. Called on its loop's thread only, after the local part of
+// the fan-out is done.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string_view>
+
+#include "delivery/delivery_task.h"
+#include "frames/out_frame.h"
+
+namespace dispatch {
+
+class Broker {
+ public:
+  virtual void to_room(std::string_view room, const FrameRef& frame) = 0;
+  virtual void to_user(std::string_view user, const FrameRef& frame) = 0;
+  virtual void to_all(const FrameRef& frame) = 0;
+  // The user's sessions on other nodes join or leave the room; close them (`_disconnect`), or
+  // one of them (a newer connection replaced it).
+  virtual void join_user(std::string_view user, std::string_view room, bool counts_users) = 0;
+  virtual void leave_user(std::string_view user, std::string_view room) = 0;
+  virtual void close_user(std::string_view user, uint16_t code, std::string_view reason) = 0;
+
+  // Whether this node receives what other nodes publish to `room` already, as far as this loop
+  // can tell without asking another one (false: ask when_room_reachable).
+  virtual bool room_reachable(std::string_view room) = 0;
+  // Calls `reachable` (from any thread, now or later) once this node receives what other nodes
+  // publish to `room`: at once when it does already, when the room has no member here any
+  // longer, or while the room's Redis is unreachable (delivery is node-local then).
+  virtual void when_room_reachable(std::string_view room, std::function<void()> reachable) = 0;
+
+  // A task another loop of this node queued for the broker here (ToBroker: this loop holds the
+  // Redis connection it needs).
+  virtual void run(ToBroker& task) = 0;
+
+ protected:
+  ~Broker() = default;
+};
+
+}  // namespace dispatch
