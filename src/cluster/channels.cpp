@@ -36,4 +36,8 @@ std::string Channels::everyone() const {
   return fmt::format("{}:all", prefix_);
 }
 
+std::string Channels::node(std::string_view node_id) const {
+  return fmt::format("{}:node:{}", prefix_, node_id);
+}
+
 }  // namespace dispatch::cluster

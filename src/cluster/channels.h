@@ -1,7 +1,7 @@
 // Where a room's or a user's traffic lives in Redis: its channel, and the shard that carries it
 // (a stable hash of the name, the same on every node and every build, modulo the number of
 // shards: adding a shard moves names, so it takes a restart of every node). Everyone's traffic
-// (`_broadcast`) is one channel on the first shard.
+// (`_broadcast`) is one channel on the first shard, and so are the nodes' own channels.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +26,9 @@ class Channels {
   std::string room(std::string_view room) const;  // <prefix>:room:<room>
   std::string user(std::string_view user) const;  // <prefix>:user:<user>
   std::string everyone() const;                   // <prefix>:all
+  // Answers for one node (`joined`), on the first shard: <prefix>:node:<node id>
+  std::string node(std::string_view node_id) const;
+  static constexpr uint32_t node_shard = 0;
 
  private:
   std::string prefix_;

@@ -23,10 +23,22 @@ void ClusterBroker::to_all(const FrameRef& frame) {
           encode_frame(WireKind::all_frame, node_.node_id(), "", frame->bytes()));
 }
 
-void ClusterBroker::join_user(std::string_view user, std::string_view room, bool counts_users) {
+void ClusterBroker::join_user(std::string_view user, std::string_view room, bool counts_users,
+                              std::function<void()> joined_everywhere) {
   const Channels& channels = node_.channels();
-  publish(channels.user_shard(user), channels.user(user),
-          encode_join(node_.node_id(), user, room, counts_users));
+  const uint32_t request =
+      joined_everywhere ? node_.await_join_answers(loop_, std::move(joined_everywhere)) : 0;
+  const uint32_t shard = channels.user_shard(user);
+  std::string message = encode_join(node_.node_id(), user, room, counts_users, request);
+  if (request == 0) {
+    publish(shard, channels.user(user), std::move(message));
+  } else if (node_.owner_loop(shard) == loop_) {
+    node_.publish_join(shard, channels.user(user), std::move(message), request);
+  } else {
+    delivery_.post(
+        node_.owner_loop(shard),
+        ToBroker{shard, publish_join_task, channels.user(user), std::move(message), {}, request});
+  }
 }
 
 void ClusterBroker::leave_user(std::string_view user, std::string_view room) {
@@ -61,6 +73,10 @@ void ClusterBroker::run(ToBroker& task) {
   switch (task.kind) {
     case publish_task:
       node_.publish(task.shard, std::move(task.channel), std::move(task.message));
+      break;
+    case publish_join_task:
+      node_.publish_join(task.shard, std::move(task.channel), std::move(task.message),
+                         task.request);
       break;
     case reachable_task:
       node_.when_room_reachable(task.channel, std::move(task.done));

@@ -25,7 +25,8 @@ class ClusterBroker final : public Broker {
   void to_room(std::string_view room, const FrameRef& frame) override;
   void to_user(std::string_view user, const FrameRef& frame) override;
   void to_all(const FrameRef& frame) override;
-  void join_user(std::string_view user, std::string_view room, bool counts_users) override;
+  void join_user(std::string_view user, std::string_view room, bool counts_users,
+                 std::function<void()> joined_everywhere) override;
   void leave_user(std::string_view user, std::string_view room) override;
   void close_user(std::string_view user, uint16_t code, std::string_view reason) override;
   bool room_reachable(std::string_view room) override;
@@ -33,7 +34,7 @@ class ClusterBroker final : public Broker {
   void run(ToBroker& task) override;
 
  private:
-  enum TaskKind : uint8_t { publish_task, reachable_task };
+  enum TaskKind : uint8_t { publish_task, publish_join_task, reachable_task };
   void publish(uint32_t shard, std::string channel, std::string message);
 
   ClusterNode& node_;

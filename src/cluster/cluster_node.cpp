@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "cluster/cluster_broker.h"
 #include "cluster/wire_message.h"
@@ -62,6 +63,7 @@ void ClusterNode::start() {
       shard.publisher->start();
       shard.subscriber->start();
       if (shard.index == Channels::everyone_shard) follow(shard, channels_.everyone(), true);
+      if (shard.index == Channels::node_shard) follow(shard, channels_.node(node_id_), true);
     });
   }
 }
@@ -158,6 +160,90 @@ void ClusterNode::publish(uint32_t shard_index, std::string channel, std::string
   shard.publisher->command({"PUBLISH", std::move(channel), std::move(message)}, {});
 }
 
+void ClusterNode::publish_join(uint32_t shard_index, std::string channel, std::string message,
+                               uint32_t request) {
+  Shard& shard = *shards_[shard_index];
+  if (!shard.publisher->connected()) {
+    counters_.lost.fetch_add(1, std::memory_order_relaxed);
+    finish_join(request);  // nobody else will hear of it: nothing to wait for
+    return;
+  }
+  counters_.published.fetch_add(1, std::memory_order_relaxed);
+  // This node hears its own join when subscribed to the user's channel: not an answer to wait for.
+  const int64_t self = shard.subscriber->confirmed(channel) ? 1 : 0;
+  shard.publisher->command({"PUBLISH", std::move(channel), std::move(message)},
+                           [this, request, self](const redis::RedisReply& reply) {
+                             if (reply.type != redis::RedisReply::Type::integer) {
+                               finish_join(request);
+                               return;
+                             }
+                             join_expected(request, reply.integer - self);
+                           });
+}
+
+uint32_t ClusterNode::await_join_answers(unsigned loop, std::function<void()> done) {
+  uint32_t request = next_join_request_.fetch_add(1, std::memory_order_relaxed);
+  if (request == 0) request = next_join_request_.fetch_add(1, std::memory_order_relaxed);
+  {
+    std::lock_guard lock(join_waits_mutex_);
+    join_waits_[request].done = std::move(done);
+  }
+  auto deadline = std::make_shared<boost::asio::steady_timer>(*loops_[loop].io);
+  deadline->expires_after(join_answer_deadline);
+  deadline->async_wait([this, request, deadline](const boost::system::error_code& error) {
+    if (!error) finish_join(request);
+  });
+  return request;
+}
+
+void ClusterNode::join_expected(uint32_t request, int64_t expected) {
+  std::function<void()> done;
+  {
+    std::lock_guard lock(join_waits_mutex_);
+    auto found = join_waits_.find(request);
+    if (found == join_waits_.end()) return;
+    found->second.expected = expected;
+    if (found->second.answered < expected) return;
+    done = std::move(found->second.done);
+    join_waits_.erase(found);
+  }
+  if (done) done();
+}
+
+void ClusterNode::join_answered(uint32_t request) {
+  std::function<void()> done;
+  {
+    std::lock_guard lock(join_waits_mutex_);
+    auto found = join_waits_.find(request);
+    if (found == join_waits_.end()) return;
+    JoinWait& wait = found->second;
+    ++wait.answered;
+    if (wait.expected < 0 || wait.answered < wait.expected) return;
+    done = std::move(wait.done);
+    join_waits_.erase(found);
+  }
+  if (done) done();
+}
+
+void ClusterNode::finish_join(uint32_t request) {
+  std::function<void()> done;
+  {
+    std::lock_guard lock(join_waits_mutex_);
+    auto found = join_waits_.find(request);
+    if (found == join_waits_.end()) return;
+    done = std::move(found->second.done);
+    join_waits_.erase(found);
+  }
+  if (done) done();
+}
+
+void ClusterNode::answer_join(std::string origin, uint32_t request) {
+  boost::asio::post(
+      *loops_[owner_loop(Channels::node_shard)].io, [this, origin = std::move(origin), request] {
+        publish(Channels::node_shard, channels_.node(origin), encode_joined(node_id_, request));
+      });
+}
+
 void ClusterNode::on_message(Shard& shard, std::string_view channel, std::string_view bytes) {
   auto decoded = decode_wire_message(bytes);
   if (auto* problem = std::get_if<std::string>(&decoded)) {
@@ -188,6 +274,15 @@ void ClusterNode::on_message(Shard& shard, std::string_view channel, std::string
       break;
     case WireKind::join_user:
       node_local::join_user_to_room(delivery, message.target, message.room, message.counts_users);
+      if (message.request != 0) {
+        brokers_[shard.owner]->when_room_reachable(
+            message.room, [this, origin = std::string(message.origin), request = message.request] {
+              answer_join(origin, request);
+            });
+      }
+      break;
+    case WireKind::joined:
+      join_answered(message.request);
       break;
     case WireKind::leave_user:
       node_local::leave_user_from_room(delivery, message.target, message.room);

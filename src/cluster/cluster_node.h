@@ -18,10 +18,13 @@
 #include <boost/asio/io_context.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -81,8 +84,17 @@ class ClusterNode final : public PresenceListener {
   void room_presence_changed(std::string_view room) override;
   void user_presence_changed(std::string_view user) override;
 
+  // --- a `_join` waiting for the other nodes (wire_message.h: join and joined). Registers the
+  // wait (on the calling loop, whose timer bounds it by join_answer_deadline) and returns the
+  // request number for the join message; `done` is called once, from any thread.
+  uint32_t await_join_answers(unsigned loop, std::function<void()> done);
+  static constexpr std::chrono::milliseconds join_answer_deadline{1000};
+
   // --- on the owning loop of the shard (ClusterBroker brings the calls there)
   void publish(uint32_t shard, std::string channel, std::string message);
+  // Publishes a join that asks for answers: PUBLISH's count of receiving nodes (less this one)
+  // is how many to wait for.
+  void publish_join(uint32_t shard, std::string channel, std::string message, uint32_t request);
   bool room_reachable(std::string_view room);
   void when_room_reachable(std::string_view room, std::function<void()> reachable);
 
@@ -93,6 +105,16 @@ class ClusterNode final : public PresenceListener {
   void follow_user(const std::string& user);
   void follow(Shard& shard, const std::string& channel, bool wanted);
   void on_message(Shard& shard, std::string_view channel, std::string_view message);
+  void answer_join(std::string origin, uint32_t request);  // any thread
+  // Join waits: how many answers are expected (-1 until PUBLISH has said), how many came.
+  void join_expected(uint32_t request, int64_t expected);
+  void join_answered(uint32_t request);
+  void finish_join(uint32_t request);
+  struct JoinWait {
+    int64_t expected = -1;
+    int64_t answered = 0;
+    std::function<void()> done;
+  };
 
   std::string node_id_;
   Directory& directory_;
@@ -101,6 +123,9 @@ class ClusterNode final : public PresenceListener {
   std::vector<std::unique_ptr<Shard>> shards_;
   std::vector<std::unique_ptr<ClusterBroker>> brokers_;
   ClusterCounters counters_;
+  std::atomic<uint32_t> next_join_request_{1};
+  std::mutex join_waits_mutex_;  // joins waited for are rare: a lock is fine
+  std::unordered_map<uint32_t, JoinWait> join_waits_;
 };
 
 }  // namespace dispatch::cluster

@@ -15,6 +15,11 @@ void put_u16(std::string& out, size_t value) {
   out.push_back(static_cast<char>(value & 0xff));
 }
 
+void put_u32(std::string& out, uint32_t value) {
+  put_u16(out, value >> 16);
+  put_u16(out, value & 0xffff);
+}
+
 // Ids are bounded far below these (room ids 256 bytes, node ids 8): a longer one is a bug.
 std::string header(WireKind kind, std::string_view origin, std::string_view target,
                    size_t rest_size) {
@@ -44,6 +49,13 @@ class Reader {
     uint8_t low = 0;
     if (!byte(high) || !byte(low)) return false;
     out = static_cast<uint16_t>(high << 8 | low);
+    return true;
+  }
+  bool u32(uint32_t& out) {
+    uint16_t high = 0;
+    uint16_t low = 0;
+    if (!u16(high) || !u16(low)) return false;
+    out = uint32_t{high} << 16 | low;
     return true;
   }
   bool bytes(size_t count, std::string_view& out) {
@@ -88,10 +100,17 @@ std::string encode_frame(WireKind kind, std::string_view origin, std::string_vie
 }
 
 std::string encode_join(std::string_view origin, std::string_view user, std::string_view room,
-                        bool counts_users) {
-  std::string out = header(WireKind::join_user, origin, user, 1 + room.size());
+                        bool counts_users, uint32_t request) {
+  std::string out = header(WireKind::join_user, origin, user, 5 + room.size());
   out.push_back(counts_users ? '\1' : '\0');
+  put_u32(out, request);
   out.append(room);
+  return out;
+}
+
+std::string encode_joined(std::string_view origin, uint32_t request) {
+  std::string out = header(WireKind::joined, origin, "", 4);
+  put_u32(out, request);
   return out;
 }
 
@@ -144,7 +163,9 @@ std::variant<WireMessage, std::string> decode_wire_message(std::string_view byte
       return message;
     case WireKind::join_user: {
       uint8_t counts = 0;
-      if (!reader.byte(counts)) return std::string("the message is cut short");
+      if (!reader.byte(counts) || !reader.u32(message.request)) {
+        return std::string("the message is cut short");
+      }
       message.counts_users = counts != 0;
       message.room = reader.rest();
       break;
@@ -152,6 +173,9 @@ std::variant<WireMessage, std::string> decode_wire_message(std::string_view byte
     case WireKind::leave_user:
       message.room = reader.rest();
       break;
+    case WireKind::joined:
+      if (!reader.u32(message.request)) return std::string("the message is cut short");
+      return message;
     case WireKind::close_user:
       if (!reader.u16(message.code)) return std::string("the message is cut short");
       message.reason = reader.rest();

@@ -9,8 +9,13 @@
 //   kind               1 byte (WireKind)
 //   origin             u8 length, then the node id
 //   target             u16 length, then the room or user id ("" for everyone)
-//   the rest, by kind: a frame — its bytes; join — 1 byte counts_users, then the room;
-//                      leave — the room; close — u16 close code, then the reason
+//   the rest, by kind: a frame — its bytes; join — 1 byte counts_users, u32 request, then the
+//                      room; leave — the room; close — u16 close code, then the reason;
+//                      joined — u32 request
+//
+// A join with a request number other than 0 asks every node that applies it to answer `joined`
+// with that number on the origin's node channel once it receives the room's traffic: the origin
+// holds the `_join` step until they all have (or a deadline passes).
 #pragma once
 
 #include <cstdint>
@@ -27,6 +32,7 @@ enum class WireKind : uint8_t {
   join_user = 'j',
   leave_user = 'l',
   close_user = 'c',
+  joined = 'k',
 };
 
 struct WireMessage {
@@ -36,6 +42,7 @@ struct WireMessage {
   std::string_view room;      // join and leave
   std::string_view frame;     // the frame kinds: the WebSocket frame's bytes
   bool counts_users = false;  // join: the room has a max_members policy
+  uint32_t request = 0;       // join (0: no answer wanted) and joined
   uint16_t code = 0;          // close
   std::string_view reason;    // close
 };
@@ -45,7 +52,8 @@ inline constexpr uint8_t wire_format_version = 1;
 std::string encode_frame(WireKind kind, std::string_view origin, std::string_view target,
                          std::string_view frame);
 std::string encode_join(std::string_view origin, std::string_view user, std::string_view room,
-                        bool counts_users);
+                        bool counts_users, uint32_t request);
+std::string encode_joined(std::string_view origin, uint32_t request);
 std::string encode_leave(std::string_view origin, std::string_view user, std::string_view room);
 std::string encode_close(std::string_view origin, std::string_view user, uint16_t code,
                          std::string_view reason);

@@ -19,9 +19,11 @@ class Broker {
   virtual void to_room(std::string_view room, const FrameRef& frame) = 0;
   virtual void to_user(std::string_view user, const FrameRef& frame) = 0;
   virtual void to_all(const FrameRef& frame) = 0;
-  // The user's sessions on other nodes join or leave the room; close them (`_disconnect`), or
-  // one of them (a newer connection replaced it).
-  virtual void join_user(std::string_view user, std::string_view room, bool counts_users) = 0;
+  // The user's sessions on other nodes join or leave the room; close them (`_disconnect`).
+  // `joined_everywhere`, when given, is called (from any thread) once every node that has
+  // sessions of the user receives the room's traffic, or after a deadline.
+  virtual void join_user(std::string_view user, std::string_view room, bool counts_users,
+                         std::function<void()> joined_everywhere) = 0;
   virtual void leave_user(std::string_view user, std::string_view room) = 0;
   virtual void close_user(std::string_view user, uint16_t code, std::string_view reason) = 0;
 

@@ -57,6 +57,7 @@ struct ToBroker {
   std::string channel;
   std::string message;
   std::function<void()> done;
+  uint32_t request = 0;
 };
 
 using DeliveryTask = std::variant<DeliverToRoom, DeliverToUser, DeliverToAll, JoinUser, LeaveUser,

@@ -110,9 +110,13 @@ void publish_to_all(LoopDelivery& origin, const FrameRef& frame) {
 }
 
 void join_user_to_room(LoopDelivery& origin, std::string_view user, std::string_view room,
-                       bool counts_users) {
+                       bool counts_users, std::function<void()> joined_everywhere) {
   node_local::join_user_to_room(origin, user, room, counts_users);
-  if (Broker* broker = origin.broker()) broker->join_user(user, room, counts_users);
+  if (Broker* broker = origin.broker()) {
+    broker->join_user(user, room, counts_users, std::move(joined_everywhere));
+  } else if (joined_everywhere) {
+    joined_everywhere();
+  }
 }
 
 void leave_user_from_room(LoopDelivery& origin, std::string_view user, std::string_view room) {

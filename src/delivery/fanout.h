@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string_view>
 
 #include "frames/out_frame.h"
@@ -21,8 +22,11 @@ void publish_to_all(LoopDelivery& origin, const FrameRef& frame);
 // Joins every live session of `user`, on every loop, to `room`. Loops that have to do the join
 // later count as members at once, so a publish right after reaches them. `counts_users` (a
 // max_members policy): the user stays counted in the room while those joins are in flight.
+// In cluster mode also on other nodes; then `joined_everywhere`, when given, is called (from any
+// thread) once every node with sessions of the user receives what is published to the room (see
+// Broker::join_user); on a single node it is called at once.
 void join_user_to_room(LoopDelivery& origin, std::string_view user, std::string_view room,
-                       bool counts_users = false);
+                       bool counts_users = false, std::function<void()> joined_everywhere = {});
 void leave_user_from_room(LoopDelivery& origin, std::string_view user, std::string_view room);
 
 // Closes every session of `user`, on every loop, with `code` and `reason` (`_disconnect`).

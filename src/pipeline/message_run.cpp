@@ -26,6 +26,18 @@ namespace {
 std::atomic<uint64_t> next_ticket{1};
 }
 
+// Counted holds: one for the run until it starts waiting, one per callback handed out. Callbacks
+// may run on any thread, before or after the run starts waiting; the completion is set before the
+// run lets go of its hold, so whichever release is last finds it.
+struct MessageRun::ReachWait {
+  std::atomic<size_t> holds{1};
+  Completion completion;
+
+  void release() {
+    if (holds.fetch_sub(1, std::memory_order_acq_rel) == 1) completion.done();
+  }
+};
+
 MessageRun::MessageRun(SessionLoop& loop, Session& session, const Pipeline& pipeline,
                        IncomingMessage& message, bool token_hidden)
     : loop_(loop),
@@ -38,8 +50,10 @@ MessageRun::Outcome MessageRun::run_from(size_t first) {
   for (size_t i = first; i < pipeline_.steps.size(); ++i) {
     StepStatus status = pipeline_.steps[i]->run(*this);
     if (status == StepStatus::done && !failure_) {  // a recorded failure fails the step
-      if (rooms_to_reach_.empty()) continue;
-      wait_until_rooms_reachable();
+      if (!reach_wait_) continue;
+      reach_wait_->completion = defer();
+      std::shared_ptr<ReachWait> wait = std::move(reach_wait_);
+      wait->release();  // the run's own hold: from here the last callback finishes the step
       pending_step_ = i;
       return Outcome::pending;
     }
@@ -282,26 +296,27 @@ bool MessageRun::member_may_send(std::string_view room) {
 // Room policies apply to every `_join` (pipeline/room_join.h); join_permission is asked of the
 // SENDER, also when it joins another user.
 bool MessageRun::join(std::string_view user, std::string_view room, bool this_connection_only) {
-  if (auto refusal = join_room(loop_, session_, user, room, this_connection_only)) {
+  Broker* broker = loop_.delivery().broker();
+  if (!broker) {
+    if (auto refusal = join_room(loop_, session_, user, room, this_connection_only)) {
+      fail(refusal->code, std::move(refusal->message));
+      return false;
+    }
+    return true;
+  }
+  if (auto refusal = join_room(loop_, session_, user, room, this_connection_only,
+                               this_connection_only ? nullptr : reach_callback())) {
     fail(refusal->code, std::move(refusal->message));
     return false;
   }
-  if (Broker* broker = loop_.delivery().broker(); broker && !broker->room_reachable(room)) {
-    rooms_to_reach_.emplace_back(room);
-  }
+  if (!broker->room_reachable(room)) broker->when_room_reachable(room, reach_callback());
   return true;
 }
 
-void MessageRun::wait_until_rooms_reachable() {
-  auto completion = std::make_shared<Completion>(defer());
-  auto remaining = std::make_shared<std::atomic<size_t>>(rooms_to_reach_.size());
-  Broker& broker = *loop_.delivery().broker();
-  for (const std::string& room : rooms_to_reach_) {
-    broker.when_room_reachable(room, [completion, remaining] {
-      if (remaining->fetch_sub(1) == 1) completion->done();
-    });
-  }
-  rooms_to_reach_.clear();
+std::function<void()> MessageRun::reach_callback() {
+  if (!reach_wait_) reach_wait_ = std::make_shared<ReachWait>();
+  reach_wait_->holds.fetch_add(1, std::memory_order_relaxed);
+  return [wait = reach_wait_] { wait->release(); };
 }
 
 void MessageRun::disconnect(std::string_view user, std::string_view reason) {

@@ -76,12 +76,13 @@ class MessageRun final : public StepContext, public tmpl::TemplateScope {
   void count_outcome(std::optional<ErrorCode> failure);
   bool member_may_send(std::string_view room);
   std::string_view keep(std::string text);
-  // Cluster mode: makes the run wait (pending) until this node receives what other nodes publish
-  // to every room in rooms_to_reach_, so the step after a `_join`, and its ack, come after that.
-  void wait_until_rooms_reachable();
+  // Cluster mode: what a `_join` must wait for before the next step and the ack — this node and
+  // every node with sessions of the joined user receiving what is published to the room.
+  struct ReachWait;
+  std::function<void()> reach_callback();
 
   SessionLoop& loop_;
-  std::vector<std::string> rooms_to_reach_;  // joined, not yet reachable from other nodes
+  std::shared_ptr<ReachWait> reach_wait_;  // null unless a join is waited for
   Session& session_;
   const Pipeline& pipeline_;
   IncomingMessage& message_;

@@ -14,7 +14,8 @@
 namespace dispatch {
 
 std::optional<JoinRefusal> join_room(SessionLoop& loop, Session& asking, std::string_view user,
-                                     std::string_view room, bool this_connection_only) {
+                                     std::string_view room, bool this_connection_only,
+                                     std::function<void()> joined_everywhere) {
   const config::Config& config = loop.config().config();
   const uint32_t limit = config.server.max_rooms_per_connection;
   const bool asker_joins = this_connection_only || user == asking.user_id();
@@ -46,7 +47,7 @@ std::optional<JoinRefusal> join_room(SessionLoop& loop, Session& asking, std::st
   if (this_connection_only) {
     loop.delivery().join(asking, room, counts_users);
   } else {
-    join_user_to_room(loop.delivery(), user, room, counts_users);
+    join_user_to_room(loop.delivery(), user, room, counts_users, std::move(joined_everywhere));
   }
   if (counts_users) directory.add_room_user_refs(room, joining_user, -1);  // the reservation
   return std::nullopt;

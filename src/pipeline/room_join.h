@@ -6,6 +6,7 @@
 // cannot both take the last place.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,9 +23,11 @@ struct JoinRefusal {
   std::string message;
 };
 
-// Joins `user` (every live connection, on every loop), or only `asking` when
-// `this_connection_only`; the refusal when a policy or limit says no.
+// Joins `user` (every live connection, on every loop — and node), or only `asking` when
+// `this_connection_only`; the refusal when a policy or limit says no. `joined_everywhere`: see
+// join_user_to_room (delivery/fanout.h); not called when the join is refused.
 std::optional<JoinRefusal> join_room(SessionLoop& loop, Session& asking, std::string_view user,
-                                     std::string_view room, bool this_connection_only);
+                                     std::string_view room, bool this_connection_only,
+                                     std::function<void()> joined_everywhere = {});
 
 }  // namespace dispatch

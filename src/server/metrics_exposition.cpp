@@ -7,6 +7,7 @@
 #include <map>
 #include <sstream>
 
+#include "cluster/cluster_node.h"
 #include "metrics/loop_metrics.h"
 #include "pipeline/hook.h"
 #include "server/engine.h"
@@ -54,6 +55,32 @@ double sum(Engine& engine, Read read) {
     total += read(engine.loop(i).sessions().metrics());
   }
   return static_cast<double>(total);
+}
+
+}  // namespace
+
+namespace {
+
+// Only in cluster mode: a single node has none of these series.
+void add_cluster_families(cluster::ClusterNode& node, std::vector<MetricFamily>& families) {
+  MetricFamily up =
+      family("dispatch_cluster_redis_up",
+             "1 while both of the node's connections to the Redis shard are up", MetricType::Gauge);
+  for (size_t shard = 0; shard < node.shard_count(); ++shard) {
+    add_value(up, node.shard_up(shard) ? 1 : 0, {{"shard", std::to_string(shard)}});
+  }
+  families.push_back(std::move(up));
+  cluster::ClusterCounters& counters = node.counters();
+  MetricFamily messages = family(
+      "dispatch_cluster_messages_total",
+      "Messages between nodes: published (handed to Redis), lost (not published: the shard was "
+      "unreachable), received (from other nodes), refused (unreadable)",
+      MetricType::Counter);
+  add_value(messages, static_cast<double>(counters.published.load()), {{"direction", "published"}});
+  add_value(messages, static_cast<double>(counters.lost.load()), {{"direction", "lost"}});
+  add_value(messages, static_cast<double>(counters.received.load()), {{"direction", "received"}});
+  add_value(messages, static_cast<double>(counters.refused.load()), {{"direction", "refused"}});
+  families.push_back(std::move(messages));
 }
 
 }  // namespace
@@ -120,9 +147,9 @@ std::vector<MetricFamily> EngineMetrics::Collect() const {
           api_requests[{route, status}] += count;
         });
   }
-  MetricFamily api = family("dispatch_api_requests_total",
-                            "Server API requests answered, by route and HTTP status",
-                            MetricType::Counter);
+  MetricFamily api =
+      family("dispatch_api_requests_total",
+             "Server API requests answered, by route and HTTP status", MetricType::Counter);
   for (const auto& [key, count] : api_requests) {
     add_value(api, static_cast<double>(count),
               {{"route", key.first}, {"status", std::to_string(key.second)}});
@@ -245,6 +272,7 @@ std::vector<MetricFamily> EngineMetrics::Collect() const {
       "dispatch_slow_consumer_closes_total",
       "Connections closed because they did not read (server.slow_consumer: disconnect)",
       MetricType::Counter, sum(engine, [](const M& m) { return m.slow_consumer_closes.read(); })));
+  if (cluster::ClusterNode* node = engine.cluster()) add_cluster_families(*node, families);
   return families;
 }
 

@@ -54,12 +54,18 @@ TEST(ClusterWire, FramesTravelAsTheirBytesWithOriginAndTarget) {
 
 TEST(ClusterWire, MembershipAndCloseMessagesRoundTrip) {
   // (A WireMessage views the bytes it was decoded from: they must outlive it.)
-  const std::string join_bytes = encode_join("n1", "alice", "room:a", true);
+  const std::string join_bytes = encode_join("n1", "alice", "room:a", true, 70000);
   const WireMessage join = decoded(join_bytes);
   EXPECT_EQ(join.kind, WireKind::join_user);
   EXPECT_EQ(join.target, "alice");
   EXPECT_EQ(join.room, "room:a");
   EXPECT_TRUE(join.counts_users);
+  EXPECT_EQ(join.request, 70000u);
+  const std::string joined_bytes = encode_joined("n2", 70000);
+  const WireMessage joined = decoded(joined_bytes);
+  EXPECT_EQ(joined.kind, WireKind::joined);
+  EXPECT_EQ(joined.origin, "n2");
+  EXPECT_EQ(joined.request, 70000u);
   const std::string leave_bytes = encode_leave("n1", "alice", "room:a");
   const WireMessage leave = decoded(leave_bytes);
   EXPECT_EQ(leave.kind, WireKind::leave_user);
@@ -93,6 +99,7 @@ TEST(ClusterWire, BadMessagesAreRefusedWithTheReason) {
   std::string no_origin = encode_frame(WireKind::user_frame, "", "bob", frame);
   EXPECT_EQ(problem_of(no_origin), "the message has no origin node id");
   EXPECT_EQ(problem_of(encode_leave("n1", "alice", "")), "the message names no room");
+  EXPECT_EQ(problem_of(encode_joined("n2", 7).substr(0, 9)), "the message is cut short");
 }
 
 TEST(ClusterChannels, NamesAndShardsAreStable) {
