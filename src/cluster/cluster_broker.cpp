@@ -7,59 +7,58 @@
 namespace dispatch::cluster {
 
 void ClusterBroker::to_room(std::string_view room, const FrameRef& frame) {
-  const Channels& channels = node_.channels();
-  publish(channels.room_shard(room), channels.room(room),
+  const RedisNames& names = node_.names();
+  publish(names.room_shard(room), names.room(room),
           encode_frame(WireKind::room_frame, node_.node_id(), room, frame->bytes()));
 }
 
 void ClusterBroker::to_user(std::string_view user, const FrameRef& frame) {
-  const Channels& channels = node_.channels();
-  publish(channels.user_shard(user), channels.user(user),
+  const RedisNames& names = node_.names();
+  publish(names.user_shard(user), names.user(user),
           encode_frame(WireKind::user_frame, node_.node_id(), user, frame->bytes()));
 }
 
 void ClusterBroker::to_all(const FrameRef& frame) {
-  publish(Channels::everyone_shard, node_.channels().everyone(),
+  publish(RedisNames::everyone_shard, node_.names().everyone(),
           encode_frame(WireKind::all_frame, node_.node_id(), "", frame->bytes()));
 }
 
 void ClusterBroker::join_user(std::string_view user, std::string_view room, bool counts_users,
                               std::function<void()> joined_everywhere) {
-  const Channels& channels = node_.channels();
+  const RedisNames& names = node_.names();
   const uint32_t request =
       joined_everywhere ? node_.await_join_answers(loop_, std::move(joined_everywhere)) : 0;
-  const uint32_t shard = channels.user_shard(user);
+  const uint32_t shard = names.user_shard(user);
   std::string message = encode_join(node_.node_id(), user, room, counts_users, request);
   if (request == 0) {
-    publish(shard, channels.user(user), std::move(message));
+    publish(shard, names.user(user), std::move(message));
   } else if (node_.owner_loop(shard) == loop_) {
-    node_.publish_join(shard, channels.user(user), std::move(message), request);
+    node_.publish_join(shard, names.user(user), std::move(message), request);
   } else {
     delivery_.post(
         node_.owner_loop(shard),
-        ToBroker{shard, publish_join_task, channels.user(user), std::move(message), {}, request});
+        ToBroker{shard, publish_join_task, names.user(user), std::move(message), {}, request});
   }
 }
 
 void ClusterBroker::leave_user(std::string_view user, std::string_view room) {
-  const Channels& channels = node_.channels();
-  publish(channels.user_shard(user), channels.user(user),
-          encode_leave(node_.node_id(), user, room));
+  const RedisNames& names = node_.names();
+  publish(names.user_shard(user), names.user(user), encode_leave(node_.node_id(), user, room));
 }
 
 void ClusterBroker::close_user(std::string_view user, uint16_t code, std::string_view reason) {
-  const Channels& channels = node_.channels();
-  publish(channels.user_shard(user), channels.user(user),
+  const RedisNames& names = node_.names();
+  publish(names.user_shard(user), names.user(user),
           encode_close(node_.node_id(), user, code, reason));
 }
 
 bool ClusterBroker::room_reachable(std::string_view room) {
-  const unsigned owner = node_.owner_loop(node_.channels().room_shard(room));
+  const unsigned owner = node_.owner_loop(node_.names().room_shard(room));
   return owner == loop_ && node_.room_reachable(room);
 }
 
 void ClusterBroker::when_room_reachable(std::string_view room, std::function<void()> reachable) {
-  const uint32_t shard = node_.channels().room_shard(room);
+  const uint32_t shard = node_.names().room_shard(room);
   const unsigned owner = node_.owner_loop(shard);
   if (owner == loop_) {
     node_.when_room_reachable(room, std::move(reachable));
@@ -67,6 +66,11 @@ void ClusterBroker::when_room_reachable(std::string_view room, std::function<voi
   }
   delivery_.post(owner,
                  ToBroker{shard, reachable_task, std::string(room), {}, std::move(reachable)});
+}
+
+void ClusterBroker::rate_hit(std::string key, uint32_t limit, std::chrono::milliseconds window,
+                             std::function<void(std::optional<int64_t>)> done) {
+  node_.rate_hit(std::move(key), limit, window, std::move(done));
 }
 
 void ClusterBroker::run(ToBroker& task) {

@@ -31,6 +31,8 @@ class ClusterBroker final : public Broker {
   void close_user(std::string_view user, uint16_t code, std::string_view reason) override;
   bool room_reachable(std::string_view room) override;
   void when_room_reachable(std::string_view room, std::function<void()> reachable) override;
+  void rate_hit(std::string key, uint32_t limit, std::chrono::milliseconds window,
+                std::function<void(std::optional<int64_t>)> done) override;
   void run(ToBroker& task) override;
 
  private:

@@ -4,7 +4,10 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <charconv>
+
 #include "cluster/cluster_broker.h"
+#include "cluster/redis_scripts.h"
 #include "cluster/wire_message.h"
 #include "delivery/fanout.h"
 #include "delivery/loop_delivery.h"
@@ -23,6 +26,7 @@ struct ClusterNode::Shard {
   std::atomic<bool> subscriber_up{false};
   std::unordered_set<std::string> followed;  // channels subscribed (owner loop only)
   bool refusal_logged = false;               // owner loop only
+  std::unique_ptr<boost::asio::steady_timer> heartbeat_timer;  // owner loop only
 };
 
 ClusterNode::ClusterNode(const config::ClusterConfig& config, std::string node_id,
@@ -30,13 +34,15 @@ ClusterNode::ClusterNode(const config::ClusterConfig& config, std::string node_i
     : node_id_(std::move(node_id)),
       directory_(directory),
       loops_(std::move(loops)),
-      channels_(config.prefix, static_cast<uint32_t>(config.redis.size())) {
+      names_(config.prefix, static_cast<uint32_t>(config.redis.size())),
+      node_lease_(config.node_lease) {
   for (uint32_t index = 0; index < config.redis.size(); ++index) {
     auto shard = std::make_unique<Shard>();
     shard->index = index;
     shard->owner = owner_loop(index);
     shard->url = config.redis[index];
     boost::asio::io_context& io = *loops_[shard->owner].io;
+    shard->heartbeat_timer = std::make_unique<boost::asio::steady_timer>(io);
     Shard& self = *shard;
     shard->publisher = std::make_unique<redis::RedisClient>(
         io, shard->url,
@@ -62,8 +68,9 @@ void ClusterNode::start() {
     boost::asio::post(*loops_[shard->owner].io, [this, &shard = *shard] {
       shard.publisher->start();
       shard.subscriber->start();
-      if (shard.index == Channels::everyone_shard) follow(shard, channels_.everyone(), true);
-      if (shard.index == Channels::node_shard) follow(shard, channels_.node(node_id_), true);
+      if (shard.index == RedisNames::everyone_shard) follow(shard, names_.everyone(), true);
+      if (shard.index == RedisNames::node_shard) follow(shard, names_.node(node_id_), true);
+      heartbeat(shard);
     });
   }
 }
@@ -93,28 +100,185 @@ std::string ClusterNode::not_ready_reason() const {
   return down.empty() ? std::string() : "not connected to Redis: " + down;
 }
 
+// ------------------------------------------------------------------ leases and limits
+
+void ClusterNode::on_shard(uint32_t shard, std::function<void(Shard&)> work) {
+  boost::asio::post(*loops_[shards_[shard]->owner].io,
+                    [this, shard, work = std::move(work)] { work(*shards_[shard]); });
+}
+
+// Renews the lease every third of its length; a failure (Redis down) waits for the next turn.
+void ClusterNode::heartbeat(Shard& shard) {
+  run_script(*shard.publisher, heartbeat_script(), {names_.node_leases()},
+             {node_id_, std::to_string(node_lease_.count())}, [](const redis::RedisReply&) {});
+  shard.heartbeat_timer->expires_after(node_lease_ / 3);
+  shard.heartbeat_timer->async_wait([this, &shard](const boost::system::error_code& error) {
+    if (!error) heartbeat(shard);
+  });
+}
+
+namespace {
+
+// The admit script's answer: {1, replaced} or {0, ""}; nothing when Redis could not run it.
+std::optional<std::pair<bool, std::string>> admit_reply(const redis::RedisReply& reply) {
+  if (reply.type != redis::RedisReply::Type::array || reply.elements.size() != 2 ||
+      reply.elements[0].type != redis::RedisReply::Type::integer) {
+    return std::nullopt;
+  }
+  return std::make_pair(reply.elements[0].integer == 1, reply.elements[1].text);
+}
+
+}  // namespace
+
+void ClusterNode::admit(unsigned loop, Admission admission,
+                        std::function<void(AdmissionAnswer)> done) {
+  struct Flow {
+    Admission admission;
+    std::function<void(AdmissionAnswer)> done;
+    AdmissionAnswer answer;
+  };
+  auto flow = std::make_shared<Flow>(Flow{std::move(admission), std::move(done), {}});
+  auto finish = [this, loop](const std::shared_ptr<Flow>& flow) {
+    boost::asio::post(*loops_[loop].io, [flow] { flow->done(std::move(flow->answer)); });
+  };
+  // The user's set, after the IP's (when both count).
+  auto admit_user = [this, flow, finish] {
+    const Admission& request = flow->admission;
+    if (request.user.empty() || request.max_per_user == 0) {
+      flow->answer.outcome = AdmissionAnswer::Outcome::admitted;
+      finish(flow);
+      return;
+    }
+    on_shard(names_.user_shard(request.user), [this, flow, finish](Shard& shard) {
+      const Admission& request = flow->admission;
+      run_script(*shard.publisher, admit_script(),
+                 {names_.user_connections(request.user), names_.node_leases()},
+                 {request.connection, node_id_, std::to_string(request.max_per_user),
+                  request.cycle ? "1" : "0", std::to_string(node_lease_.count())},
+                 [this, flow, finish](const redis::RedisReply& reply) {
+                   auto decided = admit_reply(reply);
+                   if (!decided) {
+                     flow->answer.outcome = AdmissionAnswer::Outcome::undecided;
+                   } else if (!decided->first) {
+                     flow->answer.outcome = AdmissionAnswer::Outcome::user_full;
+                     Admission ip_only = flow->admission;
+                     ip_only.user.clear();
+                     release(ip_only);
+                   } else {
+                     flow->answer.outcome = AdmissionAnswer::Outcome::admitted;
+                     flow->answer.replaced = std::move(decided->second);
+                   }
+                   finish(flow);
+                 });
+    });
+  };
+  const Admission& request = flow->admission;
+  if (request.ip.empty() || request.max_per_ip == 0) {
+    admit_user();
+    return;
+  }
+  on_shard(names_.ip_shard(request.ip), [this, flow, finish, admit_user](Shard& shard) {
+    const Admission& request = flow->admission;
+    run_script(*shard.publisher, admit_script(),
+               {names_.ip_connections(request.ip), names_.node_leases()},
+               {request.connection, node_id_, std::to_string(request.max_per_ip), "0",
+                std::to_string(node_lease_.count())},
+               [flow, finish, admit_user](const redis::RedisReply& reply) {
+                 auto decided = admit_reply(reply);
+                 if (decided && decided->first) {
+                   admit_user();
+                   return;
+                 }
+                 flow->answer.outcome = decided ? AdmissionAnswer::Outcome::ip_full
+                                                : AdmissionAnswer::Outcome::undecided;
+                 finish(flow);
+               });
+  });
+}
+
+void ClusterNode::release(const Admission& admission) {
+  if (!admission.user.empty() && admission.max_per_user > 0) {
+    on_shard(names_.user_shard(admission.user),
+             [this, user = admission.user, connection = admission.connection](Shard& shard) {
+               shard.publisher->command({"ZREM", names_.user_connections(user), connection}, {});
+             });
+  }
+  if (!admission.ip.empty() && admission.max_per_ip > 0) {
+    on_shard(names_.ip_shard(admission.ip),
+             [this, ip = admission.ip, connection = admission.connection](Shard& shard) {
+               shard.publisher->command({"ZREM", names_.ip_connections(ip), connection}, {});
+             });
+  }
+}
+
+void ClusterNode::rate_hit(std::string key, uint32_t limit, std::chrono::milliseconds window,
+                           std::function<void(std::optional<int64_t>)> done) {
+  const uint32_t shard = names_.rate_shard(key);
+  on_shard(shard, [this, key = std::move(key), limit, window,
+                   done = std::move(done)](Shard& shard) mutable {
+    run_script(*shard.publisher, rate_script(), {names_.rate_window(key)},
+               {std::to_string(limit), std::to_string(window.count())},
+               [done = std::move(done)](const redis::RedisReply& reply) {
+                 if (reply.type != redis::RedisReply::Type::integer) {
+                   done(std::nullopt);
+                   return;
+                 }
+                 done(reply.integer);
+               });
+  });
+}
+
+void ClusterNode::close_connection(unsigned loop, const std::string& user,
+                                   std::string_view connection, uint16_t code,
+                                   std::string_view reason) {
+  const size_t dash = connection.find('-');
+  if (dash == std::string_view::npos) return;
+  const std::string_view node = connection.substr(0, dash);
+  uint64_t number = 0;
+  const std::string_view digits = connection.substr(dash + 1);
+  if (std::from_chars(digits.data(), digits.data() + digits.size(), number).ec != std::errc{}) {
+    return;
+  }
+  if (node == node_id_) {
+    close_local_session(loop, user, number, code, reason);
+    return;
+  }
+  on_shard(RedisNames::node_shard,
+           [this, node = std::string(node),
+            message = encode_close_session(node_id_, user, number, code, reason)](Shard&) {
+             publish(RedisNames::node_shard, names_.node(node), message);
+           });
+}
+
+void ClusterNode::close_local_session(unsigned loop, const std::string& user, uint64_t number,
+                                      uint16_t code, std::string_view reason) {
+  for (const UserConnection& connection : directory_.user_connections(user)) {
+    if (connection.number != number) continue;
+    loops_[loop].delivery->post(connection.loop,
+                                CloseUserSession{user, number, code, std::string(reason)});
+  }
+}
+
 // ------------------------------------------------------------------ subscriptions
 
 void ClusterNode::room_presence_changed(std::string_view room) {
-  const uint32_t shard = channels_.room_shard(room);
+  const uint32_t shard = names_.room_shard(room);
   boost::asio::post(*loops_[owner_loop(shard)].io,
                     [this, room = std::string(room)] { follow_room(room); });
 }
 
 void ClusterNode::user_presence_changed(std::string_view user) {
-  const uint32_t shard = channels_.user_shard(user);
+  const uint32_t shard = names_.user_shard(user);
   boost::asio::post(*loops_[owner_loop(shard)].io,
                     [this, user = std::string(user)] { follow_user(user); });
 }
 
 void ClusterNode::follow_room(const std::string& room) {
-  follow(*shards_[channels_.room_shard(room)], channels_.room(room),
-         directory_.room_loops(room) != 0);
+  follow(*shards_[names_.room_shard(room)], names_.room(room), directory_.room_loops(room) != 0);
 }
 
 void ClusterNode::follow_user(const std::string& user) {
-  follow(*shards_[channels_.user_shard(user)], channels_.user(user),
-         directory_.user_loops(user) != 0);
+  follow(*shards_[names_.user_shard(user)], names_.user(user), directory_.user_loops(user) != 0);
 }
 
 void ClusterNode::follow(Shard& shard, const std::string& channel, bool wanted) {
@@ -130,8 +294,8 @@ void ClusterNode::follow(Shard& shard, const std::string& channel, bool wanted) 
 
 bool ClusterNode::room_reachable(std::string_view room) {
   follow_room(std::string(room));
-  Shard& shard = *shards_[channels_.room_shard(room)];
-  const std::string channel = channels_.room(room);
+  Shard& shard = *shards_[names_.room_shard(room)];
+  const std::string channel = names_.room(room);
   return !shard.followed.contains(channel) || !shard.subscriber->connected() ||
          shard.subscriber->confirmed(channel);
 }
@@ -139,8 +303,8 @@ bool ClusterNode::room_reachable(std::string_view room) {
 void ClusterNode::when_room_reachable(std::string_view room, std::function<void()> reachable) {
   const std::string name(room);
   follow_room(name);
-  Shard& shard = *shards_[channels_.room_shard(room)];
-  const std::string channel = channels_.room(room);
+  Shard& shard = *shards_[names_.room_shard(room)];
+  const std::string channel = names_.room(room);
   if (!shard.followed.contains(channel)) {
     reachable();  // no member here any longer: nothing to wait for
     return;
@@ -239,8 +403,8 @@ void ClusterNode::finish_join(uint32_t request) {
 
 void ClusterNode::answer_join(std::string origin, uint32_t request) {
   boost::asio::post(
-      *loops_[owner_loop(Channels::node_shard)].io, [this, origin = std::move(origin), request] {
-        publish(Channels::node_shard, channels_.node(origin), encode_joined(node_id_, request));
+      *loops_[owner_loop(RedisNames::node_shard)].io, [this, origin = std::move(origin), request] {
+        publish(RedisNames::node_shard, names_.node(origin), encode_joined(node_id_, request));
       });
 }
 
@@ -283,6 +447,10 @@ void ClusterNode::on_message(Shard& shard, std::string_view channel, std::string
       break;
     case WireKind::joined:
       join_answered(message.request);
+      break;
+    case WireKind::close_session:
+      close_local_session(shard.owner, std::string(message.target), message.session, message.code,
+                          message.reason);
       break;
     case WireKind::leave_user:
       node_local::leave_user_from_room(delivery, message.target, message.room);

@@ -22,13 +22,14 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
-#include "cluster/channels.h"
+#include "cluster/redis_names.h"
 #include "config/config.h"
 #include "delivery/broker.h"
 #include "delivery/directory.h"
@@ -40,6 +41,28 @@ class LoopDelivery;
 namespace dispatch::cluster {
 
 class ClusterBroker;
+
+// A connection to admit under the cluster-wide limits (auth.connection_limit.max_per_user, with
+// reject or cycle, and auth.max_connections_per_ip).
+struct Admission {
+  std::string connection;  // its id, "<node id>-<number>"
+  std::string user;        // "" = not counted per user (anonymous)
+  uint32_t max_per_user = 0;
+  bool cycle = false;
+  std::string ip;  // "" = not counted per IP
+  uint32_t max_per_ip = 0;
+};
+
+struct AdmissionAnswer {
+  enum class Outcome {
+    admitted,
+    user_full,  // the user is at max_per_user (reject)
+    ip_full,    // the client IP is at max_connections_per_ip
+    undecided,  // Redis could not be asked: the node decides alone (node-local limits)
+  };
+  Outcome outcome = Outcome::undecided;
+  std::string replaced;  // cycle: the id of the connection to close, wherever it is
+};
 
 // What the node needs of each event loop: its io_context (the Redis clients of the shards it
 // owns run there) and its delivery tables.
@@ -77,7 +100,7 @@ class ClusterNode final : public PresenceListener {
   ClusterCounters& counters() { return counters_; }
 
   const std::string& node_id() const { return node_id_; }
-  const Channels& channels() const { return channels_; }
+  const RedisNames& names() const { return names_; }
   unsigned owner_loop(uint32_t shard) const { return static_cast<unsigned>(shard % loops_.size()); }
 
   // PresenceListener: on the thread of the loop that made the change.
@@ -89,6 +112,19 @@ class ClusterNode final : public PresenceListener {
   // request number for the join message; `done` is called once, from any thread.
   uint32_t await_join_answers(unsigned loop, std::function<void()> done);
   static constexpr std::chrono::milliseconds join_answer_deadline{1000};
+
+  // --- cluster-wide limits. Callable on any loop's thread; each asks the Redis shard of the
+  // user, IP or key on that shard's loop. admit's `done` runs on `loop`.
+  void admit(unsigned loop, Admission admission, std::function<void(AdmissionAnswer)> done);
+  // The connection closed (or was refused after admit): it stops counting.
+  void release(const Admission& admission);
+  // rate_limit across the cluster: `done` (any thread) gets 0 when the hit passes, the
+  // milliseconds to wait when it does not, or nothing when Redis could not be asked.
+  void rate_hit(std::string key, uint32_t limit, std::chrono::milliseconds window,
+                std::function<void(std::optional<int64_t>)> done);
+  // Closes the connection with this id (cycle), on this node or another; from `loop`.
+  void close_connection(unsigned loop, const std::string& user, std::string_view connection,
+                        uint16_t code, std::string_view reason);
 
   // --- on the owning loop of the shard (ClusterBroker brings the calls there)
   void publish(uint32_t shard, std::string channel, std::string message);
@@ -105,6 +141,10 @@ class ClusterNode final : public PresenceListener {
   void follow_user(const std::string& user);
   void follow(Shard& shard, const std::string& channel, bool wanted);
   void on_message(Shard& shard, std::string_view channel, std::string_view message);
+  void on_shard(uint32_t shard, std::function<void(Shard&)> work);  // posted to its loop
+  void heartbeat(Shard& shard);
+  void close_local_session(unsigned loop, const std::string& user, uint64_t number, uint16_t code,
+                           std::string_view reason);
   void answer_join(std::string origin, uint32_t request);  // any thread
   // Join waits: how many answers are expected (-1 until PUBLISH has said), how many came.
   void join_expected(uint32_t request, int64_t expected);
@@ -119,9 +159,10 @@ class ClusterNode final : public PresenceListener {
   std::string node_id_;
   Directory& directory_;
   std::vector<NodeLoop> loops_;
-  Channels channels_;
+  RedisNames names_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::vector<std::unique_ptr<ClusterBroker>> brokers_;
+  std::chrono::milliseconds node_lease_;
   ClusterCounters counters_;
   std::atomic<uint32_t> next_join_request_{1};
   std::mutex join_waits_mutex_;  // joins waited for are rare: a lock is fine

@@ -108,6 +108,16 @@ std::string encode_join(std::string_view origin, std::string_view user, std::str
   return out;
 }
 
+std::string encode_close_session(std::string_view origin, std::string_view user, uint64_t session,
+                                 uint16_t code, std::string_view reason) {
+  std::string out = header(WireKind::close_session, origin, user, 10 + reason.size());
+  put_u32(out, static_cast<uint32_t>(session >> 32));
+  put_u32(out, static_cast<uint32_t>(session & 0xffffffff));
+  put_u16(out, code);
+  out.append(reason);
+  return out;
+}
+
 std::string encode_joined(std::string_view origin, uint32_t request) {
   std::string out = header(WireKind::joined, origin, "", 4);
   put_u32(out, request);
@@ -173,6 +183,16 @@ std::variant<WireMessage, std::string> decode_wire_message(std::string_view byte
     case WireKind::leave_user:
       message.room = reader.rest();
       break;
+    case WireKind::close_session: {
+      uint32_t high = 0;
+      uint32_t low = 0;
+      if (!reader.u32(high) || !reader.u32(low) || !reader.u16(message.code)) {
+        return std::string("the message is cut short");
+      }
+      message.session = uint64_t{high} << 32 | low;
+      message.reason = reader.rest();
+      return message;
+    }
     case WireKind::joined:
       if (!reader.u32(message.request)) return std::string("the message is cut short");
       return message;

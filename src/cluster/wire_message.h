@@ -11,7 +11,8 @@
 //   target             u16 length, then the room or user id ("" for everyone)
 //   the rest, by kind: a frame — its bytes; join — 1 byte counts_users, u32 request, then the
 //                      room; leave — the room; close — u16 close code, then the reason;
-//                      joined — u32 request
+//                      joined — u32 request; close one session — u64 connection number, u16
+//                      close code, then the reason
 //
 // A join with a request number other than 0 asks every node that applies it to answer `joined`
 // with that number on the origin's node channel once it receives the room's traffic: the origin
@@ -33,6 +34,7 @@ enum class WireKind : uint8_t {
   leave_user = 'l',
   close_user = 'c',
   joined = 'k',
+  close_session = 'x',
 };
 
 struct WireMessage {
@@ -43,8 +45,9 @@ struct WireMessage {
   std::string_view frame;     // the frame kinds: the WebSocket frame's bytes
   bool counts_users = false;  // join: the room has a max_members policy
   uint32_t request = 0;       // join (0: no answer wanted) and joined
-  uint16_t code = 0;          // close
-  std::string_view reason;    // close
+  uint16_t code = 0;          // close, close_session
+  std::string_view reason;    // close, close_session
+  uint64_t session = 0;       // close_session: the connection number on the receiving node
 };
 
 inline constexpr uint8_t wire_format_version = 1;
@@ -54,6 +57,8 @@ std::string encode_frame(WireKind kind, std::string_view origin, std::string_vie
 std::string encode_join(std::string_view origin, std::string_view user, std::string_view room,
                         bool counts_users, uint32_t request);
 std::string encode_joined(std::string_view origin, uint32_t request);
+std::string encode_close_session(std::string_view origin, std::string_view user, uint64_t session,
+                                 uint16_t code, std::string_view reason);
 std::string encode_leave(std::string_view origin, std::string_view user, std::string_view room);
 std::string encode_close(std::string_view origin, std::string_view user, uint16_t code,
                          std::string_view reason);

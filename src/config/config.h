@@ -238,6 +238,7 @@ struct ClusterConfig {
   std::vector<redis::RedisUrl> redis;  // the shards, in config order (a room's shard is its hash
                                        // modulo their count, so the order matters)
   std::string prefix = "dispatch";     // of every channel and key: clusters can share a Redis
+  Duration node_lease = std::chrono::seconds(10);  // a crashed node's entries expire after it
 
   bool enabled() const { return !redis.empty(); }
   bool operator==(const ClusterConfig&) const = default;

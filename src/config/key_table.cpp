@@ -400,6 +400,11 @@ std::optional<std::string> channel_prefix(const std::string& value) {
   return std::nullopt;
 }
 
+std::optional<std::string> at_least_a_second(const Duration& value) {
+  if (value >= std::chrono::seconds(1)) return std::nullopt;
+  return "must be at least 1s";
+}
+
 std::optional<std::string> positive_count(const RateSpec& value) {
   if (value.count > 0) return std::nullopt;
   return "must allow at least 1 error per window";
@@ -640,6 +645,11 @@ std::vector<KeyBinding> make_key_bindings() {
           "the first part of every Redis channel and key this cluster uses, so that clusters "
           "can share one Redis (pub/sub ignores the db number)",
           [](T& t) -> std::string& { return t.config.cluster.prefix; }, channel_prefix),
+      duration_key(
+          "cluster.node_lease", "10s",
+          "how long a node's connections keep counting toward cluster-wide limits after it "
+          "stops renewing its lease (a crash); renewed every third of it; at least 1s",
+          [](T& t) -> Duration& { return t.config.cluster.node_lease; }, at_least_a_second),
       section("api", "the HTTP server API (see [docs/API.md](API.md))"),
       secret_key("api.key", "${DISPATCH_API_KEY:-}",
                  "the Bearer key of /api/*; when absent: env DISPATCH_API_KEY; \"\" = the API "

@@ -5,8 +5,11 @@
 // the fan-out is done.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include "delivery/delivery_task.h"
@@ -34,6 +37,12 @@ class Broker {
   // publish to `room`: at once when it does already, when the room has no member here any
   // longer, or while the room's Redis is unreachable (delivery is node-local then).
   virtual void when_room_reachable(std::string_view room, std::function<void()> reachable) = 0;
+
+  // rate_limit across the cluster: `done` (from any thread) gets 0 when the hit passes, the
+  // milliseconds to wait when it does not, or nothing when Redis could not be asked (the caller
+  // then counts on this node alone).
+  virtual void rate_hit(std::string key, uint32_t limit, std::chrono::milliseconds window,
+                        std::function<void(std::optional<int64_t>)> done) = 0;
 
   // A task another loop of this node queued for the broker here (ToBroker: this loop holds the
   // Redis connection it needs).

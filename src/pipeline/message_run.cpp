@@ -313,6 +313,10 @@ bool MessageRun::join(std::string_view user, std::string_view room, bool this_co
   return true;
 }
 
+Broker* MessageRun::broker() {
+  return loop_.delivery().broker();
+}
+
 std::function<void()> MessageRun::reach_callback() {
   if (!reach_wait_) reach_wait_ = std::make_shared<ReachWait>();
   reach_wait_->holds.fetch_add(1, std::memory_order_relaxed);

@@ -12,6 +12,7 @@
 #include "dispatch/extension.h"
 #include "frames/server_frames.h"
 #include "pipeline/incoming_message.h"
+#include "steps/node_step_context.h"
 #include "template/template.h"
 
 namespace dispatch {
@@ -20,7 +21,7 @@ class Session;
 class SessionLoop;
 struct Pipeline;
 
-class MessageRun final : public StepContext, public tmpl::TemplateScope {
+class MessageRun final : public StepContext, public NodeStepContext, public tmpl::TemplateScope {
  public:
   MessageRun(SessionLoop& loop, Session& session, const Pipeline& pipeline,
              IncomingMessage& message, bool token_hidden);
@@ -67,6 +68,9 @@ class MessageRun final : public StepContext, public tmpl::TemplateScope {
   Completion defer() override;
   void hide_payload_token() override { token_hidden_ = true; }
   std::optional<std::string_view> payload_token() const override;
+
+  // --- NodeStepContext
+  Broker* broker() override;
 
   // --- TemplateScope
   bool resolve(const tmpl::Placeholder& placeholder, tmpl::ResolvedValue& out) override;

@@ -10,8 +10,24 @@
 
 namespace dispatch {
 
+UpgradeRefusal user_limit_refusal() {
+  return {429, "too_many_connections",
+          "this user already has auth.connection_limit.max_per_user connections: close one first",
+          true, 4429};
+}
+
+UpgradeRefusal ip_limit_refusal() {
+  return {429, "too_many_connections_per_ip",
+          "this client IP already has auth.max_connections_per_ip connections: close one first",
+          true, 4429};
+}
+
+std::string_view token_user(const UpgradeDecision& decision) {
+  return decision.accepted ? std::string_view(decision.accepted->token.subject) : "";
+}
+
 std::optional<AcceptedIdentity> admit_session(UpgradeDecision& decision, EventLoop& loop,
-                                              const Session& session) {
+                                              const Session& session, bool user_limit_checked) {
   const CompiledConfig& compiled = loop.config();
   const auto& server = compiled.config().server;
   const auto& auth = compiled.config().auth;
@@ -37,15 +53,13 @@ std::optional<AcceptedIdentity> admit_session(UpgradeDecision& decision, EventLo
   }
   std::optional<UserConnection> replaced;
   const bool cycle = auth.connection_limit.mode == config::ConnectionLimitMode::cycle;
+  const uint32_t max_per_user = user_limit_checked ? 0 : auth.connection_limit.max_per_user;
   if (!engine.directory().admit_connection(identity.user_id,
                                            {session.number(), static_cast<uint16_t>(loop.index())},
-                                           auth.connection_limit.max_per_user, cycle, replaced)) {
+                                           max_per_user, cycle, replaced)) {
     engine.open_connections().fetch_sub(1);
     decision.accepted.reset();
-    decision.refusal = {429, "too_many_connections",
-                        "this user already has auth.connection_limit.max_per_user "
-                        "connections: close one first",
-                        true, 4429};
+    decision.refusal = user_limit_refusal();
     return std::nullopt;
   }
   if (replaced) {

@@ -25,9 +25,19 @@ struct AcceptedIdentity {
 // On success the session holds a place among the engine's open connections and in the
 // directory (given back when it closes) and a replaced session has been told to close; the
 // caller then opens the session. On refusal `decision.accepted` is reset and `decision.refusal`
-// says why. `decision.accepted` must be set.
+// says why. `decision.accepted` must be set. `user_limit_checked`: the cluster has applied the
+// per-user limit already (and closes a replaced connection itself).
 std::optional<AcceptedIdentity> admit_session(UpgradeDecision& decision, EventLoop& loop,
-                                              const Session& session);
+                                              const Session& session,
+                                              bool user_limit_checked = false);
+
+// The refusals of the per-user and per-IP limits (the same on a single node and in a cluster).
+UpgradeRefusal user_limit_refusal();
+UpgradeRefusal ip_limit_refusal();
+
+// The id a session of this token will have as its user ("" for an anonymous one, whose id is
+// unique to the connection and never over a per-user limit).
+std::string_view token_user(const UpgradeDecision& decision);
 
 // The payload of the `welcome` frame a session gets once it is open (SPEC section 3).
 std::string welcome_payload(const Session& session);

@@ -12,6 +12,7 @@
 #include <cstdlib>
 
 #include "api/api_request.h"
+#include "cluster/cluster_node.h"
 #include "config/config.h"
 #include "delivery/local_rooms.h"
 #include "frames/server_frames.h"
@@ -49,10 +50,20 @@ constexpr auto api_answer_limit = std::chrono::seconds(60);
 }  // namespace
 
 // The request head as it arrives; for /api/*, the checked head and the body after it.
+namespace {
+
+// Whether connections count in Redis (cluster mode with a per-user or a per-IP limit).
+bool counts_in_cluster(const config::AuthConfig& auth) {
+  return auth.connection_limit.max_per_user > 0 || auth.max_connections_per_ip > 0;
+}
+
+}  // namespace
+
 struct Connection::HandshakeBuffer {
   std::string bytes;
   std::optional<api::Request> api;  // set once an /api/* head passed its checks
   bool answering = false;           // the API request is whole: later bytes are dropped
+  bool admitting = false;           // waiting for the cluster's admission: later bytes are kept
 };
 
 Connection::Connection(EventLoop& loop, int fd, uint64_t number, PeerEntry* handshake_peer,
@@ -152,6 +163,14 @@ void Connection::handle_handshake_bytes(char* data, size_t length) {
   if (!handshake_buffer_) handshake_buffer_ = std::make_unique<HandshakeBuffer>();
   HandshakeBuffer& handshake = *handshake_buffer_;
   if (handshake.answering) return;  // one request per connection: what follows is not read
+  if (handshake.admitting) {  // the upgrade waits for the cluster: what comes meanwhile is kept
+    if (handshake.bytes.size() + length > server.max_header_size + server.max_message_size) {
+      abort();
+      return;
+    }
+    handshake.bytes.append(data, length);
+    return;
+  }
   std::string& buffered = handshake.bytes;
   buffered.append(data, length);
   if (handshake.api) {
@@ -233,22 +252,36 @@ void Connection::handle_handshake_bytes(char* data, size_t length) {
   const uint32_t per_ip_limit = auth.max_connections_per_ip;
   if (decision.accepted && per_ip_limit > 0 && !take_connection_place(client, per_ip_limit)) {
     decision.accepted.reset();
-    decision.refusal = {429, "too_many_connections_per_ip",
-                        "this client IP already has auth.max_connections_per_ip connections: "
-                        "close one first",
-                        true, 4429};
+    decision.refusal = ip_limit_refusal();
   }
   if (decision.accepted) {
-    if (std::optional<AcceptedIdentity> accepted = admit_session(decision, loop_, *this)) {
-      registered_ = true;
-      accepted->identity.client_ip = client.bytes;
-      std::string response = std::move(decision.accepted->response);
-      accept(std::move(response), std::move(*accepted), leftover);
+    cluster::ClusterNode* node = loop_.engine().cluster();
+    if (node && counts_in_cluster(auth)) {
+      admit_in_cluster(*node, std::move(decision), client, std::move(leftover), for_websocket);
       return;
     }
-    end_connection_place();
+    admit(decision, client, leftover, for_websocket, false);
+    return;
   }
+  refuse_handshake(decision, client, for_websocket);
+}
 
+void Connection::admit(UpgradeDecision& decision, const PeerAddress& client,
+                       std::string_view leftover, bool for_websocket, bool user_limit_checked) {
+  if (std::optional<AcceptedIdentity> accepted =
+          admit_session(decision, loop_, *this, user_limit_checked)) {
+    registered_ = true;
+    accepted->identity.client_ip = client.bytes;
+    std::string response = std::move(decision.accepted->response);
+    accept(std::move(response), std::move(*accepted), leftover);
+    return;
+  }
+  end_connection_place();
+  refuse_handshake(decision, client, for_websocket);
+}
+
+void Connection::refuse_handshake(const UpgradeDecision& decision, const PeerAddress& client,
+                                  bool for_websocket) {
   const UpgradeRefusal& refusal = decision.refusal;
   // A refused WebSocket handshake is an operator's business; a 404 for a page (a browser's
   // /favicon.ico) is not a refused connection.
@@ -259,7 +292,7 @@ void Connection::handle_handshake_bytes(char* data, size_t length) {
       .field("code", refusal.code)
       .field("reason", refusal.message)
       .field("client_ip", client.text());
-  if (compiled.config().auth.refuse_after_upgrade && refusal.after_upgrade_allowed &&
+  if (loop_.config().config().auth.refuse_after_upgrade && refusal.after_upgrade_allowed &&
       !decision.upgrade_response_for_refusal.empty()) {
     state_ = State::open;
     send_control(build_raw_frame(decision.upgrade_response_for_refusal));
@@ -267,6 +300,80 @@ void Connection::handle_handshake_bytes(char* data, size_t length) {
     return;
   }
   refuse_http(refusal_response(refusal));
+}
+
+// The Redis entries of a connection (cluster/cluster_node.h): the same for admission and release.
+cluster::Admission Connection::cluster_admission(std::string user,
+                                                 const config::IpBytes& client_ip) {
+  const config::AuthConfig& auth = loop_.config().config().auth;
+  cluster::Admission admission;
+  admission.connection = id();
+  admission.user = std::move(user);
+  admission.max_per_user = auth.connection_limit.max_per_user;
+  admission.cycle = auth.connection_limit.mode == config::ConnectionLimitMode::cycle;
+  if (auth.max_connections_per_ip > 0) {
+    admission.ip = config::ip_text(client_ip);
+    admission.max_per_ip = auth.max_connections_per_ip;
+  }
+  return admission;
+}
+
+// Cluster mode with a per-user or per-IP limit: Redis counts the connection first, then it is
+// admitted here as on a single node. The handshake waits for the answer (within
+// server.handshake_timeout; bytes the client sends meanwhile are kept for after the upgrade).
+void Connection::admit_in_cluster(cluster::ClusterNode& node, UpgradeDecision decision,
+                                  PeerAddress client, std::string leftover, bool for_websocket) {
+  struct Waiting {
+    UpgradeDecision decision;
+    PeerAddress client;
+    bool for_websocket;
+    cluster::Admission admission;
+  };
+  cluster::Admission admission = cluster_admission(std::string(token_user(decision)), client.bytes);
+  auto waiting = std::make_shared<Waiting>(
+      Waiting{std::move(decision), client, for_websocket, std::move(admission)});
+  handshake_buffer_ = std::make_unique<HandshakeBuffer>();
+  handshake_buffer_->bytes = std::move(leftover);
+  handshake_buffer_->admitting = true;
+  hold();
+  node.admit(
+      loop_.index(), waiting->admission, [this, &node, waiting](cluster::AdmissionAnswer answer) {
+        using Outcome = cluster::AdmissionAnswer::Outcome;
+        const cluster::Admission& admission = waiting->admission;
+        if (state_ != State::handshaking) {  // it went away meanwhile
+          if (answer.outcome == Outcome::admitted) node.release(admission);
+          end_connection_place();
+          release_hold();
+          return;
+        }
+        std::string leftover = std::move(handshake_buffer_->bytes);
+        handshake_buffer_.reset();
+        UpgradeDecision& decision = waiting->decision;
+        switch (answer.outcome) {
+          case Outcome::admitted: {
+            if (!answer.replaced.empty()) {
+              node.close_connection(loop_.index(), admission.user, answer.replaced,
+                                    ws::close_code::replaced, "replaced by newer connection");
+            }
+            const bool user_counted = !admission.user.empty() && admission.max_per_user > 0;
+            admit(decision, waiting->client, leftover, waiting->for_websocket, user_counted);
+            if (!registered_) node.release(admission);  // refused here (server full)
+            break;
+          }
+          case Outcome::undecided:  // Redis unreachable: the node's own limits
+            admit(decision, waiting->client, leftover, waiting->for_websocket, false);
+            break;
+          case Outcome::user_full:
+          case Outcome::ip_full:
+            decision.accepted.reset();
+            decision.refusal =
+                answer.outcome == Outcome::user_full ? user_limit_refusal() : ip_limit_refusal();
+            end_connection_place();
+            refuse_handshake(decision, waiting->client, waiting->for_websocket);
+            break;
+        }
+        release_hold();
+      });
 }
 
 void Connection::accept(std::string response, AcceptedIdentity accepted,
@@ -645,6 +752,10 @@ void Connection::unregister(metrics::ClosedBy by, uint16_t code, std::string_vie
   }
   end_connection_place();
   engine.directory().remove_connection(user_id(), number());
+  if (cluster::ClusterNode* node = engine.cluster();
+      node && state_ != State::handshaking && counts_in_cluster(loop_.config().config().auth)) {
+    node->release(cluster_admission(user_id(), client_ip()));
+  }
 }
 
 void Connection::abort() {

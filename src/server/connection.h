@@ -37,6 +37,10 @@ struct StaticFile;
 namespace api {
 struct Request;
 }
+namespace cluster {
+class ClusterNode;
+struct Admission;
+}  // namespace cluster
 
 // Links a Connection into its loop's list of every connection it owns.
 using ConnectionListHook =
@@ -97,6 +101,16 @@ class Connection final : public Session,
   void read_later();  // reads again in a later handler (edge-triggered: no new event will come)
   void handle_handshake_bytes(char* data, size_t length);
   void accept(std::string response, struct AcceptedIdentity identity, std::string_view leftover);
+  // The limits and the upgrade, once the handshake is accepted (user_limit_checked: the cluster
+  // applied the per-user limit already); refuse_handshake answers a refusal.
+  void admit(UpgradeDecision& decision, const PeerAddress& client, std::string_view leftover,
+             bool for_websocket, bool user_limit_checked);
+  void refuse_handshake(const UpgradeDecision& decision, const PeerAddress& client,
+                        bool for_websocket);
+  // Cluster mode with cluster-wide limits: asks Redis first (cluster/cluster_node.h).
+  void admit_in_cluster(cluster::ClusterNode& node, UpgradeDecision decision, PeerAddress client,
+                        std::string leftover, bool for_websocket);
+  cluster::Admission cluster_admission(std::string user, const config::IpBytes& client_ip);
   void refuse_http(std::string response);
   // Gives back the handshake's place (the request head is whole, or the socket is gone).
   void end_handshake();

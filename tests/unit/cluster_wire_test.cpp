@@ -1,11 +1,11 @@
 // The messages nodes exchange over Redis (cluster/wire_message.h) and where names live
-// (cluster/channels.h).
+// (cluster/redis_names.h).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <set>
 
-#include "cluster/channels.h"
+#include "cluster/redis_names.h"
 #include "cluster/wire_message.h"
 #include "frames/server_frames.h"
 
@@ -76,6 +76,16 @@ TEST(ClusterWire, MembershipAndCloseMessagesRoundTrip) {
   EXPECT_EQ(close.target, "bob");
   EXPECT_EQ(close.code, 4003);
   EXPECT_EQ(close.reason, "banned");
+  const std::string session_bytes =
+      encode_close_session("n1", "bob", 0x1234567890ULL, 4001, "replaced by newer connection");
+  const WireMessage session = decoded(session_bytes);
+  EXPECT_EQ(session.kind, WireKind::close_session);
+  EXPECT_EQ(session.target, "bob");
+  EXPECT_EQ(session.session, 0x1234567890ULL);
+  EXPECT_EQ(session.code, 4001);
+  EXPECT_EQ(session.reason, "replaced by newer connection");
+  EXPECT_EQ(problem_of(session_bytes.substr(0, session_bytes.size() - 30)),
+            "the message is cut short");
 }
 
 TEST(ClusterWire, BadMessagesAreRefusedWithTheReason) {
@@ -103,7 +113,7 @@ TEST(ClusterWire, BadMessagesAreRefusedWithTheReason) {
 }
 
 TEST(ClusterChannels, NamesAndShardsAreStable) {
-  const Channels one("dispatch", 1);
+  const RedisNames one("dispatch", 1);
   EXPECT_EQ(one.room("lobby"), "dispatch:room:lobby");
   EXPECT_EQ(one.user("alice"), "dispatch:user:alice");
   EXPECT_EQ(one.everyone(), "dispatch:all");
@@ -111,7 +121,7 @@ TEST(ClusterChannels, NamesAndShardsAreStable) {
   // FNV-1a 64: the same number on every machine and build (nodes must agree on it).
   EXPECT_EQ(stable_hash(""), 0xcbf29ce484222325ULL);
   EXPECT_EQ(stable_hash("a"), 0xaf63dc4c8601ec8cULL);
-  const Channels three("dispatch", 3);
+  const RedisNames three("dispatch", 3);
   std::set<uint32_t> used;
   for (int i = 0; i < 60; ++i) used.insert(three.room_shard("room-" + std::to_string(i)));
   EXPECT_EQ(used, (std::set<uint32_t>{0, 1, 2}));  // names spread over every shard

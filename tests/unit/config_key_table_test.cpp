@@ -88,6 +88,7 @@ TEST(ConfigKeyTable, EveryKeyOfTheSpecIsListed) {
                                            "cluster",
                                            "cluster.redis",
                                            "cluster.prefix",
+                                           "cluster.node_lease",
                                            "api",
                                            "api.key",
                                            "webhooks",

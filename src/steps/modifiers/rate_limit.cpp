@@ -1,5 +1,8 @@
 // The built-in `rate_limit` modifier: `params: ["10/m", "user+event"]`. Each use in config owns
-// its own sliding-window counter (so "10/s" and "100/h" can stack), shared by every loop.
+// its own sliding-window counter (so "10/s" and "100/h" can stack), shared by every loop. In
+// cluster mode the count is cluster-wide (`scope: cluster`, the default): the same window, kept
+// in Redis by a script (one round trip; the step waits for it), named by the event, the rate and
+// the key; `scope: node` keeps it on the node. While Redis cannot be asked, the node counts alone.
 #include <fmt/format.h>
 
 #include <memory>
@@ -12,6 +15,7 @@
 #include "steps/builtin_steps.h"
 #include "steps/engine_build_context.h"
 #include "steps/modifiers/sliding_window.h"
+#include "steps/node_step_context.h"
 
 namespace dispatch {
 
@@ -21,8 +25,12 @@ enum class KeyPart { user, conn, ip, event, room };
 
 class RateLimit final : public Step {
  public:
-  RateLimit(config::RateSpec rate, std::vector<KeyPart> key)
-      : counter_(rate.count, rate.window), key_(std::move(key)) {}
+  // `cluster_name`: set for a cluster-wide count ("" on a single node or with `scope: node`).
+  RateLimit(config::RateSpec rate, std::vector<KeyPart> key, std::string cluster_name)
+      : rate_(rate),
+        counter_(rate.count, rate.window),
+        key_(std::move(key)),
+        cluster_name_(std::move(cluster_name)) {}
 
   StepStatus run(StepContext& ctx) override {
     std::string key;
@@ -49,15 +57,40 @@ class RateLimit final : public Step {
       }
       key.push_back('\x1f');  // a separator no id contains
     }
+    if (!cluster_name_.empty()) {
+      auto* node = dynamic_cast<NodeStepContext*>(&ctx);
+      if (Broker* broker = node ? node->broker() : nullptr)
+        return hit_in_cluster(*broker, ctx, key);
+    }
+    return hit_here(ctx, key);
+  }
+
+ private:
+  StepStatus hit_here(StepContext& ctx, std::string_view key) {
     // The loop's clock (`dispatch test` moves it), not the system's.
     SlidingWindowCounter::Decision decision = counter_.hit(key, ctx.now());
     if (decision.allowed) return StepStatus::done;
     return ctx.fail_rate_limited(decision.retry_after_ms);
   }
 
- private:
+  StepStatus hit_in_cluster(Broker& broker, StepContext& ctx, std::string key) {
+    auto completion = std::make_shared<Completion>(ctx.defer());
+    std::string name = cluster_name_ + key;
+    broker.rate_hit(std::move(name), rate_.count, rate_.window,
+                    [this, completion, key = std::move(key)](std::optional<int64_t> wait) {
+                      completion->done([this, key, wait](StepContext& ctx) {
+                        if (!wait) return hit_here(ctx, key);  // Redis unreachable
+                        if (*wait == 0) return StepStatus::done;
+                        return ctx.fail_rate_limited(*wait);
+                      });
+                    });
+    return StepStatus::pending;
+  }
+
+  config::RateSpec rate_;
   SlidingWindowCounter counter_;
   std::vector<KeyPart> key_;
+  std::string cluster_name_;
 };
 
 }  // namespace
@@ -97,6 +130,7 @@ void register_rate_limit_modifier(StepRegistry& registry) {
       }
       key_text = key_param->literal_text();
     }
+    const std::string key_text_written(key_text);
     while (!key_text.empty()) {
       size_t plus = key_text.find('+');
       std::string_view part = key_text.substr(0, plus);
@@ -120,13 +154,20 @@ void register_rate_limit_modifier(StepRegistry& registry) {
       if (plus == std::string_view::npos) break;
       key_text.remove_prefix(plus + 1);
     }
+    bool cluster_wide = engine.config().cluster.enabled();
     if (auto scope = build.options().find("scope"); scope != build.options().end()) {
       if (scope->second != "node" && scope->second != "cluster") {
         build.error("`scope` must be `node` or `cluster`");
         return nullptr;
       }
+      cluster_wide = cluster_wide && scope->second == "cluster";
     }
-    return std::make_unique<RateLimit>(*rate.value, std::move(key));
+    std::string cluster_name;
+    if (cluster_wide) {
+      cluster_name = fmt::format("{}\x1f{}\x1f{}\x1f", build.event_name(),
+                                 rate_param.literal_text(), key_text_written);
+    }
+    return std::make_unique<RateLimit>(*rate.value, std::move(key), std::move(cluster_name));
   };
   registry.add(std::move(definition));
 }

@@ -1,0 +1,69 @@
+#include "cluster/redis_names.h"
+
+#include <fmt/format.h>
+
+namespace dispatch::cluster {
+
+uint64_t stable_hash(std::string_view text) {
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= 0x100000001b3ULL;
+  }
+  return hash;
+}
+
+// Rooms and users hash with their kind, so that room `x` and user `x` land independently.
+uint32_t RedisNames::room_shard(std::string_view room) const {
+  if (shard_count_ <= 1) return 0;
+  return static_cast<uint32_t>(stable_hash(fmt::format("room:{}", room)) % shard_count_);
+}
+
+uint32_t RedisNames::user_shard(std::string_view user) const {
+  if (shard_count_ <= 1) return 0;
+  return static_cast<uint32_t>(stable_hash(fmt::format("user:{}", user)) % shard_count_);
+}
+
+uint32_t RedisNames::ip_shard(std::string_view ip) const {
+  if (shard_count_ <= 1) return 0;
+  return static_cast<uint32_t>(stable_hash(fmt::format("ip:{}", ip)) % shard_count_);
+}
+
+uint32_t RedisNames::rate_shard(std::string_view key) const {
+  if (shard_count_ <= 1) return 0;
+  return static_cast<uint32_t>(stable_hash(fmt::format("rate:{}", key)) % shard_count_);
+}
+
+std::string RedisNames::node_leases() const {
+  return fmt::format("{}:nodes", prefix_);
+}
+
+std::string RedisNames::user_connections(std::string_view user) const {
+  return fmt::format("{}:conns:user:{}", prefix_, user);
+}
+
+std::string RedisNames::ip_connections(std::string_view ip) const {
+  return fmt::format("{}:conns:ip:{}", prefix_, ip);
+}
+
+std::string RedisNames::rate_window(std::string_view key) const {
+  return fmt::format("{}:rate:{}", prefix_, key);
+}
+
+std::string RedisNames::room(std::string_view room) const {
+  return fmt::format("{}:room:{}", prefix_, room);
+}
+
+std::string RedisNames::user(std::string_view user) const {
+  return fmt::format("{}:user:{}", prefix_, user);
+}
+
+std::string RedisNames::everyone() const {
+  return fmt::format("{}:all", prefix_);
+}
+
+std::string RedisNames::node(std::string_view node_id) const {
+  return fmt::format("{}:node:{}", prefix_, node_id);
+}
+
+}  // namespace dispatch::cluster

@@ -1,0 +1,130 @@
+#include "cluster/redis_scripts.h"
+
+#include <openssl/evp.h>
+
+#include <cstdio>
+
+namespace dispatch::cluster {
+
+namespace {
+
+// Redis time in milliseconds.
+constexpr std::string_view now_ms = R"lua(
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+)lua";
+
+constexpr std::string_view heartbeat_body = R"lua(
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+return now
+)lua";
+
+// Members are "<node id>-<number>", connection ids. The admitting node's own lease is renewed
+// here too, so its first admissions never depend on the first heartbeat having arrived.
+constexpr std::string_view admit_body = R"lua(
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[5]), ARGV[2])
+for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local node = string.match(member, '^(.-)%-')
+  local lease = node and redis.call('ZSCORE', KEYS[2], node)
+  if not lease or tonumber(lease) < now then redis.call('ZREM', KEYS[1], member) end
+end
+local max = tonumber(ARGV[3])
+local replaced = ''
+if max > 0 and redis.call('ZCARD', KEYS[1]) >= max then
+  if ARGV[4] ~= '1' then return {0, ''} end
+  replaced = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
+  redis.call('ZREM', KEYS[1], replaced)
+end
+local clock = redis.call('TIME')
+redis.call('ZADD', KEYS[1], tonumber(clock[1]) * 1000000 + tonumber(clock[2]), ARGV[1])
+return {1, replaced}
+)lua";
+
+// Returns 0 when the hit passes (and counts it), else the milliseconds to wait (>= 1).
+constexpr std::string_view rate_body = R"lua(
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local index = math.floor(now / window)
+local saved = redis.call('HMGET', KEYS[1], 'w', 'c', 'p')
+local w = tonumber(saved[1]) or index
+local current = tonumber(saved[2]) or 0
+local previous = tonumber(saved[3]) or 0
+if w ~= index then
+  if w == index - 1 then previous = current else previous = 0 end
+  current = 0
+end
+local elapsed = now - index * window
+if previous * (window - elapsed) + (current + 1) * window <= limit * window then
+  redis.call('HSET', KEYS[1], 'w', index, 'c', current + 1, 'p', previous)
+  redis.call('PEXPIRE', KEYS[1], window * 2)
+  return 0
+end
+redis.call('HSET', KEYS[1], 'w', index, 'c', current, 'p', previous)
+redis.call('PEXPIRE', KEYS[1], window * 2)
+local room = limit - current - 1
+if room >= 0 and previous > 0 then
+  local passing = window - math.floor(room * window / previous)
+  if passing < window then return math.max(1, passing - elapsed) end
+end
+local passing = 0
+if current > 0 then passing = math.max(0, window - math.floor((limit - 1) * window / current)) end
+return math.max(1, window - elapsed + passing)
+)lua";
+
+std::string sha1_hex(std::string_view text) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_Digest(text.data(), text.size(), digest, &size, EVP_sha1(), nullptr);
+  std::string hex;
+  char pair[3];
+  for (unsigned int i = 0; i < size; ++i) {
+    std::snprintf(pair, sizeof pair, "%02x", digest[i]);
+    hex += pair;
+  }
+  return hex;
+}
+
+}  // namespace
+
+const RedisScript& heartbeat_script() {
+  static const std::string text = std::string(now_ms) + std::string(heartbeat_body);
+  static const RedisScript script{text, sha1_hex(text)};
+  return script;
+}
+
+const RedisScript& admit_script() {
+  static const std::string text = std::string(now_ms) + std::string(admit_body);
+  static const RedisScript script{text, sha1_hex(text)};
+  return script;
+}
+
+const RedisScript& rate_script() {
+  static const std::string text = std::string(now_ms) + std::string(rate_body);
+  static const RedisScript script{text, sha1_hex(text)};
+  return script;
+}
+
+void run_script(redis::RedisClient& client, const RedisScript& script,
+                std::vector<std::string> keys, std::vector<std::string> args,
+                redis::RedisClient::ReplyHandler done) {
+  std::vector<std::string> tail;
+  tail.push_back(std::to_string(keys.size()));
+  for (std::string& key : keys) tail.push_back(std::move(key));
+  for (std::string& arg : args) tail.push_back(std::move(arg));
+  std::vector<std::string> argv{"EVALSHA", script.sha1};
+  argv.insert(argv.end(), tail.begin(), tail.end());
+  client.command(std::move(argv), [&client, &script, tail = std::move(tail),
+                                   done = std::move(done)](const redis::RedisReply& reply) mutable {
+    if (!reply.is_error() || !reply.text.starts_with("NOSCRIPT")) {
+      done(reply);
+      return;
+    }
+    std::vector<std::string> eval{"EVAL", std::string(script.text)};
+    eval.insert(eval.end(), std::make_move_iterator(tail.begin()),
+                std::make_move_iterator(tail.end()));
+    client.command(std::move(eval), std::move(done));
+  });
+}
+
+}  // namespace dispatch::cluster
