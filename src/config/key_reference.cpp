@@ -985,8 +985,9 @@ constexpr StepDoc kStepDocs[] = {
      "address, through `server.trusted_proxies`), `event` and `room` (the message's target) with "
      "`+` and defaults to `user+event`. Each `rate_limit` step counts on its "
      "own, so `5/s` and `100/h` stack; rejected attempts do not count; a refusal is `rate_limited` "
-     "with `retry_after_ms`. The option `scope: node` or `scope: cluster` is accepted (a single "
-     "node counts locally either way)"},
+     "with `retry_after_ms`. In cluster mode the count is cluster-wide (`scope: cluster`, the "
+     "default: one Redis round trip per message, the same window); `scope: node` counts on each "
+     "node alone. While Redis is unreachable every node counts alone"},
     {"secure", StepKind::modifier, "",
      "passes when `payload.token` is a valid JWT signed with `auth.event_jwt.secret`, whose `sub` "
      "is the sender's user id, whose `evt` claim (if present) names this event, and which "

@@ -578,16 +578,19 @@ std::vector<KeyBinding> make_key_bindings() {
                [](T& t) -> bool& { return t.config.auth.anonymous; }),
       section("auth.connection_limit", "connections per user"),
       integer_key<uint32_t>(
-          "auth.connection_limit.max_per_user", "0", "connections one user may hold; 0 = unlimited",
+          "auth.connection_limit.max_per_user", "0",
+          "connections one user may hold (in cluster mode: on all nodes together); 0 = unlimited",
           [](T& t) -> uint32_t& { return t.config.auth.connection_limit.max_per_user; }),
       choice_key<CM>("auth.connection_limit.mode", "reject",
-                     "at the limit: reject the new connection, or cycle (close the oldest)",
+                     "at the limit: reject the new connection, or cycle (close the oldest, on "
+                     "whichever node it is)",
                      {CM::reject, CM::cycle},
                      [](T& t) -> CM& { return t.config.auth.connection_limit.mode; }),
       integer_key<uint32_t>(
           "auth.max_connections_per_ip", "0",
-          "open connections one client IP (the TCP peer address) may hold; beyond it the upgrade "
-          "is refused with 429 too_many_connections_per_ip; 0 = unlimited",
+          "open connections one client IP (the TCP peer address) may hold (in cluster mode: on "
+          "all nodes together); beyond it the upgrade is refused with 429 "
+          "too_many_connections_per_ip; 0 = unlimited",
           [](T& t) -> uint32_t& { return t.config.auth.max_connections_per_ip; }),
       rate_key("auth.handshake_rate_per_ip", "0/1m",
                "WebSocket upgrade requests one client IP (an IPv6 client: its /64) may make per "
