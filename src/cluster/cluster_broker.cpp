@@ -27,13 +27,15 @@ void ClusterBroker::join_user(std::string_view user, std::string_view room, bool
                               std::function<void()> joined_everywhere) {
   const RedisNames& names = node_.names();
   const uint32_t request =
-      joined_everywhere ? node_.await_join_answers(loop_, std::move(joined_everywhere)) : 0;
+      joined_everywhere
+          ? node_.await_answers(loop_, [done = std::move(joined_everywhere)](auto) { done(); })
+          : 0;
   const uint32_t shard = names.user_shard(user);
   std::string message = encode_join(node_.node_id(), user, room, counts_users, request);
   if (request == 0) {
     publish(shard, names.user(user), std::move(message));
   } else if (node_.owner_loop(shard) == loop_) {
-    node_.publish_join(shard, names.user(user), std::move(message), request);
+    node_.publish_request(shard, names.user(user), std::move(message), request);
   } else {
     delivery_.post(
         node_.owner_loop(shard),
@@ -79,8 +81,8 @@ void ClusterBroker::run(ToBroker& task) {
       node_.publish(task.shard, std::move(task.channel), std::move(task.message));
       break;
     case publish_join_task:
-      node_.publish_join(task.shard, std::move(task.channel), std::move(task.message),
-                         task.request);
+      node_.publish_request(task.shard, std::move(task.channel), std::move(task.message),
+                            task.request);
       break;
     case reachable_task:
       node_.when_room_reachable(task.channel, std::move(task.done));

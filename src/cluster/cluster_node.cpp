@@ -4,6 +4,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <bit>
 #include <charconv>
 
 #include "cluster/cluster_broker.h"
@@ -13,6 +14,7 @@
 #include "delivery/loop_delivery.h"
 #include "log/log.h"
 #include "redis/redis_client.h"
+#include "session/session.h"
 
 namespace dispatch::cluster {
 
@@ -324,88 +326,98 @@ void ClusterNode::publish(uint32_t shard_index, std::string channel, std::string
   shard.publisher->command({"PUBLISH", std::move(channel), std::move(message)}, {});
 }
 
-void ClusterNode::publish_join(uint32_t shard_index, std::string channel, std::string message,
-                               uint32_t request) {
+void ClusterNode::publish_request(uint32_t shard_index, std::string channel, std::string message,
+                                  uint32_t request) {
   Shard& shard = *shards_[shard_index];
   if (!shard.publisher->connected()) {
     counters_.lost.fetch_add(1, std::memory_order_relaxed);
-    finish_join(request);  // nobody else will hear of it: nothing to wait for
+    answer_waits_.finish(request);  // nobody else will hear of it: nothing to wait for
     return;
   }
   counters_.published.fetch_add(1, std::memory_order_relaxed);
-  // This node hears its own join when subscribed to the user's channel: not an answer to wait for.
+  // This node hears its own request when subscribed to the channel: not an answer to wait for.
   const int64_t self = shard.subscriber->confirmed(channel) ? 1 : 0;
   shard.publisher->command({"PUBLISH", std::move(channel), std::move(message)},
                            [this, request, self](const redis::RedisReply& reply) {
                              if (reply.type != redis::RedisReply::Type::integer) {
-                               finish_join(request);
+                               answer_waits_.finish(request);
                                return;
                              }
-                             join_expected(request, reply.integer - self);
+                             answer_waits_.expect(request, reply.integer - self);
                            });
 }
 
-uint32_t ClusterNode::await_join_answers(unsigned loop, std::function<void()> done) {
-  uint32_t request = next_join_request_.fetch_add(1, std::memory_order_relaxed);
-  if (request == 0) request = next_join_request_.fetch_add(1, std::memory_order_relaxed);
-  {
-    std::lock_guard lock(join_waits_mutex_);
-    join_waits_[request].done = std::move(done);
-  }
+uint32_t ClusterNode::await_answers(unsigned loop, AnswerWaits::Done done) {
+  const uint32_t request = answer_waits_.start(std::move(done));
   auto deadline = std::make_shared<boost::asio::steady_timer>(*loops_[loop].io);
-  deadline->expires_after(join_answer_deadline);
+  deadline->expires_after(answer_deadline);
   deadline->async_wait([this, request, deadline](const boost::system::error_code& error) {
-    if (!error) finish_join(request);
+    if (!error) answer_waits_.finish(request);
   });
   return request;
 }
 
-void ClusterNode::join_expected(uint32_t request, int64_t expected) {
-  std::function<void()> done;
-  {
-    std::lock_guard lock(join_waits_mutex_);
-    auto found = join_waits_.find(request);
-    if (found == join_waits_.end()) return;
-    found->second.expected = expected;
-    if (found->second.answered < expected) return;
-    done = std::move(found->second.done);
-    join_waits_.erase(found);
-  }
-  if (done) done();
+void ClusterNode::answer(std::string origin, uint32_t request, std::string body) {
+  boost::asio::post(*loops_[owner_loop(RedisNames::node_shard)].io,
+                    [this, origin = std::move(origin), request, body = std::move(body)] {
+                      publish(RedisNames::node_shard, names_.node(origin),
+                              encode_answer(node_id_, request, body));
+                    });
 }
 
-void ClusterNode::join_answered(uint32_t request) {
-  std::function<void()> done;
-  {
-    std::lock_guard lock(join_waits_mutex_);
-    auto found = join_waits_.find(request);
-    if (found == join_waits_.end()) return;
-    JoinWait& wait = found->second;
-    ++wait.answered;
-    if (wait.expected < 0 || wait.answered < wait.expected) return;
-    done = std::move(wait.done);
-    join_waits_.erase(found);
-  }
-  if (done) done();
-}
-
-void ClusterNode::finish_join(uint32_t request) {
-  std::function<void()> done;
-  {
-    std::lock_guard lock(join_waits_mutex_);
-    auto found = join_waits_.find(request);
-    if (found == join_waits_.end()) return;
-    done = std::move(found->second.done);
-    join_waits_.erase(found);
-  }
-  if (done) done();
-}
-
-void ClusterNode::answer_join(std::string origin, uint32_t request) {
-  boost::asio::post(
-      *loops_[owner_loop(RedisNames::node_shard)].io, [this, origin = std::move(origin), request] {
-        publish(RedisNames::node_shard, names_.node(origin), encode_joined(node_id_, request));
+void ClusterNode::query_room(unsigned loop, std::string room,
+                             std::function<void(std::vector<RoomMember>)> done) {
+  const uint32_t request =
+      await_answers(loop, [this, loop, done = std::move(done)](std::vector<std::string> answers) {
+        std::vector<RoomMember> members;
+        for (const std::string& body : answers) {
+          if (auto some = decode_members(body)) {
+            members.insert(members.end(), std::make_move_iterator(some->begin()),
+                           std::make_move_iterator(some->end()));
+          }
+        }
+        boost::asio::post(*loops_[loop].io, [done, members = std::move(members)]() mutable {
+          done(std::move(members));
+        });
       });
+  const uint32_t shard = names_.room_shard(room);
+  on_shard(shard, [this, shard, room = std::move(room), request](Shard&) {
+    publish_request(shard, names_.room(room), encode_room_query(node_id_, room, request), request);
+  });
+}
+
+// Each loop with members of the room lists them on its own thread; the last one answers.
+void ClusterNode::answer_room_query(std::string origin, uint32_t request, std::string room) {
+  const uint64_t loops = directory_.room_loops(room);
+  if (loops == 0) {
+    answer(std::move(origin), request);
+    return;
+  }
+  struct Gathering {
+    std::mutex mutex;
+    std::string body;
+    int remaining = 0;
+  };
+  auto gathering = std::make_shared<Gathering>();
+  gathering->remaining = std::popcount(loops);
+  for (unsigned index = 0; index < loops_.size(); ++index) {
+    if (!(loops & (uint64_t{1} << index))) continue;
+    boost::asio::post(*loops_[index].io, [this, index, gathering, origin, request, room] {
+      std::string part;
+      if (const LocalRoom* local = loops_[index].delivery->rooms().find(room)) {
+        for (const Session* member : local->members) {
+          encode_member(part, member->id(), member->user_id());
+        }
+      }
+      bool last = false;
+      {
+        std::lock_guard lock(gathering->mutex);
+        gathering->body += part;
+        last = --gathering->remaining == 0;
+      }
+      if (last) answer(origin, request, std::move(gathering->body));
+    });
+  }
 }
 
 void ClusterNode::on_message(Shard& shard, std::string_view channel, std::string_view bytes) {
@@ -441,12 +453,15 @@ void ClusterNode::on_message(Shard& shard, std::string_view channel, std::string
       if (message.request != 0) {
         brokers_[shard.owner]->when_room_reachable(
             message.room, [this, origin = std::string(message.origin), request = message.request] {
-              answer_join(origin, request);
+              answer(origin, request);
             });
       }
       break;
-    case WireKind::joined:
-      join_answered(message.request);
+    case WireKind::answer:
+      answer_waits_.answer(message.request, std::string(message.body));
+      break;
+    case WireKind::room_query:
+      answer_room_query(std::string(message.origin), message.request, std::string(message.target));
       break;
     case WireKind::close_session:
       close_local_session(shard.owner, std::string(message.target), message.session, message.code,

@@ -29,7 +29,9 @@
 #include <unordered_set>
 #include <vector>
 
+#include "cluster/answer_waits.h"
 #include "cluster/redis_names.h"
+#include "cluster/wire_message.h"
 #include "config/config.h"
 #include "delivery/broker.h"
 #include "delivery/directory.h"
@@ -107,11 +109,14 @@ class ClusterNode final : public PresenceListener {
   void room_presence_changed(std::string_view room) override;
   void user_presence_changed(std::string_view user) override;
 
-  // --- a `_join` waiting for the other nodes (wire_message.h: join and joined). Registers the
-  // wait (on the calling loop, whose timer bounds it by join_answer_deadline) and returns the
-  // request number for the join message; `done` is called once, from any thread.
-  uint32_t await_join_answers(unsigned loop, std::function<void()> done);
-  static constexpr std::chrono::milliseconds join_answer_deadline{1000};
+  // --- requests answered by the other nodes (cluster/answer_waits.h). Registers a wait, bounded
+  // by answer_deadline on the calling loop's timer, and returns its number for the request;
+  // `done` is called once, from any thread.
+  uint32_t await_answers(unsigned loop, AnswerWaits::Done done);
+  static constexpr std::chrono::milliseconds answer_deadline{1000};
+  // GET /api/rooms/{id}: the members of the room on the other nodes; `done` runs on `loop`.
+  void query_room(unsigned loop, std::string room,
+                  std::function<void(std::vector<RoomMember>)> done);
 
   // --- cluster-wide limits. Callable on any loop's thread; each asks the Redis shard of the
   // user, IP or key on that shard's loop. admit's `done` runs on `loop`.
@@ -128,9 +133,9 @@ class ClusterNode final : public PresenceListener {
 
   // --- on the owning loop of the shard (ClusterBroker brings the calls there)
   void publish(uint32_t shard, std::string channel, std::string message);
-  // Publishes a join that asks for answers: PUBLISH's count of receiving nodes (less this one)
-  // is how many to wait for.
-  void publish_join(uint32_t shard, std::string channel, std::string message, uint32_t request);
+  // Publishes a request that asks for answers: PUBLISH's count of receiving nodes (less this
+  // one) is how many to wait for.
+  void publish_request(uint32_t shard, std::string channel, std::string message, uint32_t request);
   bool room_reachable(std::string_view room);
   void when_room_reachable(std::string_view room, std::function<void()> reachable);
 
@@ -145,16 +150,8 @@ class ClusterNode final : public PresenceListener {
   void heartbeat(Shard& shard);
   void close_local_session(unsigned loop, const std::string& user, uint64_t number, uint16_t code,
                            std::string_view reason);
-  void answer_join(std::string origin, uint32_t request);  // any thread
-  // Join waits: how many answers are expected (-1 until PUBLISH has said), how many came.
-  void join_expected(uint32_t request, int64_t expected);
-  void join_answered(uint32_t request);
-  void finish_join(uint32_t request);
-  struct JoinWait {
-    int64_t expected = -1;
-    int64_t answered = 0;
-    std::function<void()> done;
-  };
+  void answer(std::string origin, uint32_t request, std::string body = {});  // any thread
+  void answer_room_query(std::string origin, uint32_t request, std::string room);
 
   std::string node_id_;
   Directory& directory_;
@@ -164,9 +161,7 @@ class ClusterNode final : public PresenceListener {
   std::vector<std::unique_ptr<ClusterBroker>> brokers_;
   std::chrono::milliseconds node_lease_;
   ClusterCounters counters_;
-  std::atomic<uint32_t> next_join_request_{1};
-  std::mutex join_waits_mutex_;  // joins waited for are rare: a lock is fine
-  std::unordered_map<uint32_t, JoinWait> join_waits_;
+  AnswerWaits answer_waits_;
 };
 
 }  // namespace dispatch::cluster

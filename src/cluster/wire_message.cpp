@@ -118,10 +118,41 @@ std::string encode_close_session(std::string_view origin, std::string_view user,
   return out;
 }
 
-std::string encode_joined(std::string_view origin, uint32_t request) {
-  std::string out = header(WireKind::joined, origin, "", 4);
+std::string encode_room_query(std::string_view origin, std::string_view room, uint32_t request) {
+  std::string out = header(WireKind::room_query, origin, room, 4);
   put_u32(out, request);
   return out;
+}
+
+std::string encode_answer(std::string_view origin, uint32_t request, std::string_view body) {
+  std::string out = header(WireKind::answer, origin, "", 4 + body.size());
+  put_u32(out, request);
+  out.append(body);
+  return out;
+}
+
+// Each member: u16 length + connection id, u16 length + user id.
+void encode_member(std::string& body, std::string_view connection, std::string_view user) {
+  put_u16(body, std::min<size_t>(connection.size(), 0xffff));
+  body.append(connection.substr(0, 0xffff));
+  put_u16(body, std::min<size_t>(user.size(), 0xffff));
+  body.append(user.substr(0, 0xffff));
+}
+
+std::optional<std::vector<RoomMember>> decode_members(std::string_view body) {
+  Reader reader(body);
+  std::vector<RoomMember> members;
+  while (!reader.rest().empty()) {
+    uint16_t size = 0;
+    std::string_view connection;
+    std::string_view user;
+    if (!reader.u16(size) || !reader.bytes(size, connection) || !reader.u16(size) ||
+        !reader.bytes(size, user)) {
+      return std::nullopt;
+    }
+    members.push_back({std::string(connection), std::string(user)});
+  }
+  return members;
 }
 
 std::string encode_leave(std::string_view origin, std::string_view user, std::string_view room) {
@@ -193,8 +224,13 @@ std::variant<WireMessage, std::string> decode_wire_message(std::string_view byte
       message.reason = reader.rest();
       return message;
     }
-    case WireKind::joined:
+    case WireKind::answer:
       if (!reader.u32(message.request)) return std::string("the message is cut short");
+      message.body = reader.rest();
+      return message;
+    case WireKind::room_query:
+      if (!reader.u32(message.request)) return std::string("the message is cut short");
+      if (message.target.empty()) return std::string("the message names no room");
       return message;
     case WireKind::close_user:
       if (!reader.u16(message.code)) return std::string("the message is cut short");

@@ -7,6 +7,7 @@
 
 #include "api/api_body.h"
 #include "api/api_request.h"
+#include "cluster/cluster_node.h"
 #include "delivery/fanout.h"
 #include "delivery/local_rooms.h"
 #include "delivery/loop_delivery.h"
@@ -150,6 +151,8 @@ std::string room_answer(RoomMembers& gathered) {
   return api::json_response(200, body);
 }
 
+// Each loop of this node with members lists them on its own thread; in cluster mode the other
+// nodes with members answer too (cluster/cluster_node.h, query_room: within a second).
 void serve_room_info(EventLoop& origin, const std::string& room, Answer answer) {
   Engine& engine = origin.engine();
   const uint64_t loops = engine.directory().room_loops(room);
@@ -158,6 +161,15 @@ void serve_room_info(EventLoop& origin, const std::string& room, Answer answer) 
   gathered->answer = std::move(answer);
   for (unsigned i = 0; i < engine.loop_count(); ++i) {
     if (loops & (uint64_t{1} << i)) ++gathered->loops_to_answer;
+  }
+  if (cluster::ClusterNode* node = engine.cluster()) {
+    ++gathered->loops_to_answer;
+    node->query_room(origin.index(), room, [gathered](std::vector<cluster::RoomMember> members) {
+      for (auto& member : members) {
+        gathered->members.push_back({std::move(member.connection), std::move(member.user)});
+      }
+      if (--gathered->loops_to_answer == 0) gathered->answer(room_answer(*gathered));
+    });
   }
   if (gathered->loops_to_answer == 0) {
     gathered->answer(room_answer(*gathered));

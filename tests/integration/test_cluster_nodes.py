@@ -214,6 +214,27 @@ class ThreeNodes(DispatchTestCase):
 
         self.arun(go())
 
+    def test_room_info_counts_the_members_on_every_node(self):
+        async def go():
+            alice_a = await open_client(self.a, "m-alice")
+            alice_b = await open_client(self.b, "m-alice")
+            bob = await open_client(self.c, "m-bob")
+            for ws in (alice_a, alice_b, bob):
+                await joined(ws, "m-room")
+            ids = sorted(ws.welcome["payload"]["conn_id"] for ws in (alice_a, alice_b, bob))
+            for node in (self.a, self.b, self.c):
+                answer = http_request(node.port, "GET", "/api/rooms/m-room",
+                                      headers=[("Authorization", f"Bearer {API_KEY}")])
+                self.assertEqual(answer.status, 200, answer.body)
+                info = answer.json()
+                self.assertEqual((info["connection_count"], info["user_count"]), (3, 2))
+                self.assertEqual(sorted(c["id"] for c in info["connections"]), ids)
+            empty = http_request(self.a.port, "GET", "/api/rooms/m-nobody",
+                                 headers=[("Authorization", f"Bearer {API_KEY}")]).json()
+            self.assertEqual((empty["connection_count"], empty["connections"]), (0, []))
+
+        self.arun(go())
+
     def test_nodes_subscribe_only_to_rooms_they_have_members_of(self):
         async def go():
             alice = await open_client(self.a, "s-alice")

@@ -61,11 +61,12 @@ TEST(ClusterWire, MembershipAndCloseMessagesRoundTrip) {
   EXPECT_EQ(join.room, "room:a");
   EXPECT_TRUE(join.counts_users);
   EXPECT_EQ(join.request, 70000u);
-  const std::string joined_bytes = encode_joined("n2", 70000);
+  const std::string joined_bytes = encode_answer("n2", 70000);
   const WireMessage joined = decoded(joined_bytes);
-  EXPECT_EQ(joined.kind, WireKind::joined);
+  EXPECT_EQ(joined.kind, WireKind::answer);
   EXPECT_EQ(joined.origin, "n2");
   EXPECT_EQ(joined.request, 70000u);
+  EXPECT_EQ(joined.body, "");
   const std::string leave_bytes = encode_leave("n1", "alice", "room:a");
   const WireMessage leave = decoded(leave_bytes);
   EXPECT_EQ(leave.kind, WireKind::leave_user);
@@ -109,7 +110,30 @@ TEST(ClusterWire, BadMessagesAreRefusedWithTheReason) {
   std::string no_origin = encode_frame(WireKind::user_frame, "", "bob", frame);
   EXPECT_EQ(problem_of(no_origin), "the message has no origin node id");
   EXPECT_EQ(problem_of(encode_leave("n1", "alice", "")), "the message names no room");
-  EXPECT_EQ(problem_of(encode_joined("n2", 7).substr(0, 9)), "the message is cut short");
+  EXPECT_EQ(problem_of(encode_answer("n2", 7).substr(0, 9)), "the message is cut short");
+  EXPECT_EQ(problem_of(encode_room_query("n2", "", 7)), "the message names no room");
+}
+
+TEST(ClusterWire, RoomQueriesAreAnsweredWithTheMembers) {
+  const std::string query_bytes = encode_room_query("n1", "lobby", 9);
+  const WireMessage query = decoded(query_bytes);
+  EXPECT_EQ(query.kind, WireKind::room_query);
+  EXPECT_EQ(query.target, "lobby");
+  EXPECT_EQ(query.request, 9u);
+
+  std::string members;
+  encode_member(members, "n2-1", "alice");
+  encode_member(members, "n2-7", "bob\x1f\"");  // any bytes a user id may hold
+  const std::string answer_bytes = encode_answer("n2", 9, members);
+  const WireMessage answer = decoded(answer_bytes);
+  EXPECT_EQ(answer.body, members);
+  auto list = decode_members(answer.body);
+  ASSERT_TRUE(list);
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].connection, "n2-1");
+  EXPECT_EQ((*list)[1].user, "bob\x1f\"");
+  EXPECT_TRUE(decode_members("")->empty());
+  EXPECT_FALSE(decode_members(members.substr(0, members.size() - 1)));
 }
 
 TEST(ClusterChannels, NamesAndShardsAreStable) {
