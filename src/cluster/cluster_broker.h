@@ -33,6 +33,8 @@ class ClusterBroker final : public Broker {
   void when_room_reachable(std::string_view room, std::function<void()> reachable) override;
   void rate_hit(std::string key, uint32_t limit, std::chrono::milliseconds window,
                 std::function<void(std::optional<int64_t>)> done) override;
+  void admit_room_user(std::string room, std::string user, uint32_t max_members,
+                       std::function<void(std::optional<bool>)> done) override;
   void run(ToBroker& task) override;
 
  private:

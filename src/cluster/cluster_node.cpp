@@ -230,6 +230,37 @@ void ClusterNode::rate_hit(std::string key, uint32_t limit, std::chrono::millise
   });
 }
 
+void ClusterNode::admit_room_user(std::string room, std::string user, uint32_t max_members,
+                                  std::function<void(std::optional<bool>)> done) {
+  const uint32_t shard = names_.room_shard(room);
+  on_shard(shard, [this, room = std::move(room), user = std::move(user), max_members,
+                   done = std::move(done)](Shard& shard) mutable {
+    run_script(*shard.publisher, room_admit_script(),
+               {names_.room_users(room), names_.node_leases()},
+               {node_id_, user, std::to_string(max_members), std::to_string(node_lease_.count())},
+               [done = std::move(done)](const redis::RedisReply& reply) {
+                 if (reply.type != redis::RedisReply::Type::integer) {
+                   done(std::nullopt);
+                   return;
+                 }
+                 done(reply.integer == 1);
+               });
+  });
+}
+
+// This node's users of a max_members room, in Redis as the Directory has them now.
+void ClusterNode::room_user_changed(std::string_view room, std::string_view user) {
+  on_shard(names_.room_shard(room), [this, room = std::string(room),
+                                     user = std::string(user)](Shard& shard) {
+    std::string field = fmt::format("{}\x1f{}", node_id_, user);
+    if (directory_.room_user_counted(room, user)) {
+      shard.publisher->command({"HSET", names_.room_users(room), std::move(field), "1"}, {});
+    } else {
+      shard.publisher->command({"HDEL", names_.room_users(room), std::move(field)}, {});
+    }
+  });
+}
+
 void ClusterNode::close_connection(unsigned loop, const std::string& user,
                                    std::string_view connection, uint16_t code,
                                    std::string_view reason) {

@@ -108,6 +108,7 @@ class ClusterNode final : public PresenceListener {
   // PresenceListener: on the thread of the loop that made the change.
   void room_presence_changed(std::string_view room) override;
   void user_presence_changed(std::string_view user) override;
+  void room_user_changed(std::string_view room, std::string_view user) override;
 
   // --- requests answered by the other nodes (cluster/answer_waits.h). Registers a wait, bounded
   // by answer_deadline on the calling loop's timer, and returns its number for the request;
@@ -127,6 +128,9 @@ class ClusterNode final : public PresenceListener {
   // milliseconds to wait when it does not, or nothing when Redis could not be asked.
   void rate_hit(std::string key, uint32_t limit, std::chrono::milliseconds window,
                 std::function<void(std::optional<int64_t>)> done);
+  // A room's max_members across the cluster (Broker::admit_room_user).
+  void admit_room_user(std::string room, std::string user, uint32_t max_members,
+                       std::function<void(std::optional<bool>)> done);
   // Closes the connection with this id (cycle), on this node or another; from `loop`.
   void close_connection(unsigned loop, const std::string& user, std::string_view connection,
                         uint16_t code, std::string_view reason);

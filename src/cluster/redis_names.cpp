@@ -46,6 +46,10 @@ std::string RedisNames::ip_connections(std::string_view ip) const {
   return fmt::format("{}:conns:ip:{}", prefix_, ip);
 }
 
+std::string RedisNames::room_users(std::string_view room) const {
+  return fmt::format("{}:room_users:{}", prefix_, room);
+}
+
 std::string RedisNames::rate_window(std::string_view key) const {
   return fmt::format("{}:rate:{}", prefix_, key);
 }

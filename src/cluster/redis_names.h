@@ -39,6 +39,8 @@ class RedisNames {
   std::string user_connections(std::string_view user) const;  // <prefix>:conns:user:<user>
   std::string ip_connections(std::string_view ip) const;      // <prefix>:conns:ip:<ip>
   std::string rate_window(std::string_view key) const;        // <prefix>:rate:<key>
+  // The users of a room with a max_members policy, per node: fields "<node id>\x1f<user>".
+  std::string room_users(std::string_view room) const;  // <prefix>:room_users:<room>
 
  private:
   std::string prefix_;

@@ -41,6 +41,25 @@ redis.call('ZADD', KEYS[1], tonumber(clock[1]) * 1000000 + tonumber(clock[2]), A
 return {1, replaced}
 )lua";
 
+constexpr std::string_view room_admit_body = R"lua(
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]), ARGV[1])
+local users = {}
+local count = 0
+for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
+  local node, user = string.match(field, '^(.-)\31(.*)$')
+  local lease = node and redis.call('ZSCORE', KEYS[2], node)
+  if not lease or tonumber(lease) < now then
+    redis.call('HDEL', KEYS[1], field)
+  elseif not users[user] then
+    users[user] = true
+    count = count + 1
+  end
+end
+if not users[ARGV[2]] and count >= tonumber(ARGV[3]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1] .. '\31' .. ARGV[2], 1)
+return 1
+)lua";
+
 // Returns 0 when the hit passes (and counts it), else the milliseconds to wait (>= 1).
 constexpr std::string_view rate_body = R"lua(
 local limit = tonumber(ARGV[1])
@@ -95,6 +114,12 @@ const RedisScript& heartbeat_script() {
 
 const RedisScript& admit_script() {
   static const std::string text = std::string(now_ms) + std::string(admit_body);
+  static const RedisScript script{text, sha1_hex(text)};
+  return script;
+}
+
+const RedisScript& room_admit_script() {
+  static const std::string text = std::string(now_ms) + std::string(room_admit_body);
   static const RedisScript script{text, sha1_hex(text)};
   return script;
 }

@@ -7,6 +7,9 @@
 //   (a crash) are dropped first, so they stop counting within the lease time. At the limit it
 //   refuses, or with `cycle` takes out the oldest entry and names it (the caller closes that
 //   connection, wherever it is).
+// - room_admit: a room's `max_members` across the cluster — a hash of "<node>\x1f<user>" fields
+//   (each node keeps its own users there); fields of dead nodes are dropped, then the user passes
+//   when counted already or when the distinct users are fewer than the limit (and is counted).
 // - rate: the sliding-window counter of `rate_limit` (steps/modifiers/sliding_window.h, same
 //   arithmetic), one hash per key, expiring two windows after its last hit.
 #pragma once
@@ -27,6 +30,8 @@ struct RedisScript {
 const RedisScript& heartbeat_script();  // KEYS: leases; ARGV: node id, lease ms
 const RedisScript& admit_script();  // KEYS: set, leases; ARGV: conn id, node id, max, cycle, lease
 const RedisScript& rate_script();   // KEYS: window; ARGV: limit, window ms
+// KEYS: room users, leases; ARGV: node id, user, max_members, lease ms
+const RedisScript& room_admit_script();
 
 // Runs the script with EVALSHA, and once more with EVAL when Redis does not have it (NOSCRIPT:
 // after a restart, or the first time).

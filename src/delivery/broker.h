@@ -44,6 +44,12 @@ class Broker {
   virtual void rate_hit(std::string key, uint32_t limit, std::chrono::milliseconds window,
                         std::function<void(std::optional<int64_t>)> done) = 0;
 
+  // A room's max_members across the cluster: `done` (from any thread) gets whether `user` may
+  // join (counted already, or fewer distinct users than `max_members`; then counted), or nothing
+  // when Redis could not be asked (the caller applies the node's own count).
+  virtual void admit_room_user(std::string room, std::string user, uint32_t max_members,
+                               std::function<void(std::optional<bool>)> done) = 0;
+
   // A task another loop of this node queued for the broker here (ToBroker: this loop holds the
   // Redis connection it needs).
   virtual void run(ToBroker& task) = 0;

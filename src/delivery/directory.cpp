@@ -61,41 +61,61 @@ size_t Directory::room_count() const {
 
 bool Directory::reserve_room_user(std::string_view room, std::string_view user,
                                   uint32_t max_members) {
-  Shard& shard = shard_for(room);
-  std::lock_guard lock(shard.mutex);
-  auto found = shard.room_users.find(room);
-  if (found == shard.room_users.end()) {
-    if (max_members == 0) return false;
-    found = shard.room_users.try_emplace(std::string(room)).first;
+  bool added = false;
+  {
+    Shard& shard = shard_for(room);
+    std::lock_guard lock(shard.mutex);
+    auto found = shard.room_users.find(room);
+    if (found == shard.room_users.end()) {
+      if (max_members == 0) return false;
+      found = shard.room_users.try_emplace(std::string(room)).first;
+    }
+    RoomUsers& users = found->second;
+    auto member = users.find(user);
+    if (member == users.end()) {
+      if (users.size() >= max_members) return false;
+      member = users.try_emplace(std::string(user), 0).first;
+      added = true;
+    }
+    ++member->second;
   }
-  RoomUsers& users = found->second;
-  auto member = users.find(user);
-  if (member == users.end()) {
-    if (users.size() >= max_members) return false;
-    member = users.try_emplace(std::string(user), 0).first;
-  }
-  ++member->second;
+  if (listener_ && added) listener_->room_user_changed(room, user);
   return true;
 }
 
 void Directory::add_room_user_refs(std::string_view room, std::string_view user, int delta) {
   if (delta == 0) return;
+  bool changed = false;
+  {
+    Shard& shard = shard_for(room);
+    std::lock_guard lock(shard.mutex);
+    auto found = shard.room_users.find(room);
+    if (found == shard.room_users.end()) {
+      assert(delta > 0 && "a room user released that was never added");
+      found = shard.room_users.try_emplace(std::string(room)).first;
+    }
+    RoomUsers& users = found->second;
+    auto member = users.find(user);
+    if (member == users.end()) {
+      member = users.try_emplace(std::string(user), 0).first;
+      changed = true;
+    }
+    assert(member->second + delta >= 0 && "a room user released that was never added");
+    member->second += delta;
+    if (member->second == 0) {
+      users.erase(member);
+      if (users.empty()) shard.room_users.erase(found);
+      changed = !changed;  // added and gone in one call is no change
+    }
+  }
+  if (listener_ && changed) listener_->room_user_changed(room, user);
+}
+
+bool Directory::room_user_counted(std::string_view room, std::string_view user) const {
   Shard& shard = shard_for(room);
   std::lock_guard lock(shard.mutex);
   auto found = shard.room_users.find(room);
-  if (found == shard.room_users.end()) {
-    assert(delta > 0 && "a room user released that was never added");
-    found = shard.room_users.try_emplace(std::string(room)).first;
-  }
-  RoomUsers& users = found->second;
-  auto member = users.find(user);
-  if (member == users.end()) member = users.try_emplace(std::string(user), 0).first;
-  assert(member->second + delta >= 0 && "a room user released that was never added");
-  member->second += delta;
-  if (member->second == 0) {
-    users.erase(member);
-    if (users.empty()) shard.room_users.erase(found);
-  }
+  return found != shard.room_users.end() && found->second.contains(user);
 }
 
 size_t Directory::room_user_count(std::string_view room) const {

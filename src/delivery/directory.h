@@ -44,6 +44,8 @@ class PresenceListener {
  public:
   virtual void room_presence_changed(std::string_view room) = 0;
   virtual void user_presence_changed(std::string_view user) = 0;
+  // A user came to be counted, or stopped being counted, in a room with a max_members policy.
+  virtual void room_user_changed(std::string_view room, std::string_view user) = 0;
 
  protected:
   ~PresenceListener() = default;
@@ -74,6 +76,7 @@ class Directory {
   bool reserve_room_user(std::string_view room, std::string_view user, uint32_t max_members);
   void add_room_user_refs(std::string_view room, std::string_view user, int delta);
   size_t room_user_count(std::string_view room) const;
+  bool room_user_counted(std::string_view room, std::string_view user) const;
 
   uint64_t user_loops(std::string_view user) const;
   std::vector<UserConnection> user_connections(std::string_view user) const;

@@ -50,10 +50,13 @@ MessageRun::Outcome MessageRun::run_from(size_t first) {
   for (size_t i = first; i < pipeline_.steps.size(); ++i) {
     StepStatus status = pipeline_.steps[i]->run(*this);
     if (status == StepStatus::done && !failure_) {  // a recorded failure fails the step
+      if (deferred_join_) {
+        ask_room_admission();
+        pending_step_ = i;
+        return Outcome::pending;
+      }
       if (!reach_wait_) continue;
-      reach_wait_->completion = defer();
-      std::shared_ptr<ReachWait> wait = std::move(reach_wait_);
-      wait->release();  // the run's own hold: from here the last callback finishes the step
+      wait_until_reachable();
       pending_step_ = i;
       return Outcome::pending;
     }
@@ -77,13 +80,18 @@ MessageRun::Outcome MessageRun::continue_with(const Completion::Continuation& th
                                               size_t next_step) {
   if (then) {
     StepStatus status = then(*this);
-    if (status != StepStatus::done) {
+    if (status != StepStatus::done || failure_) {
       if (!failure_) {
         failure_ = ErrorCode::internal;
         failure_message_ = "a step's continuation did not finish";
       }
       answer(*failure_, failure_message_);
       return Outcome::finished;
+    }
+    if (reach_wait_) {  // the continuation joined (a deferred _join): wait as after a step
+      wait_until_reachable();
+      pending_step_ = next_step - 1;
+      return Outcome::pending;
     }
   }
   return run_from(next_step);
@@ -304,12 +312,59 @@ bool MessageRun::join(std::string_view user, std::string_view room, bool this_co
     }
     return true;
   }
+  const config::Config& config = loop_.config().config();
+  const config::RoomPolicy* policy =
+      config.rooms.empty() ? nullptr : config::find_room_policy(config.rooms, room);
+  if (policy && policy->max_members > 0 && !deferred_join_) {
+    // A room's max_members across the cluster: Redis answers first, then the join is made
+    // (ask_room_admission), before the next step.
+    deferred_join_ = DeferredJoin{std::string(user), std::string(room), this_connection_only,
+                                  policy->max_members, policy->glob};
+    return true;
+  }
+  return join_in_cluster(*broker, user, room, this_connection_only);
+}
+
+void MessageRun::ask_room_admission() {
+  DeferredJoin join = std::move(*deferred_join_);
+  deferred_join_.reset();
+  auto completion = std::make_shared<Completion>(defer());
+  std::string user = join.this_connection_only ? std::string(session_.user_id()) : join.user;
+  std::string room = join.room;
+  const uint32_t max_members = join.max_members;
+  loop_.delivery().broker()->admit_room_user(
+      std::move(room), std::move(user), max_members,
+      [completion, join = std::move(join)](std::optional<bool> allowed) {
+        completion->done([join, allowed](StepContext& ctx) {
+          auto& run = static_cast<MessageRun&>(ctx);  // the continuation of its own run
+          if (allowed == false) {
+            return run.fail(ErrorCode::room_full,
+                            fmt::format("room {} is full ({} users, its policy `{}`)", join.room,
+                                        join.max_members, join.policy));
+          }
+          // Admitted, or Redis could not be asked (then the node's own count decides).
+          Broker& broker = *run.loop_.delivery().broker();
+          return run.join_in_cluster(broker, join.user, join.room, join.this_connection_only)
+                     ? StepStatus::done
+                     : StepStatus::failed;
+        });
+      });
+}
+
+void MessageRun::wait_until_reachable() {
+  reach_wait_->completion = defer();
+  std::shared_ptr<ReachWait> wait = std::move(reach_wait_);
+  wait->release();  // the run's own hold: from here the last callback finishes the step
+}
+
+bool MessageRun::join_in_cluster(Broker& broker, std::string_view user, std::string_view room,
+                                 bool this_connection_only) {
   if (auto refusal = join_room(loop_, session_, user, room, this_connection_only,
                                this_connection_only ? nullptr : reach_callback())) {
     fail(refusal->code, std::move(refusal->message));
     return false;
   }
-  if (!broker->room_reachable(room)) broker->when_room_reachable(room, reach_callback());
+  if (!broker.room_reachable(room)) broker.when_room_reachable(room, reach_callback());
   return true;
 }
 

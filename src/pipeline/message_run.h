@@ -84,9 +84,23 @@ class MessageRun final : public StepContext, public NodeStepContext, public tmpl
   // every node with sessions of the joined user receiving what is published to the room.
   struct ReachWait;
   std::function<void()> reach_callback();
+  void wait_until_reachable();  // the run goes pending until reach_wait_ is complete
+  bool join_in_cluster(Broker& broker, std::string_view user, std::string_view room,
+                       bool this_connection_only);
+  // A `_join` into a room whose max_members counts cluster-wide: made once Redis has admitted
+  // the user (ask_room_admission, after the step).
+  struct DeferredJoin {
+    std::string user;
+    std::string room;
+    bool this_connection_only = false;
+    uint32_t max_members = 0;
+    std::string policy;
+  };
+  void ask_room_admission();
 
   SessionLoop& loop_;
   std::shared_ptr<ReachWait> reach_wait_;  // null unless a join is waited for
+  std::optional<DeferredJoin> deferred_join_;
   Session& session_;
   const Pipeline& pipeline_;
   IncomingMessage& message_;

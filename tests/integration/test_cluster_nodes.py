@@ -69,6 +69,23 @@ async def joined(ws, room, ref=1):
     assert frames[-1]["event"] == "ack", frames
 
 
+_markers = iter(range(1, 1 << 30))
+
+
+async def expect_marker_next(sender, receivers):
+    """Negative check across nodes: `sender` sends each (user, ws) of `receivers` a `told` marker
+    by `_notify_user`; its next frame must be that marker. One sender's frames keep their order
+    across nodes (SPEC 4), so anything that `sender` made reach it earlier — a duplicate, or a
+    message for a room it is not in — would come first. (expect_quiet's round trip to the
+    receiver's own node is no barrier for what is still on its way through Redis.)"""
+    for user, ws in receivers:
+        marker = next(_markers)
+        await request(sender, {"event": "tell", "payload": {"user": user, "marker": marker},
+                               "id": f"marker-{marker}"})
+        frame = await recv_json(ws)
+        assert frame.get("event") == "told" and frame["payload"].get("marker") == marker, frame
+
+
 async def expect_closed(ws, code, timeout=5.0):
     try:
         frame = await asyncio.wait_for(ws.recv(), timeout)
@@ -109,8 +126,11 @@ class ThreeNodes(DispatchTestCase):
             self.assertEqual(frames, [said, {"event": "ack", "payload": {"ref": 2}}])
             for ws in (bob, carol_b, carol_c):
                 self.assertEqual(await recv_json(ws), said)
-            for ws in (alice, bob, carol_b, carol_c, dave):
-                await expect_quiet(ws)  # once, and nothing for a non-member
+            await expect_quiet(alice)
+            # Once each, and nothing for a non-member.
+            await expect_marker_next(alice, [("r-bob", bob), ("r-dave", dave)])
+            await expect_marker_next(alice, [("r-carol", carol_b)])
+            self.assertEqual((await recv_json(carol_c))["event"], "told")  # the same marker
 
             await request(bob, {"event": "tell", "payload": {"user": "r-carol"}, "id": 3})
             told = {"event": "told", "payload": {"user": "r-carol"}, "from": "r-bob"}
@@ -126,8 +146,8 @@ class ThreeNodes(DispatchTestCase):
             self.assertEqual(frames[0], shouted)
             for ws in (alice, bob, carol_b, carol_c):
                 self.assertEqual(await recv_json(ws), shouted)
-            for ws in (alice, bob, carol_b, carol_c, dave):
-                await expect_quiet(ws)
+            await expect_quiet(dave)
+            await expect_marker_next(dave, [("r-alice", alice), ("r-bob", bob)])
 
         self.arun(go())
 
@@ -143,7 +163,8 @@ class ThreeNodes(DispatchTestCase):
             for ws in readers:
                 got = [(await recv_json(ws, timeout=5))["payload"] for _ in range(200)]
                 self.assertEqual(got, list(range(200)))
-                await expect_quiet(ws)
+            await expect_marker_next(sender, [("o-reader-0", readers[0]),
+                                              ("o-reader-1", readers[1])])
 
         self.arun(go(), timeout=60)
 
@@ -336,6 +357,35 @@ class Limits(DispatchTestCase):
 
         self.arun(go())
 
+    def test_max_members_counts_distinct_users_on_every_node(self):
+        config = cluster_config([self.redis.url], lease="1s", rooms={"club:*": {"max_members": 2}})
+        a, b = self.start_server(config), self.start_server(config)
+
+        async def go():
+            alice_a = await open_client(a, "mm-alice")
+            alice_b = await open_client(b, "mm-alice")
+            bob = await open_client(b, "mm-bob")
+            carol = await open_client(a, "mm-carol")
+            await joined(alice_a, "club:1")
+            await joined(alice_b, "club:1")  # the same user again: still one
+            await joined(bob, "club:1")
+            frames = await request(carol, {"event": "join", "target": "club:1", "id": 7})
+            check_error(frames[-1], "room_full", ref=7, event="join")
+            await bob.close()
+            deadline = time.monotonic() + 5
+            while True:  # bob's place is given back in Redis asynchronously
+                frames = await request(carol, {"event": "join", "target": "club:1", "id": 9})
+                if frames[-1]["event"] == "ack":
+                    break
+                check_error(frames[-1], "room_full")
+                self.assertLess(time.monotonic(), deadline)
+                await asyncio.sleep(0.05)
+            await request(carol, {"event": "say", "target": "club:1", "payload": 2, "id": 10})
+            self.assertEqual((await recv_json(alice_b))["payload"], 2)
+            self.assertEqual((await recv_json(alice_a))["payload"], 2)
+
+        self.arun(go())
+
     def test_rate_limit_counts_across_nodes_unless_scope_node(self):
         a, b = self.nodes()
 
@@ -391,8 +441,8 @@ class RedisOutage(DispatchTestCase):
             await request(alice, {"event": "say", "target": "lobby", "payload": 2, "id": 4})
             self.assertEqual((await recv_json(carol))["payload"], 2)
             self.assertEqual((await recv_json(bob))["payload"], 2)
-            for ws in (alice, carol, bob):
-                await expect_quiet(ws)  # nothing twice, and every connection still open
+            await expect_quiet(carol)  # nothing twice, and every connection still open
+            await expect_marker_next(alice, [("bob", bob)])
             self.assertIn("redis connection lost; reconnecting", a.output())
 
         self.arun(go(), timeout=60)
