@@ -366,15 +366,14 @@ void ClusterNode::publish_request(uint32_t shard_index, std::string channel, std
     return;
   }
   counters_.published.fetch_add(1, std::memory_order_relaxed);
-  // This node hears its own request when subscribed to the channel: not an answer to wait for.
-  const int64_t self = shard.subscriber->confirmed(channel) ? 1 : 0;
+  // Every receiving node answers once — this one too, when it is subscribed (on_message).
   shard.publisher->command({"PUBLISH", std::move(channel), std::move(message)},
-                           [this, request, self](const redis::RedisReply& reply) {
+                           [this, request](const redis::RedisReply& reply) {
                              if (reply.type != redis::RedisReply::Type::integer) {
                                answer_waits_.finish(request);
                                return;
                              }
-                             answer_waits_.expect(request, reply.integer - self);
+                             answer_waits_.expect(request, reply.integer);
                            });
 }
 
@@ -464,7 +463,16 @@ void ClusterNode::on_message(Shard& shard, std::string_view channel, std::string
     return;
   }
   const WireMessage& message = std::get<WireMessage>(decoded);
-  if (message.origin == node_id_) return;  // served here when it was published
+  if (message.origin == node_id_) {  // served here when it was published
+    // A request of this node's own that came back is this node's answer (its part was done
+    // here): so PUBLISH's count of receivers is exactly the answers to wait for, whether or not
+    // this node's subscription was confirmed when it published.
+    if ((message.kind == WireKind::join_user || message.kind == WireKind::room_query) &&
+        message.request != 0) {
+      answer_waits_.answer(message.request, {});
+    }
+    return;
+  }
   counters_.received.fetch_add(1, std::memory_order_relaxed);
   LoopDelivery& delivery = *loops_[shard.owner].delivery;
   switch (message.kind) {

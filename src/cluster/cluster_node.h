@@ -137,8 +137,8 @@ class ClusterNode final : public PresenceListener {
 
   // --- on the owning loop of the shard (ClusterBroker brings the calls there)
   void publish(uint32_t shard, std::string channel, std::string message);
-  // Publishes a request that asks for answers: PUBLISH's count of receiving nodes (less this
-  // one) is how many to wait for.
+  // Publishes a request that asks for answers: PUBLISH's count of receiving nodes is how many to
+  // wait for (this node counts its own request coming back as its answer).
   void publish_request(uint32_t shard, std::string channel, std::string message, uint32_t request);
   bool room_reachable(std::string_view room);
   void when_room_reachable(std::string_view room, std::function<void()> reachable);
