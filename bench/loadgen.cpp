@@ -76,6 +76,8 @@ int64_t now_ns() {
                "       loadgen idle   --conns N --hold S [--rooms R] [--ping S]\n"
                "       loadgen handshake --concurrency C --seconds S\n"
                "  fanout: --slow K (the last K members stop reading once joined)\n"
+               "          --member-port P (members connect to P, the publisher to --port: two\n"
+               "          nodes of a cluster)\n"
                "  --engineio 1: Socket.IO peers (Engine.IO v4 over WebSocket)\n"
                "  common: --host H --port P --path /ws --secret S --server-pid PID --warmup S\n"
                "          --drain S --sources K --concurrency C --setup-timeout S --label TEXT\n"
@@ -103,6 +105,7 @@ struct Options {
   uint32_t rooms = 0;  // idle: number of rooms (connection i joins room i % rooms); 0 = one each
   std::string room = "r";  // short: a 64 B publish still has room for its filler
   int server_pid = 0;
+  uint16_t member_port = 0;  // fanout: members connect here (another cluster node); 0 = --port
   uint32_t sources = 0;        // 0 = auto (one 127.0.0.x per 25,000 connections)
   uint32_t concurrency = 128;  // handshakes in progress at once
   double setup_timeout = 60;
@@ -132,6 +135,8 @@ Options parse(int argc, char** argv) {
       o.host = v;
     else if (k == "--port")
       o.port = static_cast<uint16_t>(num());
+    else if (k == "--member-port")
+      o.member_port = static_cast<uint16_t>(num());
     else if (k == "--path")
       o.path = v, o.path_set = true;
     else if (k == "--engineio")
@@ -481,6 +486,7 @@ class Gen {
   asio::io_context io_;
   asio::steady_timer tick_, phase_timer_, deadline_;
   tcp::endpoint server_;
+  tcp::endpoint member_server_;  // fanout --member-port: where members connect
   std::vector<std::unique_ptr<Conn>> conns_;
   std::vector<Conn*> dirty_;
   Phase phase_ = Phase::Setup;
@@ -563,6 +569,8 @@ void Gen::merge(Gen& g) {
 void Gen::run() {
   std::signal(SIGPIPE, SIG_IGN);
   server_ = tcp::endpoint(asio::ip::make_address(o_.host), o_.port);
+  member_server_ = tcp::endpoint(asio::ip::make_address(o_.host),
+                                 o_.member_port ? o_.member_port : o_.port);
   // --size is the whole message the client sends (the "64 B"): the filler is what is
   // left after the JSON around it, and never shorter than nothing.
   fill_ = filler(o_.size);
@@ -681,7 +689,8 @@ void Gen::start_connect(Conn& c) {
   // A slow reader gets a small receive buffer, so that what it does not read backs up into the
   // server's queue within seconds rather than into megabytes of loopback socket buffers.
   if (c.slow) c.sock.set_option(asio::socket_base::receive_buffer_size(4096), ec);
-  c.sock.async_connect(server_, [this, &c, g = c.gen](error_code ec) {
+  const tcp::endpoint& target = o_.mode == "fanout" && !c.publisher ? member_server_ : server_;
+  c.sock.async_connect(target, [this, &c, g = c.gen](error_code ec) {
     if (g != c.gen || c.closed) return;
     if (ec) return fail("connect: " + ec.message());
     c.sock.set_option(tcp::no_delay(true), ec);

@@ -6,7 +6,8 @@
 #   bench/suite.sh --full     everything in docs/BENCHMARKS.md (about 30 minutes); also rewrites
 #                             the results section of docs/BENCHMARKS.md and its charts
 #   options: --docs (rewrite the docs after a quick run too), --no-docs, --peers dispatch,beast,...
-#            --only echo,fanout,slow,idle,handshake   --window S   --warmup S
+#            --only echo,fanout,slow,idle,handshake,batch,cluster   --window S   --warmup S
+#            (cluster: bench/cluster_bench.py, two nodes and Redis; its own results directory)
 #            --repeat N (N runs per figure, the median reported)
 #
 # Writes bench/results/<date>/ (results.jsonl: one JSON line per run with its commands;
