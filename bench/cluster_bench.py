@@ -21,11 +21,12 @@ import datetime
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import time
+
+from suite import Suite, free_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -36,14 +37,6 @@ REDIS = "/usr/bin/redis-server"
 TICKS = os.sysconf("SC_CLK_TCK")
 # The same fixed bench secret as bench/suite.sh, when run on its own.
 os.environ.setdefault("DISPATCH_JWT_SECRET", "suite-bench-secret-0123456789abcdef0123456789")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def wait_port(port, proc, what):
@@ -57,16 +50,6 @@ def wait_port(port, proc, what):
                 break
             time.sleep(0.05)
     raise RuntimeError("%s did not start" % what)
-
-
-def stop(proc):
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def cpu_seconds(pid):
@@ -136,7 +119,7 @@ class Cluster:
 
     def close(self):
         for proc in reversed(self.procs):
-            stop(proc)
+            Suite.stop(proc)
         if self.redis_port:
             shutil.rmtree(self.redis_dir, ignore_errors=True)
 

@@ -13,25 +13,11 @@ uint64_t stable_hash(std::string_view text) {
   return hash;
 }
 
-// Rooms and users hash with their kind, so that room `x` and user `x` land independently.
-uint32_t RedisNames::room_shard(std::string_view room) const {
+// Names hash with their kind ("room:x", "user:x", …), so that room `x` and user `x` land on
+// shards independently.
+uint32_t RedisNames::shard_of(std::string_view kind, std::string_view name) const {
   if (shard_count_ <= 1) return 0;
-  return static_cast<uint32_t>(stable_hash(fmt::format("room:{}", room)) % shard_count_);
-}
-
-uint32_t RedisNames::user_shard(std::string_view user) const {
-  if (shard_count_ <= 1) return 0;
-  return static_cast<uint32_t>(stable_hash(fmt::format("user:{}", user)) % shard_count_);
-}
-
-uint32_t RedisNames::ip_shard(std::string_view ip) const {
-  if (shard_count_ <= 1) return 0;
-  return static_cast<uint32_t>(stable_hash(fmt::format("ip:{}", ip)) % shard_count_);
-}
-
-uint32_t RedisNames::rate_shard(std::string_view key) const {
-  if (shard_count_ <= 1) return 0;
-  return static_cast<uint32_t>(stable_hash(fmt::format("rate:{}", key)) % shard_count_);
+  return static_cast<uint32_t>(stable_hash(fmt::format("{}:{}", kind, name)) % shard_count_);
 }
 
 std::string RedisNames::node_leases() const {

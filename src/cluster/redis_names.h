@@ -21,10 +21,10 @@ class RedisNames {
       : prefix_(std::move(prefix)), shard_count_(shard_count) {}
 
   uint32_t shard_count() const { return shard_count_; }
-  uint32_t room_shard(std::string_view room) const;
-  uint32_t user_shard(std::string_view user) const;
-  uint32_t ip_shard(std::string_view ip) const;
-  uint32_t rate_shard(std::string_view key) const;
+  uint32_t room_shard(std::string_view room) const { return shard_of("room", room); }
+  uint32_t user_shard(std::string_view user) const { return shard_of("user", user); }
+  uint32_t ip_shard(std::string_view ip) const { return shard_of("ip", ip); }
+  uint32_t rate_shard(std::string_view key) const { return shard_of("rate", key); }
   static constexpr uint32_t everyone_shard = 0;
 
   std::string room(std::string_view room) const;  // <prefix>:room:<room>
@@ -43,6 +43,8 @@ class RedisNames {
   std::string room_users(std::string_view room) const;  // <prefix>:room_users:<room>
 
  private:
+  uint32_t shard_of(std::string_view kind, std::string_view name) const;
+
   std::string prefix_;
   uint32_t shard_count_;
 };
