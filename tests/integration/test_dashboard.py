@@ -22,6 +22,7 @@ import yaml
 
 from dispatch_harness import (DispatchTestCase, free_config, http_request, make_token,
                               open_client, raw_upgrade, request)
+from redis_server import RedisServer
 from test_webhooks import Receiver
 
 API_KEY = "dashboard-test-api-key-0123456789abcdef"
@@ -137,13 +138,16 @@ class Dashboard(DispatchTestCase):
         return [(f"alert {rule['alert']}", rule["expr"]) for rule in self.alert_rules]
 
     def scrape_after_traffic(self) -> dict[str, list[set]]:
-        """GET /metrics of a server that served connections, messages, an error, a refused
-        upgrade, a webhook delivery and closes."""
+        """GET /metrics of a server in cluster mode that served connections, messages, an error,
+        a refused upgrade, a webhook delivery and closes."""
         receiver = Receiver()
         self.addCleanup(receiver.httpd.shutdown)
+        redis = RedisServer()  # cluster mode, so the cluster series are served too
+        self.addCleanup(redis.stop)
         server = self.start_server(free_config(
             EVENTS, permissions=["moderator"], api={"key": API_KEY},
-            extra=f"webhooks:\n  backend:\n    url: \"{receiver.url('/ok')}\"\n"))
+            extra=f"webhooks:\n  backend:\n    url: \"{receiver.url('/ok')}\"\n"
+                  f"cluster:\n  redis: {redis.url}\n"))
 
         async def go():
             alice = await open_client(server, "alice")
