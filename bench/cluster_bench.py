@@ -26,7 +26,7 @@ import subprocess
 import sys
 import time
 
-from suite import Suite, free_port
+from processes import free_port, stop
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -119,7 +119,7 @@ class Cluster:
 
     def close(self):
         for proc in reversed(self.procs):
-            Suite.stop(proc)
+            stop(proc)
         if self.redis_port:
             shutil.rmtree(self.redis_dir, ignore_errors=True)
 

@@ -9,11 +9,12 @@ import datetime
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import time
+
+from processes import free_port, stop
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -49,14 +50,6 @@ def server_cmd(peer, port):
     raise ValueError(peer)
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 class Suite:
     def __init__(self, args, outdir):
         self.args = args
@@ -86,15 +79,7 @@ class Suite:
         proc.wait()
         raise RuntimeError("%s did not start (see %s)" % (peer, rel(log.name)))
 
-    @staticmethod
-    def stop(proc):
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    stop = staticmethod(stop)
 
     def run(self, key, peer, mode, opts, **meta):
         """--repeat N: N measurements, each on a fresh server; the median one (by the run's main

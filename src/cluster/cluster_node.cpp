@@ -5,10 +5,9 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <bit>
-#include <charconv>
 
 #include "cluster/cluster_broker.h"
-#include "cluster/redis_scripts.h"
+#include "cluster/cluster_shard.h"
 #include "cluster/wire_message.h"
 #include "delivery/fanout.h"
 #include "delivery/loop_delivery.h"
@@ -17,19 +16,6 @@
 #include "session/session.h"
 
 namespace dispatch::cluster {
-
-struct ClusterNode::Shard {
-  uint32_t index = 0;
-  unsigned owner = 0;
-  redis::RedisUrl url;
-  std::unique_ptr<redis::RedisClient> publisher;
-  std::unique_ptr<redis::RedisClient> subscriber;
-  std::atomic<bool> publisher_up{false};
-  std::atomic<bool> subscriber_up{false};
-  std::unordered_set<std::string> followed;  // channels subscribed (owner loop only)
-  bool refusal_logged = false;               // owner loop only
-  std::unique_ptr<boost::asio::steady_timer> heartbeat_timer;  // owner loop only
-};
 
 ClusterNode::ClusterNode(const config::ClusterConfig& config, std::string node_id,
                          Directory& directory, std::vector<NodeLoop> loops)
@@ -100,196 +86,6 @@ std::string ClusterNode::not_ready_reason() const {
     down += fmt::format("shard {} ({})", shard, shards_[shard]->url.display());
   }
   return down.empty() ? std::string() : "not connected to Redis: " + down;
-}
-
-// ------------------------------------------------------------------ leases and limits
-
-void ClusterNode::on_shard(uint32_t shard, std::function<void(Shard&)> work) {
-  boost::asio::post(*loops_[shards_[shard]->owner].io,
-                    [this, shard, work = std::move(work)] { work(*shards_[shard]); });
-}
-
-// Renews the lease every third of its length; a failure (Redis down) waits for the next turn.
-void ClusterNode::heartbeat(Shard& shard) {
-  run_script(*shard.publisher, heartbeat_script(), {names_.node_leases()},
-             {node_id_, std::to_string(node_lease_.count())}, [](const redis::RedisReply&) {});
-  shard.heartbeat_timer->expires_after(node_lease_ / 3);
-  shard.heartbeat_timer->async_wait([this, &shard](const boost::system::error_code& error) {
-    if (!error) heartbeat(shard);
-  });
-}
-
-namespace {
-
-// The admit script's answer: {1, replaced} or {0, ""}; nothing when Redis could not run it.
-std::optional<std::pair<bool, std::string>> admit_reply(const redis::RedisReply& reply) {
-  if (reply.type != redis::RedisReply::Type::array || reply.elements.size() != 2 ||
-      reply.elements[0].type != redis::RedisReply::Type::integer) {
-    return std::nullopt;
-  }
-  return std::make_pair(reply.elements[0].integer == 1, reply.elements[1].text);
-}
-
-}  // namespace
-
-void ClusterNode::admit(unsigned loop, Admission admission,
-                        std::function<void(AdmissionAnswer)> done) {
-  struct Flow {
-    Admission admission;
-    std::function<void(AdmissionAnswer)> done;
-    AdmissionAnswer answer;
-  };
-  auto flow = std::make_shared<Flow>(Flow{std::move(admission), std::move(done), {}});
-  auto finish = [this, loop](const std::shared_ptr<Flow>& flow) {
-    boost::asio::post(*loops_[loop].io, [flow] { flow->done(std::move(flow->answer)); });
-  };
-  // The user's set, after the IP's (when both count).
-  auto admit_user = [this, flow, finish] {
-    const Admission& request = flow->admission;
-    if (request.user.empty() || request.max_per_user == 0) {
-      flow->answer.outcome = AdmissionAnswer::Outcome::admitted;
-      finish(flow);
-      return;
-    }
-    on_shard(names_.user_shard(request.user), [this, flow, finish](Shard& shard) {
-      const Admission& request = flow->admission;
-      run_script(*shard.publisher, admit_script(),
-                 {names_.user_connections(request.user), names_.node_leases()},
-                 {request.connection, node_id_, std::to_string(request.max_per_user),
-                  request.cycle ? "1" : "0", std::to_string(node_lease_.count())},
-                 [this, flow, finish](const redis::RedisReply& reply) {
-                   auto decided = admit_reply(reply);
-                   if (!decided) {
-                     flow->answer.outcome = AdmissionAnswer::Outcome::undecided;
-                   } else if (!decided->first) {
-                     flow->answer.outcome = AdmissionAnswer::Outcome::user_full;
-                     Admission ip_only = flow->admission;
-                     ip_only.user.clear();
-                     release(ip_only);
-                   } else {
-                     flow->answer.outcome = AdmissionAnswer::Outcome::admitted;
-                     flow->answer.replaced = std::move(decided->second);
-                   }
-                   finish(flow);
-                 });
-    });
-  };
-  const Admission& request = flow->admission;
-  if (request.ip.empty() || request.max_per_ip == 0) {
-    admit_user();
-    return;
-  }
-  on_shard(names_.ip_shard(request.ip), [this, flow, finish, admit_user](Shard& shard) {
-    const Admission& request = flow->admission;
-    run_script(*shard.publisher, admit_script(),
-               {names_.ip_connections(request.ip), names_.node_leases()},
-               {request.connection, node_id_, std::to_string(request.max_per_ip), "0",
-                std::to_string(node_lease_.count())},
-               [flow, finish, admit_user](const redis::RedisReply& reply) {
-                 auto decided = admit_reply(reply);
-                 if (decided && decided->first) {
-                   admit_user();
-                   return;
-                 }
-                 flow->answer.outcome = decided ? AdmissionAnswer::Outcome::ip_full
-                                                : AdmissionAnswer::Outcome::undecided;
-                 finish(flow);
-               });
-  });
-}
-
-void ClusterNode::release(const Admission& admission) {
-  if (!admission.user.empty() && admission.max_per_user > 0) {
-    on_shard(names_.user_shard(admission.user),
-             [this, user = admission.user, connection = admission.connection](Shard& shard) {
-               shard.publisher->command({"ZREM", names_.user_connections(user), connection}, {});
-             });
-  }
-  if (!admission.ip.empty() && admission.max_per_ip > 0) {
-    on_shard(names_.ip_shard(admission.ip),
-             [this, ip = admission.ip, connection = admission.connection](Shard& shard) {
-               shard.publisher->command({"ZREM", names_.ip_connections(ip), connection}, {});
-             });
-  }
-}
-
-void ClusterNode::rate_hit(std::string key, uint32_t limit, std::chrono::milliseconds window,
-                           std::function<void(std::optional<int64_t>)> done) {
-  const uint32_t shard = names_.rate_shard(key);
-  on_shard(shard, [this, key = std::move(key), limit, window,
-                   done = std::move(done)](Shard& shard) mutable {
-    run_script(*shard.publisher, rate_script(), {names_.rate_window(key)},
-               {std::to_string(limit), std::to_string(window.count())},
-               [done = std::move(done)](const redis::RedisReply& reply) {
-                 if (reply.type != redis::RedisReply::Type::integer) {
-                   done(std::nullopt);
-                   return;
-                 }
-                 done(reply.integer);
-               });
-  });
-}
-
-void ClusterNode::admit_room_user(std::string room, std::string user, uint32_t max_members,
-                                  std::function<void(std::optional<bool>)> done) {
-  const uint32_t shard = names_.room_shard(room);
-  on_shard(shard, [this, room = std::move(room), user = std::move(user), max_members,
-                   done = std::move(done)](Shard& shard) mutable {
-    run_script(*shard.publisher, room_admit_script(),
-               {names_.room_users(room), names_.node_leases()},
-               {node_id_, user, std::to_string(max_members), std::to_string(node_lease_.count())},
-               [done = std::move(done)](const redis::RedisReply& reply) {
-                 if (reply.type != redis::RedisReply::Type::integer) {
-                   done(std::nullopt);
-                   return;
-                 }
-                 done(reply.integer == 1);
-               });
-  });
-}
-
-// This node's users of a max_members room, in Redis as the Directory has them now.
-void ClusterNode::room_user_changed(std::string_view room, std::string_view user) {
-  on_shard(names_.room_shard(room), [this, room = std::string(room),
-                                     user = std::string(user)](Shard& shard) {
-    std::string field = fmt::format("{}\x1f{}", node_id_, user);
-    if (directory_.room_user_counted(room, user)) {
-      shard.publisher->command({"HSET", names_.room_users(room), std::move(field), "1"}, {});
-    } else {
-      shard.publisher->command({"HDEL", names_.room_users(room), std::move(field)}, {});
-    }
-  });
-}
-
-void ClusterNode::close_connection(unsigned loop, const std::string& user,
-                                   std::string_view connection, uint16_t code,
-                                   std::string_view reason) {
-  const size_t dash = connection.find('-');
-  if (dash == std::string_view::npos) return;
-  const std::string_view node = connection.substr(0, dash);
-  uint64_t number = 0;
-  const std::string_view digits = connection.substr(dash + 1);
-  if (std::from_chars(digits.data(), digits.data() + digits.size(), number).ec != std::errc{}) {
-    return;
-  }
-  if (node == node_id_) {
-    close_local_session(loop, user, number, code, reason);
-    return;
-  }
-  on_shard(RedisNames::node_shard,
-           [this, node = std::string(node),
-            message = encode_close_session(node_id_, user, number, code, reason)](Shard&) {
-             publish(RedisNames::node_shard, names_.node(node), message);
-           });
-}
-
-void ClusterNode::close_local_session(unsigned loop, const std::string& user, uint64_t number,
-                                      uint16_t code, std::string_view reason) {
-  for (const UserConnection& connection : directory_.user_connections(user)) {
-    if (connection.number != number) continue;
-    loops_[loop].delivery->post(connection.loop,
-                                CloseUserSession{user, number, code, std::string(reason)});
-  }
 }
 
 // ------------------------------------------------------------------ subscriptions
