@@ -30,17 +30,8 @@ void ClusterBroker::join_user(std::string_view user, std::string_view room, bool
       joined_everywhere
           ? node_.await_answers(loop_, [done = std::move(joined_everywhere)](auto) { done(); })
           : 0;
-  const uint32_t shard = names.user_shard(user);
-  std::string message = encode_join(node_.node_id(), user, room, counts_users, request);
-  if (request == 0) {
-    publish(shard, names.user(user), std::move(message));
-  } else if (node_.owner_loop(shard) == loop_) {
-    node_.publish_request(shard, names.user(user), std::move(message), request);
-  } else {
-    delivery_.post(
-        node_.owner_loop(shard),
-        ToBroker{shard, publish_join_task, names.user(user), std::move(message), {}, request});
-  }
+  publish(names.user_shard(user), names.user(user),
+          encode_join(node_.node_id(), user, room, counts_users, request), request);
 }
 
 void ClusterBroker::leave_user(std::string_view user, std::string_view room) {
@@ -83,11 +74,7 @@ void ClusterBroker::admit_room_user(std::string room, std::string user, uint32_t
 void ClusterBroker::run(ToBroker& task) {
   switch (task.kind) {
     case publish_task:
-      node_.publish(task.shard, std::move(task.channel), std::move(task.message));
-      break;
-    case publish_join_task:
-      node_.publish_request(task.shard, std::move(task.channel), std::move(task.message),
-                            task.request);
+      node_.publish(task.shard, std::move(task.channel), std::move(task.message), task.request);
       break;
     case reachable_task:
       node_.when_room_reachable(task.channel, std::move(task.done));
@@ -97,13 +84,15 @@ void ClusterBroker::run(ToBroker& task) {
   }
 }
 
-void ClusterBroker::publish(uint32_t shard, std::string channel, std::string message) {
+void ClusterBroker::publish(uint32_t shard, std::string channel, std::string message,
+                            uint32_t request) {
   const unsigned owner = node_.owner_loop(shard);
   if (owner == loop_) {
-    node_.publish(shard, std::move(channel), std::move(message));
+    node_.publish(shard, std::move(channel), std::move(message), request);
     return;
   }
-  delivery_.post(owner, ToBroker{shard, publish_task, std::move(channel), std::move(message), {}});
+  delivery_.post(
+      owner, ToBroker{shard, publish_task, std::move(channel), std::move(message), {}, request});
 }
 
 }  // namespace dispatch::cluster

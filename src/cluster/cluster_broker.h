@@ -38,8 +38,8 @@ class ClusterBroker final : public Broker {
   void run(ToBroker& task) override;
 
  private:
-  enum TaskKind : uint8_t { publish_task, publish_join_task, reachable_task };
-  void publish(uint32_t shard, std::string channel, std::string message);
+  enum TaskKind : uint8_t { publish_task, reachable_task };
+  void publish(uint32_t shard, std::string channel, std::string message, uint32_t request = 0);
 
   ClusterNode& node_;
   unsigned loop_;

@@ -143,25 +143,19 @@ void ClusterNode::when_room_reachable(std::string_view room, std::function<void(
 
 // ------------------------------------------------------------------ traffic
 
-void ClusterNode::publish(uint32_t shard_index, std::string channel, std::string message) {
+void ClusterNode::publish(uint32_t shard_index, std::string channel, std::string message,
+                          uint32_t request) {
   Shard& shard = *shards_[shard_index];
   if (!shard.publisher->connected()) {
     counters_.lost.fetch_add(1, std::memory_order_relaxed);
+    if (request) answer_waits_.finish(request);  // nobody else will hear of it
     return;
   }
   counters_.published.fetch_add(1, std::memory_order_relaxed);
-  shard.publisher->command({"PUBLISH", std::move(channel), std::move(message)}, {});
-}
-
-void ClusterNode::publish_request(uint32_t shard_index, std::string channel, std::string message,
-                                  uint32_t request) {
-  Shard& shard = *shards_[shard_index];
-  if (!shard.publisher->connected()) {
-    counters_.lost.fetch_add(1, std::memory_order_relaxed);
-    answer_waits_.finish(request);  // nobody else will hear of it: nothing to wait for
+  if (!request) {
+    shard.publisher->command({"PUBLISH", std::move(channel), std::move(message)}, {});
     return;
   }
-  counters_.published.fetch_add(1, std::memory_order_relaxed);
   // Every receiving node answers once — this one too, when it is subscribed (on_message).
   shard.publisher->command({"PUBLISH", std::move(channel), std::move(message)},
                            [this, request](const redis::RedisReply& reply) {
@@ -208,7 +202,7 @@ void ClusterNode::query_room(unsigned loop, std::string room,
       });
   const uint32_t shard = names_.room_shard(room);
   on_shard(shard, [this, shard, room = std::move(room), request](Shard&) {
-    publish_request(shard, names_.room(room), encode_room_query(node_id_, room, request), request);
+    publish(shard, names_.room(room), encode_room_query(node_id_, room, request), request);
   });
 }
 

@@ -136,10 +136,9 @@ class ClusterNode final : public PresenceListener {
                         uint16_t code, std::string_view reason);
 
   // --- on the owning loop of the shard (ClusterBroker brings the calls there)
-  void publish(uint32_t shard, std::string channel, std::string message);
-  // Publishes a request that asks for answers: PUBLISH's count of receiving nodes is how many to
-  // wait for (this node counts its own request coming back as its answer).
-  void publish_request(uint32_t shard, std::string channel, std::string message, uint32_t request);
+  // PUBLISH. With a `request` (await_answers), PUBLISH's count of receiving nodes is how many
+  // answers to wait for (this node counts its own request coming back as its answer).
+  void publish(uint32_t shard, std::string channel, std::string message, uint32_t request = 0);
   bool room_reachable(std::string_view room);
   void when_room_reachable(std::string_view room, std::function<void()> reachable);
 
