@@ -336,6 +336,17 @@ void check_secrets_differ(const Config& config, ValueReader& reader) {
                "`secure` modifier as an event token: use a different secret");
 }
 
+// `_refresh` is the protocol's own message (a new session token, SPEC 4.3): no event may take it.
+void check_reserved_event_names(const Config& config, ValueReader& reader) {
+  for (const EventSpec& event : config.events) {
+    if (event.name == "_refresh") {
+      reader.error(event.mark,
+                   "`_refresh` is reserved: clients send it to replace their session token "
+                   "(docs/PROTOCOL.md); give the event another name");
+    }
+  }
+}
+
 // Pass 3: the admin listener cannot share the WebSocket port.
 void check_admin_address(const Config& config, const std::map<std::string, KeySetting>& settings,
                          ValueReader& reader) {
@@ -493,6 +504,7 @@ LoadResult load_config_text(std::string_view yaml, const std::string& file_name,
   settle_event_jwt(config, walker.settings(), environment, file_name, result.warnings);
   settle_api_key(config, walker.settings(), environment, file_name, result.warnings);
   check_secrets_differ(config, reader);
+  check_reserved_event_names(config, reader);
   check_admin_address(config, walker.settings(), reader);
   if (const auto setting = walker.settings().find("server.static_dir");
       setting != walker.settings().end()) {

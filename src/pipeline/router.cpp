@@ -10,6 +10,7 @@
 #include "pipeline/incoming_message.h"
 #include "pipeline/message_run.h"
 #include "pipeline/session_loop.h"
+#include "pipeline/token_refresh.h"
 #include "protocol/frame_reader.h"
 #include "protocol/websocket.h"
 #include "session/session.h"
@@ -86,6 +87,10 @@ void process(SessionLoop& loop, Session& session, const char* data, size_t lengt
     return;
   }
   const Pipeline* pipeline = loop.config().find_event(*message.event);
+  if (!pipeline && *message.event == refresh_event) {
+    refresh_token(loop, session, message);
+    return;
+  }
   if (!pipeline) {
     counters.messages_refused[static_cast<size_t>(ErrorCode::unknown_event)].add();
     answer_early(session, message, ErrorCode::unknown_event,

@@ -27,6 +27,7 @@ ScenarioSession::~ScenarioSession() {
 
 void ScenarioSession::open(AcceptedIdentity accepted) {
   set_identity(std::move(accepted.identity));
+  set_token_expiry(accepted.expires_at);
   state_ = State::open;
   if (accepted.expires_at) {
     token_deadline_ =
@@ -101,6 +102,14 @@ void ScenarioSession::on_timer(SteadyTime now) {
     close(ws::close_code::token_refused, "token expired");
     return;
   }
+  reschedule();
+}
+
+void ScenarioSession::token_expiry_changed() {
+  const std::optional<int64_t> expires_at = token_expires_at();
+  token_deadline_ =
+      expires_at ? token_deadline(clock(), *expires_at, loop_.config().config().auth.jwt.leeway)
+                 : SteadyTime::max();
   reschedule();
 }
 

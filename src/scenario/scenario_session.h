@@ -45,6 +45,7 @@ class ScenarioSession final : public Session, public TimerEntry {
   void watch_step_deadline() override;
   void continue_after_pending() override;
   void on_timer(SteadyTime now) override;
+  void token_expiry_changed() override;
 
  private:
   void request_flush() override {}

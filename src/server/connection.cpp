@@ -381,6 +381,7 @@ void Connection::accept(std::string response, AcceptedIdentity accepted,
   const CompiledConfig& compiled = loop_.config();
   state_ = State::open;
   set_identity(std::move(accepted.identity));
+  set_token_expiry(accepted.expires_at);
   if (accepted.expires_at) {
     token_deadline_ =
         token_deadline(clock(), *accepted.expires_at, compiled.config().auth.jwt.leeway);
@@ -657,6 +658,14 @@ void Connection::reschedule(SteadyTime now) {
       break;
   }
   loop_.wheel().schedule(*this, next);
+}
+
+void Connection::token_expiry_changed() {
+  const std::optional<int64_t> expires_at = token_expires_at();
+  token_deadline_ =
+      expires_at ? token_deadline(clock(), *expires_at, loop_.config().config().auth.jwt.leeway)
+                 : SteadyTime::max();
+  reschedule(clock().now());
 }
 
 void Connection::on_timer(SteadyTime now) {

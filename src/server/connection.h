@@ -86,6 +86,7 @@ class Connection final : public Session,
 
   // --- TimerEntry
   void on_timer(SteadyTime now) override;
+  void token_expiry_changed() override;
 
   // --- ReadinessTarget
   void on_ready(uint32_t events) override;

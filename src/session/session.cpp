@@ -40,6 +40,20 @@ void Session::set_identity(Identity identity) {
   token_details_->claims = std::move(identity.claims);
 }
 
+void Session::replace_token(std::vector<std::string> permissions,
+                            std::vector<auth::NamedClaim> claims,
+                            std::optional<int64_t> expires_at) {
+  if (permissions.empty() && claims.empty()) {
+    token_details_.reset();
+  } else {
+    if (!token_details_) token_details_ = std::make_unique<TokenDetails>();
+    token_details_->permissions = std::move(permissions);
+    token_details_->claims = std::move(claims);
+  }
+  token_expires_at_ = expires_at;
+  token_expiry_changed();
+}
+
 // ---------------------------------------------------------------- sending
 
 bool Session::over_queue_limit(size_t adding) const {

@@ -56,6 +56,12 @@ class Session {
   const auth::ClaimValue* claim(std::string_view name) const;
   RoomList& rooms() { return rooms_; }
   bool is_member(std::string_view room) const;
+  // The session token's `exp` (unix seconds), when it has one.
+  std::optional<int64_t> token_expires_at() const { return token_expires_at_; }
+  // `_refresh` (pipeline/token_refresh.h): a newer token of the same user replaces the
+  // permissions, the claims templates read and the expiry.
+  void replace_token(std::vector<std::string> permissions, std::vector<auth::NamedClaim> claims,
+                     std::optional<int64_t> expires_at);
 
   // Queues a data frame (only while open); applies server.slow_consumer when the queue is over
   // server.send_queue_limit or the process over its cap.
@@ -89,6 +95,9 @@ class Session {
   Session& operator=(const Session&) = delete;
 
   void set_identity(Identity identity);
+  void set_token_expiry(std::optional<int64_t> expires_at) { token_expires_at_ = expires_at; }
+  // The token's expiry changed (`_refresh`): the subclass moves its 4401 deadline.
+  virtual void token_expiry_changed() = 0;
   // Something was queued: the subclass makes sure it is written (at the end of the turn). Called
   // once until the subclass clears flush_requested_.
   virtual void request_flush() = 0;
@@ -125,6 +134,7 @@ class Session {
     std::vector<auth::NamedClaim> claims;
   };
   std::unique_ptr<TokenDetails> token_details_;
+  std::optional<int64_t> token_expires_at_;
   RoomList rooms_;
   ErrorBudget error_budget_;
   std::unique_ptr<PendingMessage> pending_;

@@ -105,6 +105,7 @@ class DetachedSession final : public Session {
     end();
   }
   void watch_step_deadline() override {}
+  void token_expiry_changed() override {}
   void continue_after_pending() override { router::run_queued(loop_, *this); }
 
  private:
