@@ -66,6 +66,11 @@ void ClusterBroker::rate_hit(std::string key, uint32_t limit, std::chrono::milli
   node_.rate_hit(std::move(key), limit, window, std::move(done));
 }
 
+void ClusterBroker::room_presence(std::string room,
+                                  std::function<void(std::optional<RoomPresence>)> done) {
+  node_.room_presence(std::move(room), std::move(done));
+}
+
 void ClusterBroker::admit_room_user(std::string room, std::string user, uint32_t max_members,
                                     std::function<void(std::optional<bool>)> done) {
   node_.admit_room_user(std::move(room), std::move(user), max_members, std::move(done));

@@ -35,6 +35,8 @@ class ClusterBroker final : public Broker {
                 std::function<void(std::optional<int64_t>)> done) override;
   void admit_room_user(std::string room, std::string user, uint32_t max_members,
                        std::function<void(std::optional<bool>)> done) override;
+  void room_presence(std::string room,
+                     std::function<void(std::optional<RoomPresence>)> done) override;
   void run(ToBroker& task) override;
 
  private:

@@ -160,17 +160,40 @@ void ClusterNode::admit_room_user(std::string room, std::string user, uint32_t m
   });
 }
 
-// This node's users of a max_members room, in Redis as the Directory has them now.
-void ClusterNode::room_user_changed(std::string_view room, std::string_view user) {
-  on_shard(names_.room_shard(room), [this, room = std::string(room),
-                                     user = std::string(user)](Shard& shard) {
-    std::string field = fmt::format("{}\x1f{}", node_id_, user);
-    if (directory_.room_user_counted(room, user)) {
-      shard.publisher->command({"HSET", names_.room_users(room), std::move(field), "1"}, {});
-    } else {
-      shard.publisher->command({"HDEL", names_.room_users(room), std::move(field)}, {});
-    }
+void ClusterNode::room_presence(std::string room,
+                                std::function<void(std::optional<RoomPresence>)> done) {
+  const uint32_t shard = names_.room_shard(room);
+  on_shard(shard, [this, room = std::move(room), done = std::move(done)](Shard& shard) mutable {
+    run_script(*shard.publisher, presence_script(), {names_.room_users(room), names_.node_leases()},
+               {}, [done = std::move(done)](const redis::RedisReply& reply) {
+                 if (reply.type != redis::RedisReply::Type::array || reply.elements.empty() ||
+                     reply.elements[0].type != redis::RedisReply::Type::integer) {
+                   done(std::nullopt);
+                   return;
+                 }
+                 RoomPresence presence;
+                 presence.connections = static_cast<uint64_t>(reply.elements[0].integer);
+                 for (size_t i = 1; i < reply.elements.size(); ++i) {
+                   presence.users.push_back(reply.elements[i].text);
+                 }
+                 done(std::move(presence));
+               });
   });
+}
+
+// This node's users of a room that counts them (max_members, presence), in Redis as the
+// Directory has them now: the field's value is the user's connections in the room here.
+void ClusterNode::room_user_changed(std::string_view room, std::string_view user) {
+  on_shard(names_.room_shard(room),
+           [this, room = std::string(room), user = std::string(user)](Shard& shard) {
+             std::string field = fmt::format("{}\x1f{}", node_id_, user);
+             if (const int32_t refs = directory_.room_user_refs(room, user); refs > 0) {
+               shard.publisher->command(
+                   {"HSET", names_.room_users(room), std::move(field), std::to_string(refs)}, {});
+             } else {
+               shard.publisher->command({"HDEL", names_.room_users(room), std::move(field)}, {});
+             }
+           });
 }
 
 void ClusterNode::close_connection(unsigned loop, const std::string& user,

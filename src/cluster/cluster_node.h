@@ -131,6 +131,8 @@ class ClusterNode final : public PresenceListener {
   // A room's max_members across the cluster (Broker::admit_room_user).
   void admit_room_user(std::string room, std::string user, uint32_t max_members,
                        std::function<void(std::optional<bool>)> done);
+  // A presence room's users and connections on every live node (Broker::room_presence).
+  void room_presence(std::string room, std::function<void(std::optional<RoomPresence>)> done);
   // Closes the connection with this id (cycle), on this node or another; from `loop`.
   void close_connection(unsigned loop, const std::string& user, std::string_view connection,
                         uint16_t code, std::string_view reason);

@@ -56,8 +56,33 @@ for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
   end
 end
 if not users[ARGV[2]] and count >= tonumber(ARGV[3]) then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1] .. '\31' .. ARGV[2], 1)
+redis.call('HSETNX', KEYS[1], ARGV[1] .. '\31' .. ARGV[2], 1)
 return 1
+)lua";
+
+// A room's users on every live node (fields "<node>\31<user>", values the user's connections in
+// the room on that node): {connections, user, user, ...}; a dead node's fields are dropped.
+constexpr std::string_view presence_body = R"lua(
+local users = {}
+local seen = {}
+local connections = 0
+local fields = redis.call('HGETALL', KEYS[1])
+for i = 1, #fields, 2 do
+  local node, user = string.match(fields[i], '^(.-)\31(.*)$')
+  local lease = node and redis.call('ZSCORE', KEYS[2], node)
+  if not lease or tonumber(lease) < now then
+    redis.call('HDEL', KEYS[1], fields[i])
+  else
+    connections = connections + (tonumber(fields[i + 1]) or 0)
+    if not seen[user] then
+      seen[user] = true
+      users[#users + 1] = user
+    end
+  end
+end
+table.sort(users)
+table.insert(users, 1, connections)
+return users
 )lua";
 
 // Returns 0 when the hit passes (and counts it), else the milliseconds to wait (>= 1).
@@ -120,6 +145,12 @@ const RedisScript& admit_script() {
 
 const RedisScript& room_admit_script() {
   static const std::string text = std::string(now_ms) + std::string(room_admit_body);
+  static const RedisScript script{text, sha1_hex(text)};
+  return script;
+}
+
+const RedisScript& presence_script() {
+  static const std::string text = std::string(now_ms) + std::string(presence_body);
   static const RedisScript script{text, sha1_hex(text)};
   return script;
 }

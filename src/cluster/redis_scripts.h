@@ -32,6 +32,8 @@ const RedisScript& admit_script();  // KEYS: set, leases; ARGV: conn id, node id
 const RedisScript& rate_script();   // KEYS: window; ARGV: limit, window ms
 // KEYS: room users, leases; ARGV: node id, user, max_members, lease ms
 const RedisScript& room_admit_script();
+// A presence room's users and connections on every live node.
+const RedisScript& presence_script();
 
 // Runs the script with EVALSHA, and once more with EVAL when Redis does not have it (NOSCRIPT:
 // after a restart, or the first time).

@@ -195,6 +195,12 @@ struct RoomPolicy {
   std::string join_permission;  // "" = anyone may `_join`
   SourceMark join_permission_mark;
   bool member_only_send = false;  // `_notify_room` to it only from a member connection
+  // `presence: true`: the room's distinct users and connection count are known (`_presence`).
+  bool presence = false;
+  // `history: {size, ttl}`: the room keeps its last `history_size` room messages (0 = none)
+  // for `history_ttl`, with offsets and an epoch, for recovery (SPEC 4.3).
+  uint32_t history_size = 0;
+  Duration history_ttl{std::chrono::minutes(10)};
   // `lint_ignore:` the `dispatch check` lints (config/lints.h) not to report for this policy.
   std::vector<std::string> lint_ignore;
 

@@ -455,8 +455,14 @@ them:
   user without it can join nobody, not even itself. Otherwise `forbidden`.
 - `member_only_send`: a `_notify_room` to the room from a connection that is not a member is
   refused with `forbidden` (nothing is sent).
-
-`presence` and `history` (presence lists and message history per room) are not implemented yet.
+- `presence: true`: the room's distinct users and member connections are known — on every node
+  in cluster mode, where a crashed node's members drop out when its lease
+  (`cluster.node_lease`) runs out. The action `_presence` answers them to the sender
+  (`{"event":"presence","payload":{"room":"chat:1","users":["alice","bob"],"connections":3}}`),
+  and the server API's room info lists the users. Notices of who joins and leaves are config:
+  `hooks.on_join` / `on_leave` with `_notify_room` (see [hooks](#hooks)).
+- `history: {size, ttl}`: the room keeps its last messages for clients that come back (see
+  [history and recovery](#history-and-recovery)).
 )md";
 
 constexpr std::string_view kRoomsAfter = R"md(```yaml
@@ -464,11 +470,16 @@ permissions: [moderator]
 rooms:
   "game:*": { max_members: 8, member_only_send: true }
   "stage:*": { join_permission: moderator }
+  "chat:*": { presence: true }
 events:
   join:
     actions:
       - name: _join
         params: ["{$user.id}", "{$target.id}"]
+  who:
+    actions:
+      - name: _presence
+        params: ["{$target.id}"]
 ```
 )md";
 
@@ -978,6 +989,11 @@ constexpr StepDoc kStepDocs[] = {
      "queues a POST of the body (a JSON document) to the target declared under `webhooks` with "
      "that name (written out, not a template) and is done at once; delivery, retries and what "
      "is lost are the target's (see [webhooks](#webhooks))"},
+    {"_presence", StepKind::action, "",
+     "replies to the sender `{\"event\":\"presence\",\"payload\":{\"room\":…,\"users\":[…],"
+     "\"connections\":N}}`: the room's distinct users (sorted) and member connections, on every "
+     "node in cluster mode. The room must be under a policy with `presence: true` — a `check` "
+     "error for a written-out room id, `forbidden` at run time for one filled from a template"},
     {"rate_limit", StepKind::modifier, "",
      "passes at most N messages per window per key: a sliding-window counter (current and previous "
      "window, weighted), not a fixed window. The rate is written out (`\"10/m\"`, `\"5/s\"`, "

@@ -308,6 +308,11 @@ std::optional<std::string> at_most_10(const uint32_t& value) {
   return "must be at most 10 (each retry waits longer than the last)";
 }
 
+std::optional<std::string> at_most_100_000(const uint32_t& value) {
+  if (value <= 100000) return std::nullopt;
+  return "must be at most 100000 (each room keeps that many messages in memory or Redis)";
+}
+
 std::optional<std::string> from_1_to_1_000_000(const uint32_t& value) {
   if (value >= 1 && value <= 1000000) return std::nullopt;
   return "must be from 1 to 1000000";
@@ -625,10 +630,23 @@ std::vector<KeyBinding> make_key_bindings() {
       lint_ignore_key("rooms.<name>.lint_ignore",
                       "`dispatch check` lints not to report for this policy (see [lints](#lints))",
                       [](T& t) -> std::vector<std::string>& { return t.room->lint_ignore; }),
-      not_supported("rooms.<name>.presence", KeyType::boolean, "false",
-                    "the room's users and connection count are known (`_presence`)"),
-      not_supported("rooms.<name>.history", KeyType::mapping, "{}",
-                    "the room keeps its last messages ({size, ttl}) for recovery"),
+      bool_key("rooms.<name>.presence", "false",
+               "the room's distinct users and connection count are known on every node: "
+               "`_presence` answers them, and so does the API's room info",
+               [](T& t) -> bool& { return t.room->presence; }),
+      section("rooms.<name>.history",
+              "the room keeps its last messages, each with an offset, for recovery (see "
+              "[history and recovery](#history-and-recovery))"),
+      checked_count_key(
+          "rooms.<name>.history.size", "0",
+          "room messages (`_notify_room` and the API's publish) kept; 0 = no history; at most "
+          "100000",
+          [](T& t) -> uint32_t& { return t.room->history_size; }, at_most_100_000),
+      duration_key(
+          "rooms.<name>.history.ttl", "10m",
+          "how long a kept message stays; a room whose messages all expired starts a "
+          "new epoch",
+          [](T& t) -> Duration& { return t.room->history_ttl; }, longer_than_zero),
       named_sections("events", "the events clients may send, by name (case-sensitive)"),
       section("events.<name>", "one event"),
       schema_key("events.<name>.schema",

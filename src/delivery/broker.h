@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "delivery/delivery_task.h"
+#include "delivery/directory.h"
 #include "frames/out_frame.h"
 
 namespace dispatch {
@@ -49,6 +50,11 @@ class Broker {
   // when Redis could not be asked (the caller applies the node's own count).
   virtual void admit_room_user(std::string room, std::string user, uint32_t max_members,
                                std::function<void(std::optional<bool>)> done) = 0;
+
+  // A presence room's users and connections on every node: `done` (from any thread) gets them,
+  // or nothing when Redis could not be asked (the caller answers with the node's own).
+  virtual void room_presence(std::string room,
+                             std::function<void(std::optional<RoomPresence>)> done) = 0;
 
   // A task another loop of this node queued for the broker here (ToBroker: this loop holds the
   // Redis connection it needs).

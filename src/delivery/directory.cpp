@@ -61,7 +61,6 @@ size_t Directory::room_count() const {
 
 bool Directory::reserve_room_user(std::string_view room, std::string_view user,
                                   uint32_t max_members) {
-  bool added = false;
   {
     Shard& shard = shard_for(room);
     std::lock_guard lock(shard.mutex);
@@ -75,11 +74,10 @@ bool Directory::reserve_room_user(std::string_view room, std::string_view user,
     if (member == users.end()) {
       if (users.size() >= max_members) return false;
       member = users.try_emplace(std::string(user), 0).first;
-      added = true;
     }
     ++member->second;
   }
-  if (listener_ && added) listener_->room_user_changed(room, user);
+  if (listener_) listener_->room_user_changed(room, user);
   return true;
 }
 
@@ -106,6 +104,8 @@ void Directory::add_room_user_refs(std::string_view room, std::string_view user,
       users.erase(member);
       if (users.empty()) shard.room_users.erase(found);
       changed = !changed;  // added and gone in one call is no change
+    } else {
+      changed = true;  // counted, with another count
     }
   }
   if (listener_ && changed) listener_->room_user_changed(room, user);
@@ -116,6 +116,32 @@ bool Directory::room_user_counted(std::string_view room, std::string_view user) 
   std::lock_guard lock(shard.mutex);
   auto found = shard.room_users.find(room);
   return found != shard.room_users.end() && found->second.contains(user);
+}
+
+int32_t Directory::room_user_refs(std::string_view room, std::string_view user) const {
+  Shard& shard = shard_for(room);
+  std::lock_guard lock(shard.mutex);
+  auto found = shard.room_users.find(room);
+  if (found == shard.room_users.end()) return 0;
+  auto member = found->second.find(user);
+  return member == found->second.end() ? 0 : member->second;
+}
+
+RoomPresence Directory::room_presence(std::string_view room) const {
+  RoomPresence presence;
+  {
+    Shard& shard = shard_for(room);
+    std::lock_guard lock(shard.mutex);
+    auto found = shard.room_users.find(room);
+    if (found == shard.room_users.end()) return presence;
+    presence.users.reserve(found->second.size());
+    for (const auto& [user, refs] : found->second) {
+      presence.users.push_back(user);
+      presence.connections += static_cast<uint64_t>(refs);
+    }
+  }
+  std::sort(presence.users.begin(), presence.users.end());
+  return presence;
 }
 
 size_t Directory::room_user_count(std::string_view room) const {

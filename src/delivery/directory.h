@@ -23,6 +23,12 @@
 
 namespace dispatch {
 
+// Who is in a room (`presence: true`): its distinct users, sorted, and its member connections.
+struct RoomPresence {
+  std::vector<std::string> users;
+  uint64_t connections = 0;
+};
+
 // Connection numbers are process-unique; the id a client sees adds the node id.
 struct UserConnection {
   uint64_t number;
@@ -44,7 +50,8 @@ class PresenceListener {
  public:
   virtual void room_presence_changed(std::string_view room) = 0;
   virtual void user_presence_changed(std::string_view user) = 0;
-  // A user came to be counted, or stopped being counted, in a room with a max_members policy.
+  // A user's count changed in a room that counts its users (a max_members or presence policy):
+  // it came to be counted, stopped being counted, or has more or fewer connections in it.
   virtual void room_user_changed(std::string_view room, std::string_view user) = 0;
 
  protected:
@@ -67,7 +74,8 @@ class Directory {
   void add_room_refs(std::string_view room, unsigned loop, int delta);
   size_t room_count() const;
 
-  // --- distinct users of the rooms that have a max_members policy (no entry for other rooms).
+  // --- distinct users of the rooms that have a max_members or presence policy (no entry for
+  // other rooms).
   // A user's count in a room is its member connections on every loop, plus joins of it in
   // flight, plus a reservation held while a `_join` is being applied.
   // Adds a reservation for `user` and returns true when the user is counted in the room
@@ -77,6 +85,11 @@ class Directory {
   void add_room_user_refs(std::string_view room, std::string_view user, int delta);
   size_t room_user_count(std::string_view room) const;
   bool room_user_counted(std::string_view room, std::string_view user) const;
+  // The user's count in the room (0 when not counted).
+  int32_t room_user_refs(std::string_view room, std::string_view user) const;
+  // The room's users and the sum of their counts (its member connections once joins in flight
+  // have landed).
+  RoomPresence room_presence(std::string_view room) const;
 
   uint64_t user_loops(std::string_view user) const;
   std::vector<UserConnection> user_connections(std::string_view user) const;

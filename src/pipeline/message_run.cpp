@@ -372,6 +372,10 @@ Broker* MessageRun::broker() {
   return loop_.delivery().broker();
 }
 
+RoomPresence MessageRun::node_room_presence(std::string_view room) {
+  return loop_.delivery().directory().room_presence(room);
+}
+
 std::function<void()> MessageRun::reach_callback() {
   if (!reach_wait_) reach_wait_ = std::make_shared<ReachWait>();
   reach_wait_->holds.fetch_add(1, std::memory_order_relaxed);

@@ -71,6 +71,7 @@ class MessageRun final : public StepContext, public NodeStepContext, public tmpl
 
   // --- NodeStepContext
   Broker* broker() override;
+  RoomPresence node_room_presence(std::string_view room) override;
 
   // --- TemplateScope
   bool resolve(const tmpl::Placeholder& placeholder, tmpl::ResolvedValue& out) override;

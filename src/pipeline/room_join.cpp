@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "config/room_policy.h"
 #include "delivery/fanout.h"
@@ -36,10 +37,13 @@ std::optional<JoinRefusal> join_room(SessionLoop& loop, Session& asking, std::st
           fmt::format("joining room {} needs the permission `{}`", room, policy->join_permission)};
     }
   }
-  const bool counts_users = policy && policy->max_members > 0;
+  const bool counts_users = policy && (policy->max_members > 0 || policy->presence);
   const std::string_view joining_user = this_connection_only ? asking.user_id() : user;
   Directory& directory = loop.delivery().directory();
-  if (counts_users && !directory.reserve_room_user(room, joining_user, policy->max_members)) {
+  const uint32_t max_members = policy && policy->max_members > 0
+                                   ? policy->max_members
+                                   : std::numeric_limits<uint32_t>::max();
+  if (counts_users && !directory.reserve_room_user(room, joining_user, max_members)) {
     return JoinRefusal{ErrorCode::room_full,
                        fmt::format("room {} is full ({} users, its policy `{}`)", room,
                                    policy->max_members, policy->glob)};

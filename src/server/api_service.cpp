@@ -8,11 +8,13 @@
 #include "api/api_body.h"
 #include "api/api_request.h"
 #include "cluster/cluster_node.h"
+#include "config/room_policy.h"
 #include "delivery/fanout.h"
 #include "delivery/local_rooms.h"
 #include "delivery/loop_delivery.h"
 #include "frames/server_frames.h"
 #include "log/log.h"
+#include "pipeline/compiled_config.h"
 #include "protocol/websocket.h"
 #include "server/config_reloader.h"
 #include "server/engine.h"
@@ -111,6 +113,7 @@ struct RoomMembers {
     std::string user_id;
   };
   std::string room;
+  bool presence = false;  // the room's policy has `presence: true`: the answer lists its users
   std::vector<Member> members;
   unsigned loops_to_answer = 0;
   Answer answer;
@@ -126,7 +129,8 @@ std::vector<RoomMembers::Member> local_members(EventLoop& loop, const std::strin
   return members;
 }
 
-// {"room":…,"connection_count":N,"user_count":M,"connections":[{"id":…,"user":…},…]}
+// {"room":…,"connection_count":N,"user_count":M,"connections":[{"id":…,"user":…},…]}, and
+// "users":[…] for a presence room.
 std::string room_answer(RoomMembers& gathered) {
   auto& members = gathered.members;
   std::sort(members.begin(), members.end(),
@@ -147,7 +151,16 @@ std::string room_answer(RoomMembers& gathered) {
     append_string(body, members[i].user_id);
     body += '}';
   }
-  body += "]}";
+  body += ']';
+  if (gathered.presence) {
+    body += ",\"users\":[";
+    for (size_t i = 0; i < users.size(); ++i) {
+      if (i > 0) body += ',';
+      append_string(body, users[i]);
+    }
+    body += ']';
+  }
+  body += '}';
   return api::json_response(200, body);
 }
 
@@ -158,6 +171,10 @@ void serve_room_info(EventLoop& origin, const std::string& room, Answer answer) 
   const uint64_t loops = engine.directory().room_loops(room);
   auto gathered = std::make_shared<RoomMembers>();
   gathered->room = room;
+  const auto& policies = origin.config().config().rooms;
+  const config::RoomPolicy* policy =
+      policies.empty() ? nullptr : config::find_room_policy(policies, room);
+  gathered->presence = policy && policy->presence;
   gathered->answer = std::move(answer);
   for (unsigned i = 0; i < engine.loop_count(); ++i) {
     if (loops & (uint64_t{1} << i)) ++gathered->loops_to_answer;

@@ -10,6 +10,7 @@ void register_builtin_steps(StepRegistry& registry) {
   register_send_actions(registry);
   register_disconnect_action(registry);
   register_webhook_action(registry);
+  register_presence_action(registry);
   register_rate_limit_modifier(registry);
   register_secure_modifier(registry);
   register_require_permission_modifier(registry);

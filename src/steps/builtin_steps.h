@@ -16,6 +16,7 @@ void register_membership_actions(StepRegistry& registry);
 void register_log_action(StepRegistry& registry);
 void register_disconnect_action(StepRegistry& registry);
 void register_webhook_action(StepRegistry& registry);
+void register_presence_action(StepRegistry& registry);
 void register_rate_limit_modifier(StepRegistry& registry);
 void register_secure_modifier(StepRegistry& registry);
 void register_require_permission_modifier(StepRegistry& registry);

@@ -12,6 +12,8 @@ class NodeStepContext {
   // The way to other cluster nodes (cluster-wide rate limits among them); nullptr on a single
   // node.
   virtual Broker* broker() = 0;
+  // A presence room's users and connections on this node.
+  virtual RoomPresence node_room_presence(std::string_view room) = 0;
 
  protected:
   ~NodeStepContext() = default;

@@ -963,7 +963,7 @@ server:
 auth:
   max_connections_per_ip: 10  # implemented: no error
 rooms:
-  "chat:*": {max_members: 8, presence: true}
+  "chat:*": {max_members: 8, presence: true, history: {size: 50, ttl: 5m}}  # implemented
 events:
   send:
     schema: {type: object}  # implemented: no error
@@ -978,9 +978,7 @@ hooks:
 )");
   EXPECT_THAT(
       error_lines(result),
-      ElementsAre("test.yaml:4:3: `server.tls` is not supported yet by this version of dispatch",
-                  "test.yaml:9:30: `rooms.chat:*.presence` is not supported yet by this version of "
-                  "dispatch"));
+      ElementsAre("test.yaml:4:3: `server.tls` is not supported yet by this version of dispatch"));
 }
 
 TEST(ConfigLoader, TrustedProxiesAreCheckedRangeByRange) {
@@ -1181,6 +1179,46 @@ TEST(ConfigLoader, TheAdminAddressIsParsedAndMustDifferFromTheMainOne) {
               ElementsAre("test.yaml:3:18: server.admin_address is server.address: give the admin "
                           "listener another port, or remove it to serve /metrics and /api on the "
                           "WebSocket port"));
+}
+
+TEST(ConfigLoader, RoomPoliciesDeclarePresenceAndHistory) {
+  const LoadResult result = load(R"(
+rooms:
+  "chat:*": {presence: true, history: {size: 100, ttl: 30s}}
+  "news:*": {history: {size: 5}}
+  "*": {}
+events:
+  send: {actions: []}
+)");
+  ASSERT_TRUE(result.config) << testing::PrintToString(error_lines(result));
+  const auto& rooms = result.config->rooms;
+  ASSERT_EQ(rooms.size(), 3u);
+  EXPECT_TRUE(rooms[0].presence);
+  EXPECT_EQ(rooms[0].history_size, 100u);
+  EXPECT_EQ(rooms[0].history_ttl, std::chrono::seconds(30));
+  EXPECT_FALSE(rooms[1].presence);
+  EXPECT_EQ(rooms[1].history_size, 5u);
+  EXPECT_EQ(rooms[1].history_ttl, std::chrono::minutes(10));  // the default
+  EXPECT_EQ(rooms[2].history_size, 0u);                       // no history
+}
+
+TEST(ConfigLoader, BadHistorySettingsAreErrorsAtTheirPlace) {
+  EXPECT_THAT(error_lines(load("rooms:\n  \"a:*\": {history: {size: 100001}}\nevents:\n  e: {}\n")),
+              ElementsAre("test.yaml:2:27: `rooms.a:*.history.size` must be at most 100000 (each "
+                          "room keeps that many messages in memory or Redis)"));
+  EXPECT_THAT(
+      error_lines(load("rooms:\n  \"a:*\": {history: {size: 5, ttl: 0s}}\nevents:\n  e: {}\n")),
+      ElementsAre(testing::HasSubstr("`rooms.a:*.history.ttl` must be")));
+  EXPECT_THAT(error_lines(load("rooms:\n  \"a:*\": {history: {sise: 5}}\nevents:\n  e: {}\n")),
+              ElementsAre(testing::HasSubstr("did you mean `size`")));
+  EXPECT_THAT(error_lines(load("rooms:\n  \"a:*\": {presence: yes-please}\nevents:\n  e: {}\n")),
+              ElementsAre(testing::HasSubstr("`rooms.a:*.presence`")));
+}
+
+TEST(ConfigLoader, RefreshIsAReservedEventName) {
+  EXPECT_THAT(error_lines(load("events:\n  _refresh: {actions: []}\n")),
+              ElementsAre("test.yaml:2:3: `_refresh` is reserved: clients send it to replace "
+                          "their session token (docs/PROTOCOL.md); give the event another name"));
 }
 
 }  // namespace

@@ -400,7 +400,7 @@ events:
   EXPECT_TRUE(errors[0].starts_with("test.yaml:5:34: `match`: invalid regex: ")) << errors[0];
 }
 
-TEST(RulesConfig, UndeclaredJoinPermissionAndNotYetKeys) {
+TEST(RulesConfig, UndeclaredJoinPermissionAndPresenceRooms) {
   EXPECT_EQ(compile_errors(R"(
 permissions: []
 rooms:
@@ -413,19 +413,36 @@ events:
             std::vector<std::string>{
                 "test.yaml:3:32: `rooms.game:*.join_permission`: `play` is not in the config's "
                 "`permissions:` list; add it there"});
-  const auto errors = compile_errors(R"(
+  EXPECT_TRUE(compile_errors(R"(
 rooms:
   "chat:*": { presence: true, history: { size: 100, ttl: 10m } }
 events:
   e:
     actions:
-      - {name: _reply, params: [ok, '{}']}
-)");
-  ASSERT_EQ(errors.size(), 2u);
-  EXPECT_NE(errors[0].find("`rooms.chat:*.presence` is not supported yet"), std::string::npos)
-      << errors[0];
-  EXPECT_NE(errors[1].find("`rooms.chat:*.history` is not supported yet"), std::string::npos)
-      << errors[1];
+      - {name: _presence, params: ["chat:lobby"]}
+      - {name: _presence, params: ["{$target.id}"]}
+)")
+                  .empty());
+  EXPECT_EQ(compile_errors(R"(
+rooms:
+  "chat:*": { presence: true }
+events:
+  e:
+    actions:
+      - {name: _presence, params: ["game:1"]}
+)"),
+            std::vector<std::string>{"test.yaml:6:36: `_presence`: room game:1 has no presence: "
+                                     "give its room policy `presence: true`"});
+  EXPECT_EQ(compile_errors(R"(
+rooms:
+  "chat:*": { max_members: 3 }
+events:
+  e:
+    actions:
+      - {name: _presence, params: ["{$target.id}"]}
+)"),
+            std::vector<std::string>{"test.yaml:6:36: `_presence`: no room policy has `presence: "
+                                     "true`, and this action answers only for rooms under one"});
   EXPECT_NE(compile_errors("rooms:\n  \"a\": { max_memberz: 3 }\nevents: {e: {actions: [{name: "
                            "_reply, params: [ok, '{}']}]}}\n")
                 .at(0)
