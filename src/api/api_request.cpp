@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <charconv>
 #include <limits>
 #include <optional>
 #include <vector>
@@ -56,7 +57,8 @@ struct Matched {
   http::verb method;  // the one the route takes
 };
 
-// The route of a decoded path: /api/publish, /api/disconnect, /api/reload, /api/rooms/{id}.
+// The route of a decoded path: /api/publish, /api/disconnect, /api/reload, /api/rooms/{id},
+// /api/rooms/{id}/history.
 std::optional<Matched> match_route(const std::vector<std::string>& segments) {
   if (segments.size() == 2 && segments[0] == "api") {
     if (segments[1] == "publish") return Matched{Route::publish, {}, http::verb::post};
@@ -66,6 +68,10 @@ std::optional<Matched> match_route(const std::vector<std::string>& segments) {
   if (segments.size() == 3 && segments[0] == "api" && segments[1] == "rooms" &&
       !segments[2].empty()) {
     return Matched{Route::room_info, segments[2], http::verb::get};
+  }
+  if (segments.size() == 4 && segments[0] == "api" && segments[1] == "rooms" &&
+      !segments[2].empty() && segments[3] == "history") {
+    return Matched{Route::room_history, segments[2], http::verb::get};
   }
   return std::nullopt;
 }
@@ -78,6 +84,8 @@ std::string_view route_name(Route route) {
       return "publish";
     case Route::room_info:
       return "rooms";
+    case Route::room_history:
+      return "history";
     case Route::disconnect:
       return "disconnect";
     case Route::reload:
@@ -136,7 +144,7 @@ std::variant<Request, ApiError> check_request(std::string_view head, std::string
     return error(404, "not_found",
                  "no API route " + path +
                      "; the routes are POST /api/publish, GET /api/rooms/{id}, "
-                     "POST /api/disconnect, POST /api/reload");
+                     "GET /api/rooms/{id}/history, POST /api/disconnect, POST /api/reload");
   }
   if (request.method() != matched->method) {
     return wrong_method(matched->method == http::verb::get ? "GET" : "POST", path);
@@ -145,6 +153,18 @@ std::variant<Request, ApiError> check_request(std::string_view head, std::string
   Request checked;
   checked.route = matched->route;
   checked.room = matched->room;
+  if (checked.route == Route::room_history) {
+    for (const auto& param : url->params()) {
+      if (param.key != "since") continue;
+      const std::string value(param.value);
+      auto [end, problem] =
+          std::from_chars(value.data(), value.data() + value.size(), checked.since);
+      if (value.empty() || problem != std::errc() || end != value.data() + value.size()) {
+        return error(400, "bad_request",
+                     "`since` must be an offset: a non-negative integer, like ?since=41", "since");
+      }
+    }
+  }
   if (matched->method == http::verb::get) return checked;  // a GET's body, if any, is ignored
   if (parser.chunked()) {
     return error(411, "length_required",

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -15,13 +16,14 @@ namespace dispatch::api {
 
 inline constexpr size_t max_body_size = 1024 * 1024;
 
-enum class Route { publish, room_info, disconnect, reload };
-// "publish", "rooms", "disconnect", "reload": the route's label in metrics.
+enum class Route { publish, room_info, room_history, disconnect, reload };
+// "publish", "rooms", "history", "disconnect", "reload": the route's label in metrics.
 std::string_view route_name(Route route);
 
 struct Request {
   Route route = Route::publish;
-  std::string room;        // room_info: the room id, percent-decoded
+  std::string room;        // room_info, room_history: the room id, percent-decoded
+  uint64_t since = 0;      // room_history: `?since=N`, the messages after offset N
   size_t body_length = 0;  // bytes that follow the head (Content-Length)
 };
 

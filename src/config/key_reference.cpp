@@ -481,6 +481,34 @@ events:
       - name: _presence
         params: ["{$target.id}"]
 ```
+
+### History and recovery
+
+A room under a policy with `history: {size, ttl}` keeps its last `size` room messages — from
+`_notify_room`, hooks and the server API's publish — for `ttl`, each with an `offset` (+1 per
+message) and the room's `epoch` (a string that changes when its history is lost, e.g. at a
+restart). Every room message then carries both, and every member receives the room's messages
+in offset order. A client that lost its connection sends its last offset and epoch as `since` on
+the message whose steps `_join` it to the room again: it receives exactly the messages it missed,
+in order, before anything newer, and the `ack` says `recovered` (docs/PROTOCOL.md, "History and
+recovery"). `GET /api/rooms/{id}/history?since=N` reads the same messages (docs/API.md).
+
+```yaml
+rooms:
+  "chat:*": { presence: true, history: { size: 100, ttl: 10m } }
+events:
+  join:
+    actions:
+      - { name: _join, params: ["{$user.id}", "{$target.id}", connection] }
+  say:
+    modifiers:
+      - { name: member_of }
+    actions:
+      - { name: _notify_room, params: [said, "{.payload}"] }
+```
+
+A single node keeps history in memory: `size` frames per room, shared with the send queues that
+hold them. Cluster mode refuses `history` for now.
 )md";
 
 constexpr std::string_view kEventsIntro = R"md(

@@ -643,9 +643,7 @@ std::vector<KeyBinding> make_key_bindings() {
           "100000",
           [](T& t) -> uint32_t& { return t.room->history_size; }, at_most_100_000),
       duration_key(
-          "rooms.<name>.history.ttl", "10m",
-          "how long a kept message stays; a room whose messages all expired starts a "
-          "new epoch",
+          "rooms.<name>.history.ttl", "10m", "how long a kept message stays",
           [](T& t) -> Duration& { return t.room->history_ttl; }, longer_than_zero),
       named_sections("events", "the events clients may send, by name (case-sensitive)"),
       section("events.<name>", "one event"),

@@ -49,6 +49,16 @@ struct CloseUser {
   std::string reason;
 };
 
+// A message of a room that keeps history, handed over under the room's lock so that every loop
+// gets the room's messages in offset order (delivery/room_history.h); `then`, when set, runs
+// on the target loop once its members have it.
+struct DeliverHistory {
+  std::string room;
+  FrameRef frame;
+  uint64_t offset = 0;
+  std::function<void()> then;
+};
+
 // Work for the cluster broker on the loop that holds the Redis connection it needs (a message to
 // publish on a shard, a subscription to bring up to date): opaque to delivery (delivery/broker.h).
 struct ToBroker {
@@ -61,6 +71,6 @@ struct ToBroker {
 };
 
 using DeliveryTask = std::variant<DeliverToRoom, DeliverToUser, DeliverToAll, JoinUser, LeaveUser,
-                                  CloseUserSession, CloseUser, ToBroker>;
+                                  CloseUserSession, CloseUser, ToBroker, DeliverHistory>;
 
 }  // namespace dispatch

@@ -94,6 +94,75 @@ void disconnect_user(LoopDelivery& origin, std::string_view user, uint16_t code,
 
 }  // namespace node_local
 
+// The room's lock orders its messages and joins (delivery/room_history.h); nothing is delivered
+// to a session while it is held (a delivery may close a slow consumer, whose hooks may publish).
+bool publish_to_history_room(LoopDelivery& origin, std::string_view room,
+                             const HistoryLimits& limits, SteadyTime now,
+                             const HistoryFrameBuilder& build,
+                             std::function<void()> delivered_here) {
+  FrameRef frame;
+  uint64_t offset = 0;
+  bool deliver_here_now = false;
+  bool posted_here = false;
+  origin.history().with_room(room, now, true, [&](RoomLog& log) {
+    offset = log.next_offset();
+    frame = build(offset, log.epoch());
+    log.append(frame, now, limits);
+    for_each_loop(origin.directory().room_loops(room), [&](unsigned loop) {
+      if (loop == origin.index() && log.in_flight(loop) == 0) {
+        deliver_here_now = true;  // no older message of the room is on its way here
+        return;
+      }
+      ++log.in_flight(loop);
+      DeliverHistory task{std::string(room), frame, offset, nullptr};
+      if (loop == origin.index()) {
+        task.then = std::move(delivered_here);
+        posted_here = true;
+      }
+      origin.send_now(loop, std::move(task));
+    });
+    return true;
+  });
+  if (deliver_here_now) origin.rooms().deliver_history(room, frame, offset);
+  return !posted_here;
+}
+
+HistoryJoin join_with_history(LoopDelivery& origin, Session& session, std::string_view room,
+                              bool counts_users, SteadyTime now,
+                              const std::optional<HistoryPosition>& since) {
+  HistoryJoin result;
+  std::vector<FrameRef> replay;
+  origin.history().with_room(room, now, true, [&](RoomLog& log) {
+    result.position = log.position();
+    if (since) {
+      result.ok = since->epoch == log.epoch() && log.frames_after(since->offset, replay);
+      if (!result.ok) replay.clear();
+    }
+    // From here on the room's messages are handed to this loop too; they run after this.
+    origin.directory().add_room_refs(room, origin.index(), +1);
+    return true;
+  });
+  for (const FrameRef& frame : replay) session.send(frame);
+  result.joined = origin.join_at(session, room, counts_users, result.position.offset);
+  origin.directory().add_room_refs(room, origin.index(), -1);
+  return result;
+}
+
+std::optional<HistoryRead> read_history(RoomHistory& history, std::string_view room, SteadyTime now,
+                                        uint64_t offset) {
+  return history.with_room(room, now, false, [&](RoomLog& log) {
+    HistoryRead read;
+    read.position = log.position();
+    const uint64_t first_kept =
+        log.entries().empty() ? log.last_offset() + 1 : log.entries().front().offset;
+    read.complete = offset + 1 >= first_kept;
+    for (const RoomLog::Entry& entry : log.entries()) {
+      if (entry.offset > offset) read.frames.push_back(entry.frame);
+    }
+    return read;
+  });
+}
+
 void publish_to_room(LoopDelivery& origin, std::string_view room, const FrameRef& frame) {
   node_local::publish_to_room(origin, room, frame);
   if (Broker* broker = origin.broker()) broker->to_room(room, frame);

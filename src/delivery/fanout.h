@@ -7,17 +7,55 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string_view>
+#include <vector>
 
+#include "delivery/room_history.h"
 #include "frames/out_frame.h"
 
 namespace dispatch {
 
 class LoopDelivery;
+class Session;
 
 void publish_to_room(LoopDelivery& origin, std::string_view room, const FrameRef& frame);
 void publish_to_user(LoopDelivery& origin, std::string_view user, const FrameRef& frame);
 void publish_to_all(LoopDelivery& origin, const FrameRef& frame);
+
+// --- rooms that keep history (single node; delivery/room_history.h)
+// A room message: `build(offset, epoch)` makes its frame, which is kept and handed to every loop
+// with members in offset order. Returns true when this loop's members have it now; false when
+// older messages of the room are still on their way to this loop — its members get it after
+// them, and then `delivered_here` runs (on this loop).
+using HistoryFrameBuilder = std::function<FrameRef(uint64_t offset, std::string_view epoch)>;
+bool publish_to_history_room(LoopDelivery& origin, std::string_view room,
+                             const HistoryLimits& limits, SteadyTime now,
+                             const HistoryFrameBuilder& build,
+                             std::function<void()> delivered_here);
+
+// Joins `session` (of this loop) to a room that keeps history. With `since`, the messages after
+// it are queued to the session first, when they are all still kept and the epoch matches (`ok`);
+// either way the session is given only messages after `position` from then on: nothing twice,
+// nothing out of order.
+struct HistoryJoin {
+  bool joined = false;  // false: it was a member already
+  bool ok = true;       // the replay was complete (meaningful with `since`)
+  HistoryPosition position;
+};
+HistoryJoin join_with_history(LoopDelivery& origin, Session& session, std::string_view room,
+                              bool counts_users, SteadyTime now,
+                              const std::optional<HistoryPosition>& since);
+
+// The position and the kept frames after `offset` (the server API's history), or nothing when
+// the room keeps no messages.
+struct HistoryRead {
+  HistoryPosition position;
+  bool complete = true;  // every message after `offset` is still kept
+  std::vector<FrameRef> frames;
+};
+std::optional<HistoryRead> read_history(RoomHistory& history, std::string_view room, SteadyTime now,
+                                        uint64_t offset);
 
 // Joins every live session of `user`, on every loop, to `room`. Loops that have to do the join
 // later count as members at once, so a publish right after reaches them. `counts_users` (a

@@ -26,10 +26,46 @@ bool LocalRooms::join(Session& session, std::string_view name, uint32_t room_lim
     return false;
   }
   room->members.push_back(&session);
+  if (room->keeps_history) room->offsets.push_back(0);
   session.rooms().push_back(room);
   directory_.add_room_refs(name, loop_, +1);
   if (room->counts_users) directory_.add_room_user_refs(name, session.user_id(), +1);
   return true;
+}
+
+void LocalRooms::keep_history(LocalRoom& room) {
+  if (room.keeps_history) return;
+  room.keeps_history = true;
+  room.offsets.assign(room.members.size(), 0);
+}
+
+bool LocalRooms::join_at(Session& session, std::string_view name, uint32_t room_limit,
+                         bool counts_users, uint64_t offset) {
+  const bool joined = join(session, name, room_limit, counts_users);
+  LocalRoom* room = find(name);
+  if (!room) return false;
+  auto member = std::find(room->members.begin(), room->members.end(), &session);
+  if (member == room->members.end()) return false;
+  keep_history(*room);
+  room->offsets[static_cast<size_t>(member - room->members.begin())] = offset;
+  return joined;
+}
+
+void LocalRooms::deliver_history(std::string_view name, const FrameRef& frame, uint64_t offset) {
+  LocalRoom* room = find(name);
+  if (!room) return;
+  keep_history(*room);
+  ++room->visits;
+  for (size_t i = 0; i < room->members.size();) {
+    Session* member = room->members[i];
+    if (room->offsets[i] < offset) {
+      room->offsets[i] = offset;
+      member->send(frame);  // may close a slow consumer, which leaves the room
+    }
+    if (i < room->members.size() && room->members[i] == member) ++i;
+  }
+  --room->visits;
+  erase_if_unused(*room);
 }
 
 bool LocalRooms::leave(Session& session, std::string_view name) {
@@ -55,6 +91,10 @@ void LocalRooms::leave_all(Session& session) {
 void LocalRooms::remove_member(LocalRoom& room, Session& session) {
   auto position = std::find(room.members.begin(), room.members.end(), &session);
   if (position != room.members.end()) {
+    if (room.keeps_history) {
+      room.offsets[static_cast<size_t>(position - room.members.begin())] = room.offsets.back();
+      room.offsets.pop_back();
+    }
     *position = room.members.back();
     room.members.pop_back();
   }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "delivery/directory.h"
+#include "frames/out_frame.h"
 #include "session/session_lists.h"
 
 namespace dispatch {
@@ -28,6 +29,11 @@ class LocalRooms {
   // in the Directory.
   bool join(Session& session, std::string_view name, uint32_t room_limit,
             bool counts_users = false);
+  // A history room: sets where the member stands — it is given only room messages after
+  // `offset` (deliver_history), also when it was a member already. Returns whether it joined
+  // now.
+  bool join_at(Session& session, std::string_view name, uint32_t room_limit, bool counts_users,
+               uint64_t offset);
   bool leave(Session& session, std::string_view name);
   void leave_all(Session& session);
 
@@ -47,10 +53,13 @@ class LocalRooms {
     --room->visits;
     erase_if_unused(*room);
   }
+  // A history room's message: to each member not given `offset` (or a later one) yet.
+  void deliver_history(std::string_view name, const FrameRef& frame, uint64_t offset);
   size_t size() const { return rooms_.size(); }
 
  private:
   void remove_member(LocalRoom& room, Session& session);
+  static void keep_history(LocalRoom& room);
   void erase_if_unused(LocalRoom& room);
 
   Directory& directory_;

@@ -12,9 +12,10 @@ namespace {
 const SessionList no_sessions;
 }  // namespace
 
-LoopDelivery::LoopDelivery(Directory& directory, unsigned index, const SessionContext& sessions,
-                           std::function<void()> outbox_filled)
+LoopDelivery::LoopDelivery(Directory& directory, RoomHistory& history, unsigned index,
+                           const SessionContext& sessions, std::function<void()> outbox_filled)
     : directory_(directory),
+      history_(history),
       index_(index),
       loop_count_(directory.loop_count()),
       sessions_(sessions),
@@ -43,6 +44,16 @@ void LoopDelivery::remove_user_session(Session& session) {
 
 bool LoopDelivery::join(Session& session, std::string_view room, bool counts_users) {
   if (!rooms_.join(session, room, sessions_.server().max_rooms_per_connection, counts_users)) {
+    return false;
+  }
+  if (watcher_) watcher_->joined(session, room);
+  return true;
+}
+
+bool LoopDelivery::join_at(Session& session, std::string_view room, bool counts_users,
+                           uint64_t offset) {
+  if (!rooms_.join_at(session, room, sessions_.server().max_rooms_per_connection, counts_users,
+                      offset)) {
     return false;
   }
   if (watcher_) watcher_->joined(session, room);
@@ -88,6 +99,13 @@ void LoopDelivery::post(unsigned loop, DeliveryTask task) {
   outbox_filled_();
 }
 
+void LoopDelivery::send_now(unsigned loop, DeliveryTask task) {
+  std::vector<DeliveryTask> batch;
+  batch.swap(outbox_[loop]);
+  batch.push_back(std::move(task));
+  send_batch_(loop, std::move(batch));
+}
+
 void LoopDelivery::run(DeliveryTask& task) {
   std::visit(
       [this](auto& work) {
@@ -117,6 +135,10 @@ void LoopDelivery::run(DeliveryTask& task) {
           close_user(work.user, work.code, work.reason);
         } else if constexpr (std::is_same_v<Work, ToBroker>) {
           if (broker_) broker_->run(work);
+        } else if constexpr (std::is_same_v<Work, DeliverHistory>) {
+          rooms_.deliver_history(work.room, work.frame, work.offset);
+          history_.delivered(work.room, index_);
+          if (work.then) work.then();
         }
       },
       task);

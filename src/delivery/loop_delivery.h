@@ -16,6 +16,7 @@
 #include "delivery/directory.h"
 #include "delivery/local_rooms.h"
 #include "delivery/membership_watcher.h"
+#include "delivery/room_history.h"
 #include "frames/out_frame.h"
 #include "session/session_context.h"
 #include "session/session_lists.h"
@@ -26,12 +27,13 @@ class LoopDelivery {
  public:
   // `outbox_filled` is called whenever a task is queued for another loop (the loop then makes
   // sure its end of turn runs).
-  LoopDelivery(Directory& directory, unsigned index, const SessionContext& sessions,
-               std::function<void()> outbox_filled);
+  LoopDelivery(Directory& directory, RoomHistory& history, unsigned index,
+               const SessionContext& sessions, std::function<void()> outbox_filled);
 
   unsigned index() const { return index_; }
   unsigned loop_count() const { return loop_count_; }
   Directory& directory() { return directory_; }
+  RoomHistory& history() { return history_; }
   LocalRooms& rooms() { return rooms_; }
 
   // --- this loop's open sessions by user
@@ -41,6 +43,9 @@ class LoopDelivery {
   // Joins the session to a room within server.max_rooms_per_connection; false when it was a
   // member already or is at the limit. `counts_users`: the room has a max_members policy.
   bool join(Session& session, std::string_view room, bool counts_users = false);
+  // A room that keeps history: joins (or, for a member, only moves) the session to `offset`
+  // (LocalRooms::join_at); true when it joined now.
+  bool join_at(Session& session, std::string_view room, bool counts_users, uint64_t offset);
   // Takes the session out of a room; false when it was not a member.
   bool leave(Session& session, std::string_view room);
   // Told of each join and leave above (nullptr: nobody is; the default).
@@ -59,6 +64,13 @@ class LoopDelivery {
   // --- work for other loops
   // Runs the task here when `loop` is this one; otherwise queues it in the outbox.
   void post(unsigned loop, DeliveryTask task);
+  // Hands `task` to `loop` at once instead of at the end of the turn, after what this turn
+  // queued for that loop already (one sender's order holds). For this loop itself too: then the
+  // task runs after what other loops handed this one before it. Needs the batch sender.
+  void send_now(unsigned loop, DeliveryTask task);
+  // How a batch of tasks reaches another loop (the event loop posts it there).
+  using BatchSender = std::function<void(unsigned loop, std::vector<DeliveryTask> batch)>;
+  void set_batch_sender(BatchSender sender) { send_batch_ = std::move(sender); }
   // A task another loop sent here.
   void run(DeliveryTask& task);
   // Tasks per target loop, taken by the loop at the end of its turn.
@@ -66,6 +78,7 @@ class LoopDelivery {
 
  private:
   Directory& directory_;
+  RoomHistory& history_;
   unsigned index_;
   unsigned loop_count_;
   const SessionContext& sessions_;
@@ -75,6 +88,7 @@ class LoopDelivery {
   Broker* broker_ = nullptr;
   std::unordered_map<std::string, SessionList, StringHash, std::equal_to<>> users_;
   std::vector<std::vector<DeliveryTask>> outbox_;  // per target loop
+  BatchSender send_batch_;
 };
 
 }  // namespace dispatch

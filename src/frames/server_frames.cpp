@@ -57,6 +57,10 @@ FrameRef build_event_frame(std::string_view event, std::string_view payload_json
     out.append(",\"from\":");
     append_string(out, *origin.from);
   }
+  if (origin.offset > 0) {
+    fmt::format_to(std::back_inserter(out), ",\"offset\":{},\"epoch\":", origin.offset);
+    append_string(out, origin.epoch);
+  }
   out.push_back('}');
   return finish_text_frame(out);
 }
@@ -93,10 +97,11 @@ FrameRef build_error_frame(ErrorCode code, std::string_view message, std::string
   return finish_text_frame(out);
 }
 
-FrameRef build_ack_frame(std::string_view ref_json) {
+FrameRef build_ack_frame(std::string_view ref_json, std::string_view extra_json) {
   std::string& out = scratch();
   out.append("{\"event\":\"ack\",\"payload\":{\"ref\":");
   out.append(ref_json);
+  out.append(extra_json);
   out.append("}}");
   return finish_text_frame(out);
 }

@@ -6,8 +6,8 @@
 #include <optional>
 #include <string_view>
 
-#include "frames/out_frame.h"
 #include "dispatch/error_code.h"
+#include "frames/out_frame.h"
 
 namespace dispatch {
 
@@ -15,6 +15,9 @@ struct FrameOrigin {
   std::string_view ref_json;  // raw JSON of the client's id; empty = no "ref"
   std::optional<std::string_view> room;
   std::optional<std::string_view> from;
+  // A room that keeps history: the message's offset (0 = none) and the room's epoch.
+  uint64_t offset = 0;
+  std::string_view epoch;
 };
 
 // `payload_json` must be a valid JSON document.
@@ -32,7 +35,8 @@ struct ErrorDetails {
 FrameRef build_error_frame(ErrorCode code, std::string_view message, std::string_view ref_json,
                            std::optional<std::string_view> event, const ErrorDetails& details = {});
 
-FrameRef build_ack_frame(std::string_view ref_json);
+// `extra_json`, when given, is appended inside the payload after "ref" (`,"recovered":{…}`).
+FrameRef build_ack_frame(std::string_view ref_json, std::string_view extra_json = {});
 
 // Whether `text` is one valid JSON document (what build_event_frame expects of a payload).
 // Parses it: for checks outside the message path (debug builds, tests).

@@ -1,5 +1,7 @@
 #include "pipeline/compiled_config.h"
 
+#include "config/room_policy.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -138,6 +140,13 @@ std::string hook_template_problem(Hook hook, const tmpl::Template& compiled) {
 
 }  // namespace
 
+std::optional<HistoryLimits> CompiledConfig::history_limits(std::string_view room) const {
+  if (!has_history_rooms_) return std::nullopt;
+  const config::RoomPolicy* policy = config::find_room_policy(config_.rooms, room);
+  if (!policy || policy->history_size == 0) return std::nullopt;
+  return HistoryLimits{policy->history_size, policy->history_ttl};
+}
+
 bool CompiledConfig::is_known_permission(std::string_view name) const {
   return std::find(config_.permissions.begin(), config_.permissions.end(), name) !=
          config_.permissions.end();
@@ -265,6 +274,15 @@ std::shared_ptr<const CompiledConfig> CompiledConfig::compile(
                         fmt::format("`rooms.{}.join_permission`: `{}` is not in the config's "
                                     "`permissions:` list; add it there",
                                     room.glob, room.join_permission)});
+    }
+    if (room.history_size > 0) {
+      compiled->has_history_rooms_ = true;
+      if (!compiled->config_.cluster.redis.empty()) {
+        errors.push_back({room.mark, fmt::format("`rooms.{}.history`: history is not supported "
+                                                 "in cluster mode yet (it is kept in memory on "
+                                                 "one node); remove it or run a single node",
+                                                 room.glob)});
+      }
     }
   }
 

@@ -17,6 +17,7 @@
 #include "auth/jwt_config.h"
 #include "config/config.h"
 #include "delivery/directory.h"
+#include "delivery/room_history.h"
 #include "dispatch/extension.h"
 #include "pipeline/hook.h"
 #include "pipeline/incoming_message.h"
@@ -73,6 +74,9 @@ class CompiledConfig {
   const std::set<std::string, std::less<>>& wanted_claims() const { return wanted_claims_; }
   const auth::JwtSettings& session_jwt() const { return session_jwt_; }
   bool is_known_permission(std::string_view name) const;
+  // The room's history limits when its policy keeps history (`history.size` > 0); free when no
+  // policy does.
+  std::optional<HistoryLimits> history_limits(std::string_view room) const;
   // The client of webhook target `name` (`webhooks.<name>`), or nullptr.
   std::shared_ptr<webhook::WebhookClient> webhook_client(std::string_view name) const {
     auto found = webhooks_.find(name);
@@ -92,6 +96,7 @@ class CompiledConfig {
   std::set<std::string, std::less<>> wanted_claims_;
   std::vector<std::unique_ptr<std::vector<std::optional<tmpl::Template>>>> param_storage_;
   auth::JwtSettings session_jwt_;
+  bool has_history_rooms_ = false;
   // One client per declared target, shared by every `_webhook` step naming it. A reload builds
   // new ones; the old ones finish what they hold (their workers keep them alive).
   std::map<std::string, std::shared_ptr<webhook::WebhookClient>, std::less<>> webhooks_;

@@ -8,6 +8,7 @@
 #include "log/log.h"
 #include "pipeline/compiled_config.h"
 #include "pipeline/room_join.h"
+#include "pipeline/room_publish.h"
 #include "pipeline/session_loop.h"
 #include "pipeline/step_payload.h"
 #include "session/session.h"
@@ -138,8 +139,7 @@ void HookRun::send_to_target(std::string_view target, std::string_view event,
     publish_to_user(loop_.delivery(), target.substr(5),
                     build_event_frame(event, payload_json, origin));
   } else {
-    origin.room = target;
-    publish_to_room(loop_.delivery(), target, build_event_frame(event, payload_json, origin));
+    publish_room_message(loop_, target, event, payload_json, origin);  // a hook waits for nothing
   }
 }
 

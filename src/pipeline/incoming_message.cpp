@@ -158,6 +158,56 @@ std::optional<DuplicateKey> find_duplicate_key(simdjson::dom::element element) {
   return std::nullopt;
 }
 
+// `since`: an object of at most max_since_rooms rooms, each {"offset": <unsigned>, "epoch":
+// <string>} and nothing else.
+std::optional<std::string> since_problem(simdjson::dom::element value) {
+  simdjson::dom::object rooms;
+  if (value.get_object().get(rooms)) {
+    return std::string(
+        "`since` must be an object of rooms, like {\"room:1\": {\"offset\": 41, "
+        "\"epoch\": \"…\"}}");
+  }
+  if (rooms.size() > max_since_rooms) {
+    return fmt::format("`since` may name at most {} rooms", max_since_rooms);
+  }
+  for (auto room : rooms) {
+    if (room.key.empty() || room.key.size() > max_target_length) {
+      return std::string("`since` has a room id that is empty or longer than 256 bytes");
+    }
+    simdjson::dom::object position;
+    if (room.value.get_object().get(position)) {
+      return fmt::format("`since.{}` must be an object {{\"offset\": N, \"epoch\": \"…\"}}",
+                         quoted_key(room.key));
+    }
+    bool has_offset = false;
+    bool has_epoch = false;
+    for (auto field : position) {
+      if (field.key == "offset") {
+        uint64_t offset = 0;
+        if (field.value.get_uint64().get(offset)) {
+          return fmt::format("`since.{}.offset` must be a non-negative integer",
+                             quoted_key(room.key));
+        }
+        has_offset = true;
+      } else if (field.key == "epoch") {
+        std::string_view epoch;
+        if (field.value.get_string().get(epoch) || epoch.size() > max_target_length) {
+          return fmt::format("`since.{}.epoch` must be a string (at most 256 bytes)",
+                             quoted_key(room.key));
+        }
+        has_epoch = true;
+      } else {
+        return fmt::format("`since.{}` has the unknown key `{}`: only `offset` and `epoch`",
+                           quoted_key(room.key), quoted_key(field.key));
+      }
+    }
+    if (!has_offset || !has_epoch) {
+      return fmt::format("`since.{}` needs both `offset` and `epoch`", quoted_key(room.key));
+    }
+  }
+  return std::nullopt;
+}
+
 std::string describe_parse_error(simdjson::error_code error, const simdjson::dom::parser& parser,
                                  std::string_view text) {
   switch (error) {
@@ -233,6 +283,12 @@ std::optional<ParseFailure> parse_incoming(simdjson::dom::parser& parser, const 
       }
     } else if (key == "payload") {
       message.payload = field.value;
+    } else if (key == "since") {
+      if (auto problem = since_problem(field.value)) {
+        fail_once(std::move(*problem));
+      } else {
+        message.since = field.value.get_object().value_unsafe();
+      }
     } else if (key == "id") {
       std::string_view text;
       if (!field.value.get_string().get(text)) {
@@ -265,6 +321,16 @@ std::optional<ParseFailure> parse_incoming(simdjson::dom::parser& parser, const 
     }
   }
   return std::nullopt;
+}
+
+std::optional<SincePosition> since_for(const IncomingMessage& message, std::string_view room) {
+  if (!message.since) return std::nullopt;
+  simdjson::dom::object position;
+  if (message.since->at_key(room).get_object().get(position)) return std::nullopt;
+  SincePosition since;
+  if (position.at_key("offset").get_uint64().get(since.offset)) return std::nullopt;
+  if (position.at_key("epoch").get_string().get(since.epoch)) return std::nullopt;
+  return since;
 }
 
 }  // namespace dispatch

@@ -24,7 +24,19 @@ struct IncomingMessage {
   std::optional<std::string_view> target;
   std::optional<simdjson::dom::element> payload;
   std::string ref_json;  // the id as JSON text ("7", "\"abc\""); empty when there is no id
+  // Recovery (SPEC 4.3): {"<room>": {"offset": N, "epoch": "…"}, …}, checked for its form.
+  std::optional<simdjson::dom::object> since;
 };
+
+// At most this many rooms in a message's `since`.
+constexpr size_t max_since_rooms = 100;
+
+// The position `since` gives for `room`, if any.
+struct SincePosition {
+  uint64_t offset = 0;
+  std::string_view epoch;
+};
+std::optional<SincePosition> since_for(const IncomingMessage& message, std::string_view room);
 
 struct ParseFailure {
   ErrorCode code;

@@ -13,6 +13,7 @@
 #include "pipeline/compiled_config.h"
 #include "pipeline/loop_mailbox.h"
 #include "pipeline/room_join.h"
+#include "pipeline/room_publish.h"
 #include "pipeline/router.h"
 #include "pipeline/session_loop.h"
 #include "pipeline/step_payload.h"
@@ -72,7 +73,7 @@ MessageRun::Outcome MessageRun::run_from(size_t first) {
     return Outcome::finished;
   }
   count_outcome(std::nullopt);
-  if (!message_.ref_json.empty()) session_.send(build_ack_frame(message_.ref_json));
+  if (!message_.ref_json.empty()) session_.send(build_ack_frame(message_.ref_json, ack_extra()));
   return Outcome::finished;
 }
 
@@ -113,6 +114,41 @@ void MessageRun::answer(ErrorCode code, std::string_view message) {
   details.retry_after_ms = code == ErrorCode::rate_limited ? retry_after_ms_ : -1;
   session_.send_error(code,
                       build_error_frame(code, message, message_.ref_json, message_.event, details));
+}
+
+// A history room the sender joined: "recovered" when it asked with `since`, else "positions"
+// (where it starts), for the ack.
+void MessageRun::note_history_join(std::string_view room, const HistoryJoinRequest& history) {
+  std::string& list = history.since ? recovered_json_ : positions_json_;
+  list.push_back(list.empty() ? '{' : ',');
+  list.push_back('"');
+  tmpl::append_json_escaped(list, room);
+  list += "\":{";
+  if (history.since) list += history.outcome.ok ? "\"ok\":true," : "\"ok\":false,";
+  list += fmt::format("\"offset\":{},\"epoch\":\"", history.outcome.position.offset);
+  tmpl::append_json_escaped(list, history.outcome.position.epoch);
+  list += "\"}";
+}
+
+// Both lists in one string: recovered, a NUL, positions (room ids and epochs hold no NUL: JSON
+// escapes it).
+std::string MessageRun::ack_notes() const {
+  if (recovered_json_.empty() && positions_json_.empty()) return {};
+  return recovered_json_ + '\0' + positions_json_;
+}
+
+void MessageRun::restore_ack_notes(std::string_view notes) {
+  const size_t split = notes.find('\0');
+  if (split == std::string_view::npos) return;
+  recovered_json_ = notes.substr(0, split);
+  positions_json_ = notes.substr(split + 1);
+}
+
+std::string MessageRun::ack_extra() const {
+  std::string extra;
+  if (!recovered_json_.empty()) extra += ",\"recovered\":" + recovered_json_ + '}';
+  if (!positions_json_.empty()) extra += ",\"positions\":" + positions_json_ + '}';
+  return extra;
 }
 
 // ---------------------------------------------------------------- who and what
@@ -267,9 +303,14 @@ void MessageRun::send_to_target(std::string_view target, std::string_view event,
   if (target.starts_with("user:")) {
     publish_to_user(loop_.delivery(), target.substr(5),
                     build_event_frame(event, payload_json, origin));
-  } else {
-    origin.room = target;
-    publish_to_room(loop_.delivery(), target, build_event_frame(event, payload_json, origin));
+    return;
+  }
+  // Into a history room whose older messages are still on their way to this loop: the next step
+  // and the ack wait until this loop's members have this one (the sender's order).
+  auto delivered_here = std::make_shared<std::function<void()>>();
+  if (!publish_room_message(loop_, target, event, payload_json, origin,
+                            [delivered_here] { (*delivered_here)(); })) {
+    *delivered_here = reach_callback();
   }
 }
 
@@ -306,10 +347,15 @@ bool MessageRun::member_may_send(std::string_view room) {
 bool MessageRun::join(std::string_view user, std::string_view room, bool this_connection_only) {
   Broker* broker = loop_.delivery().broker();
   if (!broker) {
-    if (auto refusal = join_room(loop_, session_, user, room, this_connection_only)) {
+    HistoryJoinRequest history;
+    if (auto since = since_for(message_, room)) {
+      history.since = HistoryPosition{since->offset, std::string(since->epoch)};
+    }
+    if (auto refusal = join_room(loop_, session_, user, room, this_connection_only, {}, &history)) {
       fail(refusal->code, std::move(refusal->message));
       return false;
     }
+    if (history.applied) note_history_join(room, history);
     return true;
   }
   const config::Config& config = loop_.config().config();

@@ -35,6 +35,10 @@ class MessageRun final : public StepContext, public NodeStepContext, public tmpl
   void answer_failure(ErrorCode code, std::string message);
   size_t pending_step() const { return pending_step_; }
   bool token_hidden() const { return token_hidden_; }
+  // What the ack will say of history rooms the steps so far joined: kept across a pending step
+  // (PendingMessage::ack_notes) by the router.
+  std::string ack_notes() const;
+  void restore_ack_notes(std::string_view notes);
   uint64_t ticket() const { return ticket_; }
   // A message that began under a config since replaced by a reload: its outcome is not counted
   // per event (the loop's per-event table follows the config in force).
@@ -98,6 +102,8 @@ class MessageRun final : public StepContext, public NodeStepContext, public tmpl
     std::string policy;
   };
   void ask_room_admission();
+  void note_history_join(std::string_view room, const struct HistoryJoinRequest& history);
+  std::string ack_extra() const;
 
   SessionLoop& loop_;
   std::shared_ptr<ReachWait> reach_wait_;  // null unless a join is waited for
@@ -119,6 +125,9 @@ class MessageRun final : public StepContext, public NodeStepContext, public tmpl
   size_t pending_step_ = 0;
   uint64_t ticket_ = 0;
   std::deque<std::string> values_;  // texts handed to templates; stable until the run ends
+  // History rooms the sender joined, as JSON object members for the ack (built when one is).
+  std::string recovered_json_;
+  std::string positions_json_;
 };
 
 }  // namespace dispatch

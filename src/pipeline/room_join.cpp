@@ -16,7 +16,8 @@ namespace dispatch {
 
 std::optional<JoinRefusal> join_room(SessionLoop& loop, Session& asking, std::string_view user,
                                      std::string_view room, bool this_connection_only,
-                                     std::function<void()> joined_everywhere) {
+                                     std::function<void()> joined_everywhere,
+                                     HistoryJoinRequest* history) {
   const config::Config& config = loop.config().config();
   const uint32_t limit = config.server.max_rooms_per_connection;
   const bool asker_joins = this_connection_only || user == asking.user_id();
@@ -47,6 +48,17 @@ std::optional<JoinRefusal> join_room(SessionLoop& loop, Session& asking, std::st
     return JoinRefusal{ErrorCode::room_full,
                        fmt::format("room {} is full ({} users, its policy `{}`)", room,
                                    policy->max_members, policy->glob)};
+  }
+  if (asker_joins && asking.is_open()) {
+    if (const std::optional<HistoryLimits> limits = loop.config().history_limits(room)) {
+      HistoryJoin outcome =
+          join_with_history(loop.delivery(), asking, room, counts_users, loop.clock().now(),
+                            history ? history->since : std::nullopt);
+      if (history) {
+        history->applied = true;
+        history->outcome = std::move(outcome);
+      }
+    }
   }
   if (this_connection_only) {
     loop.delivery().join(asking, room, counts_users);

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "delivery/fanout.h"
 #include "dispatch/error_code.h"
 
 namespace dispatch {
@@ -23,11 +24,21 @@ struct JoinRefusal {
   std::string message;
 };
 
+// A room that keeps history, when the asking connection is among those joining: where it asked
+// to recover from (`since`), and what it got (`outcome`, set when `applied`).
+struct HistoryJoinRequest {
+  std::optional<HistoryPosition> since;
+  bool applied = false;
+  HistoryJoin outcome;
+};
+
 // Joins `user` (every live connection, on every loop — and node), or only `asking` when
 // `this_connection_only`; the refusal when a policy or limit says no. `joined_everywhere`: see
-// join_user_to_room (delivery/fanout.h); not called when the join is refused.
+// join_user_to_room (delivery/fanout.h); not called when the join is refused. In a room that
+// keeps history the asking connection joins first, with its replay (join_with_history).
 std::optional<JoinRefusal> join_room(SessionLoop& loop, Session& asking, std::string_view user,
                                      std::string_view room, bool this_connection_only,
-                                     std::function<void()> joined_everywhere = {});
+                                     std::function<void()> joined_everywhere = {},
+                                     HistoryJoinRequest* history = nullptr);
 
 }  // namespace dispatch

@@ -52,6 +52,7 @@ void note_pending(SessionLoop& loop, Session& session, const MessageRun& run,
   if (!data_is_pending_raw) pending.raw = padded_copy(data, length);
   pending.next_step = run.pending_step() + 1;
   pending.token_hidden = run.token_hidden();
+  pending.ack_notes = run.ack_notes();
   pending.timeout = loop.config().config().server.step_timeout;
   pending.deadline = session.clock().now() + pending.timeout;
   loop.add_pending_step(pending.ticket, session);
@@ -161,6 +162,7 @@ void finish_pending(SessionLoop& loop, uint64_t ticket, bool ok, ErrorCode code,
   IncomingMessage message;
   if (const Pipeline* pipeline = reparse(loop, *pending, message)) {
     MessageRun run(loop, *session, *pipeline, message, pending->token_hidden);
+    run.restore_ack_notes(pending->ack_notes);
     if (pending->config != loop.config_ptr()) run.leave_outcome_uncounted();
     if (!ok) {
       run.answer_failure(code, std::move(text));

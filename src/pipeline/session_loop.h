@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <memory>
 
+#include "clock/clock.h"
+
 namespace dispatch {
 
 class CompiledConfig;
@@ -24,6 +26,8 @@ class SessionLoop {
   virtual const std::shared_ptr<const CompiledConfig>& config_ptr() const = 0;
   virtual simdjson::dom::parser& json_parser() = 0;
   virtual LoopDelivery& delivery() = 0;
+  // The loop's clock (`dispatch test` moves it by hand).
+  virtual const Clock& clock() const = 0;
   // Counts a message of the event at Pipeline::index (a reload reads which events are in use).
   virtual void count_event_message(size_t pipeline_index) = 0;
 

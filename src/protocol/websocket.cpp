@@ -46,6 +46,13 @@ size_t write_server_header(Opcode opcode, uint64_t payload_length, char* out) {
   return 10;
 }
 
+std::string_view server_frame_payload(std::string_view frame) {
+  if (frame.size() < 2) return {};
+  const uint8_t length_byte = static_cast<uint8_t>(frame[1]) & 0x7f;
+  const size_t header = length_byte == 127 ? 10 : length_byte == 126 ? 4 : 2;
+  return frame.size() < header ? std::string_view() : frame.substr(header);
+}
+
 std::string make_server_frame(Opcode opcode, std::string_view payload) {
   char header[max_server_header_size];
   size_t header_length = write_server_header(opcode, payload.size(), header);

@@ -46,6 +46,9 @@ constexpr size_t max_server_header_size = 10;
 // (at least max_server_header_size bytes) and returns its length.
 size_t write_server_header(Opcode opcode, uint64_t payload_length, char* out);
 
+// The payload of a whole server frame (as make_server_frame builds them).
+std::string_view server_frame_payload(std::string_view frame);
+
 // Builds a complete unmasked server frame.
 std::string make_server_frame(Opcode opcode, std::string_view payload);
 

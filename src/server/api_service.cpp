@@ -15,6 +15,7 @@
 #include "frames/server_frames.h"
 #include "log/log.h"
 #include "pipeline/compiled_config.h"
+#include "pipeline/room_publish.h"
 #include "protocol/websocket.h"
 #include "server/config_reloader.h"
 #include "server/engine.h"
@@ -37,13 +38,9 @@ void append_string(std::string& out, std::string_view text) {
 void publish(EventLoop& loop, const api::PublishItem& item) {
   LoopDelivery& delivery = loop.delivery();
   switch (item.kind) {
-    case api::TargetKind::room: {
-      FrameOrigin origin;
-      origin.room = item.name;
-      publish_to_room(delivery, item.name,
-                      build_event_frame(item.event, item.payload_json, origin));
+    case api::TargetKind::room:
+      publish_room_message(loop, item.name, item.event, item.payload_json, FrameOrigin{});
       break;
-    }
     case api::TargetKind::user:
       publish_to_user(delivery, item.name, build_event_frame(item.event, item.payload_json));
       break;
@@ -114,6 +111,7 @@ struct RoomMembers {
   };
   std::string room;
   bool presence = false;  // the room's policy has `presence: true`: the answer lists its users
+  std::optional<HistoryPosition> history;  // a history room: its last offset and epoch
   std::vector<Member> members;
   unsigned loops_to_answer = 0;
   Answer answer;
@@ -160,6 +158,10 @@ std::string room_answer(RoomMembers& gathered) {
     }
     body += ']';
   }
+  if (gathered.history) {
+    body += ",\"offset\":" + std::to_string(gathered.history->offset) + ",\"epoch\":";
+    append_string(body, gathered.history->epoch);
+  }
   body += '}';
   return api::json_response(200, body);
 }
@@ -175,6 +177,12 @@ void serve_room_info(EventLoop& origin, const std::string& room, Answer answer) 
   const config::RoomPolicy* policy =
       policies.empty() ? nullptr : config::find_room_policy(policies, room);
   gathered->presence = policy && policy->presence;
+  if (policy && policy->history_size > 0) {
+    gathered->history = engine.history()
+                            .with_room(room, origin.clock().now(), true,
+                                       [](RoomLog& log) { return log.position(); })
+                            .value_or(HistoryPosition{});
+  }
   gathered->answer = std::move(answer);
   for (unsigned i = 0; i < engine.loop_count(); ++i) {
     if (loops & (uint64_t{1} << i)) ++gathered->loops_to_answer;
@@ -203,6 +211,36 @@ void serve_room_info(EventLoop& origin, const std::string& room, Answer answer) 
       });
     });
   }
+}
+
+// {"room":…,"offset":N,"epoch":…,"complete":true,"messages":[<frame>,…]}: the kept messages
+// after `since`, each as its clients received it; `complete` is false when some after `since`
+// are no longer kept (the client must reload its state).
+std::string history_answer(EventLoop& loop, const std::string& room, uint64_t since) {
+  if (!loop.config().history_limits(room)) {
+    return api::error_response(api::ApiError{
+        404,
+        "no_history",
+        "room " + room + " keeps no history: give its room policy `history: {size, ttl}`",
+        {},
+        {}});
+  }
+  const std::optional<HistoryRead> read =
+      read_history(loop.engine().history(), room, loop.clock().now(), since);
+  HistoryRead empty;
+  const HistoryRead& found = read ? *read : empty;
+  std::string body = "{\"room\":";
+  append_string(body, room);
+  body += ",\"offset\":" + std::to_string(found.position.offset) + ",\"epoch\":";
+  append_string(body, found.position.epoch);
+  body += found.complete ? ",\"complete\":true" : ",\"complete\":false";
+  body += ",\"messages\":[";
+  for (size_t i = 0; i < found.frames.size(); ++i) {
+    if (i > 0) body += ',';
+    body += ws::server_frame_payload(found.frames[i]->bytes());
+  }
+  body += "]}";
+  return api::json_response(200, body);
 }
 
 std::string reload_answer(const ReloadResult& result) {
@@ -268,6 +306,9 @@ void serve_api_request(EventLoop& loop, const api::Request& request, std::string
       return;
     case api::Route::room_info:
       serve_room_info(loop, request.room, std::move(answer));
+      return;
+    case api::Route::room_history:
+      answer(history_answer(loop, request.room, request.since));
       return;
     case api::Route::reload:
       serve_reload(loop, std::move(answer));

@@ -24,7 +24,10 @@ std::string random_node_id() {
 }  // namespace
 
 Engine::Engine(unsigned loop_count, std::shared_ptr<const CompiledConfig> config)
-    : node_id_(random_node_id()), directory_(loop_count), queued_bytes_cap_(uint64_t{1} << 30) {
+    : node_id_(random_node_id()),
+      directory_(loop_count),
+      history_(loop_count),
+      queued_bytes_cap_(uint64_t{1} << 30) {
   for (unsigned i = 0; i < loop_count; ++i) {
     loops_.push_back(std::make_unique<EventLoop>(*this, i, config));
   }

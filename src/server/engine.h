@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "delivery/directory.h"
+#include "delivery/room_history.h"
 #include "server/handshake_rate.h"
 #include "server/peer_table.h"
 
@@ -34,6 +35,7 @@ class Engine {
   unsigned loop_count() const { return static_cast<unsigned>(loops_.size()); }
   EventLoop& loop(unsigned index) { return *loops_[index]; }
   Directory& directory() { return directory_; }
+  RoomHistory& history() { return history_; }
   const std::string& node_id() const { return node_id_; }
   // Cluster mode (`cluster.redis`); nullptr on a single node.
   cluster::ClusterNode* cluster() { return cluster_.get(); }
@@ -77,6 +79,7 @@ class Engine {
  private:
   std::string node_id_;
   Directory directory_;
+  RoomHistory history_;  // the kept messages of history rooms (single node)
   HandshakeRate handshake_rate_;
   PeerTable peers_;  // outlives the loops, whose connections refer to its entries
   std::vector<std::unique_ptr<EventLoop>> loops_;

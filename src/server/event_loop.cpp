@@ -27,7 +27,8 @@ EventLoop::EventLoop(Engine& engine, unsigned index, std::shared_ptr<const Compi
       config_(std::move(config)),
       event_message_counts_(config_->event_count(), 0),
       sessions_(engine.node_id(), engine.queued_bytes(), engine.queued_bytes_cap()),
-      delivery_(engine.directory(), index, sessions_, [this] { schedule_turn_end(); }),
+      delivery_(engine.directory(), engine.history(), index, sessions_,
+                [this] { schedule_turn_end(); }),
       read_buffer_(new char[read_buffer_size + ws::message_padding]),
       wheel_(sessions_.clock().now()),
       tick_timer_(io_),
@@ -35,6 +36,9 @@ EventLoop::EventLoop(Engine& engine, unsigned index, std::shared_ptr<const Compi
   sessions_.set_server(config_->config().server);
   sessions_.metrics().events.install(event_names(*config_));
   hooks_.install(*config_);
+  delivery_.set_batch_sender([this](unsigned loop, std::vector<DeliveryTask> batch) {
+    send_batch(loop, std::move(batch));
+  });
 }
 
 EventLoop::~EventLoop() {
@@ -63,7 +67,12 @@ void EventLoop::arm_tick() {
   tick_timer_.expires_after(TimerWheel::resolution);
   tick_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
-    wheel_.advance(sessions_.clock().now());
+    const SteadyTime now = sessions_.clock().now();
+    wheel_.advance(now);
+    if (index_ == 0 && now - last_history_sweep_ >= std::chrono::seconds(1)) {
+      last_history_sweep_ = now;  // each of the history's 64 shards about once a minute
+      engine_.history().sweep_one_shard(now);
+    }
     arm_tick();
   });
 }
@@ -125,6 +134,13 @@ void EventLoop::schedule_turn_end() {
   boost::asio::post(io_, [this] { turn_end(); });
 }
 
+void EventLoop::send_batch(unsigned loop, std::vector<DeliveryTask> batch) {
+  EventLoop& target = engine_.loop(loop);
+  boost::asio::post(target.io_, [&target, batch = std::move(batch)]() mutable {
+    for (DeliveryTask& task : batch) target.delivery_.run(task);
+  });
+}
+
 // Runs after the handlers that were ready in this turn: what they produced for other loops goes
 // out as one post per loop, and what they queued for each connection as one writev.
 void EventLoop::turn_end() {
@@ -132,10 +148,7 @@ void EventLoop::turn_end() {
   auto& outbox = delivery_.outbox();
   for (unsigned loop = 0; loop < engine_.loop_count(); ++loop) {
     if (outbox[loop].empty()) continue;
-    EventLoop& target = engine_.loop(loop);
-    boost::asio::post(target.io_, [&target, batch = std::move(outbox[loop])]() mutable {
-      for (DeliveryTask& task : batch) target.delivery_.run(task);
-    });
+    send_batch(loop, std::move(outbox[loop]));
     outbox[loop].clear();
   }
   std::vector<Connection*> to_flush;

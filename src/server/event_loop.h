@@ -93,7 +93,7 @@ class EventLoop final : public SessionLoop {
   HookRunner& hooks() { return hooks_; }
   // What this loop's sessions share: clock, settings in force, queued-bytes count.
   SessionContext& sessions() { return sessions_; }
-  const Clock& clock() const { return sessions_.clock(); }
+  const Clock& clock() const override { return sessions_.clock(); }
 
   // --- end of turn: writes what the connection queued (once per turn)
   void add_to_flush_list(Connection& connection);
@@ -109,11 +109,18 @@ class EventLoop final : public SessionLoop {
  private:
   void schedule_turn_end();
   void turn_end();
+  // Posts tasks to a loop (this one too), to run there in order.
+  void send_batch(unsigned loop, std::vector<DeliveryTask> batch);
   void arm_tick();
 
   Engine& engine_;
   unsigned index_;
-  boost::asio::io_context io_{1};
+  SteadyTime last_history_sweep_{};
+  // Not the single-thread hint (1): with it Asio keeps what a loop posts to itself in a private
+  // queue until the running handler returns, so another loop's post made meanwhile would run
+  // first. A history room's messages rely on one FIFO per loop for every poster, itself included
+  // (delivery/room_history.h).
+  boost::asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_SAFE};
   ReadinessPoller poller_{io_};
   std::thread thread_;
   std::shared_ptr<const CompiledConfig> config_;

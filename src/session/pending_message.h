@@ -20,6 +20,8 @@ struct PendingMessage {
   std::string raw;                               // the message (with padding)
   size_t next_step = 0;
   bool token_hidden = false;
+  // What the ack will say of history rooms joined by the steps before (MessageRun::AckNotes).
+  std::string ack_notes;
   std::chrono::steady_clock::time_point deadline{};  // of the in-flight step (step_timeout)
   std::chrono::milliseconds timeout{};               // the step_timeout that set it
   std::deque<std::string> waiting;                   // messages that arrived meanwhile, in order

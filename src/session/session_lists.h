@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace dispatch {
 
@@ -22,8 +23,13 @@ struct LocalRoom {
   std::string name;
   SessionList members;
   uint32_t visits = 0;  // deliveries in progress: the room is not erased under them
-  // Under a max_members policy: each membership counts its user in the Directory.
+  // Under a max_members or presence policy: each membership counts its user in the Directory.
   bool counts_users = false;
+  // Under a history policy: for each member (same index as `members`), the offset of the last
+  // room message it was given, so a frame that reaches it twice (a replay, then the same
+  // message live) is given once.
+  bool keeps_history = false;
+  std::vector<uint64_t> offsets;
 };
 
 }  // namespace dispatch
