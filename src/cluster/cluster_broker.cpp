@@ -1,5 +1,8 @@
 #include "cluster/cluster_broker.h"
 
+#include <memory>
+#include <tuple>
+
 #include "cluster/cluster_node.h"
 #include "cluster/wire_message.h"
 #include "delivery/loop_delivery.h"
@@ -76,8 +79,38 @@ void ClusterBroker::admit_room_user(std::string room, std::string user, uint32_t
   node_.admit_room_user(std::move(room), std::move(user), max_members, std::move(done));
 }
 
+// On the loop that owns the room's shard, after what this loop queued for it already (one
+// sender's order), at once rather than at the end of the turn.
+void ClusterBroker::publish_history(std::string room, std::string json_prefix, HistoryLimits limits,
+                                    std::function<void(std::optional<uint64_t>)> done) {
+  const uint32_t shard = node_.names().room_shard(room);
+  const unsigned owner = node_.owner_loop(shard);
+  if (owner == loop_) {
+    node_.publish_history(shard, std::move(room), std::move(json_prefix), limits, std::move(done));
+    return;
+  }
+  auto work = std::make_shared<
+      std::tuple<std::string, std::string, std::function<void(std::optional<uint64_t>)>>>(
+      std::move(room), std::move(json_prefix), std::move(done));
+  ClusterNode& node = node_;
+  delivery_.send_now(owner, ToBroker{shard, run_task, {}, {}, [&node, shard, limits, work] {
+                                       auto& [room, prefix, done] = *work;
+                                       node.publish_history(shard, std::move(room),
+                                                            std::move(prefix), limits,
+                                                            std::move(done));
+                                     }});
+}
+
+void ClusterBroker::read_history(std::string room, uint64_t since, std::chrono::milliseconds ttl,
+                                 std::function<void(std::optional<HistoryRead>)> done) {
+  node_.read_history(std::move(room), since, ttl, std::move(done));
+}
+
 void ClusterBroker::run(ToBroker& task) {
   switch (task.kind) {
+    case run_task:
+      task.done();
+      break;
     case publish_task:
       node_.publish(task.shard, std::move(task.channel), std::move(task.message), task.request);
       break;

@@ -37,10 +37,14 @@ class ClusterBroker final : public Broker {
                        std::function<void(std::optional<bool>)> done) override;
   void room_presence(std::string room,
                      std::function<void(std::optional<RoomPresence>)> done) override;
+  void publish_history(std::string room, std::string json_prefix, HistoryLimits limits,
+                       std::function<void(std::optional<uint64_t>)> done) override;
+  void read_history(std::string room, uint64_t since, std::chrono::milliseconds ttl,
+                    std::function<void(std::optional<HistoryRead>)> done) override;
   void run(ToBroker& task) override;
 
  private:
-  enum TaskKind : uint8_t { publish_task, reachable_task };
+  enum TaskKind : uint8_t { publish_task, reachable_task, run_task };
   void publish(uint32_t shard, std::string channel, std::string message, uint32_t request = 0);
 
   ClusterNode& node_;

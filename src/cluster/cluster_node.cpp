@@ -103,7 +103,10 @@ void ClusterNode::user_presence_changed(std::string_view user) {
 }
 
 void ClusterNode::follow_room(const std::string& room) {
-  follow(*shards_[names_.room_shard(room)], names_.room(room), directory_.room_loops(room) != 0);
+  Shard& shard = *shards_[names_.room_shard(room)];
+  const bool wanted = directory_.room_loops(room) != 0;
+  follow(shard, names_.room(room), wanted);
+  if (!wanted) forget_history_room(shard, room);
 }
 
 void ClusterNode::follow_user(const std::string& user) {
@@ -253,6 +256,10 @@ void ClusterNode::on_message(Shard& shard, std::string_view channel, std::string
     return;
   }
   const WireMessage& message = std::get<WireMessage>(decoded);
+  if (message.kind == WireKind::history_frame) {  // every node delivers these, the origin too
+    on_history_frame(shard, message);
+    return;
+  }
   if (message.origin == node_id_) {  // served here when it was published
     // A request of this node's own that came back is this node's answer (its part was done
     // here): so PUBLISH's count of receivers is exactly the answers to wait for, whether or not
@@ -301,6 +308,8 @@ void ClusterNode::on_message(Shard& shard, std::string_view channel, std::string
       break;
     case WireKind::close_user:
       node_local::disconnect_user(delivery, message.target, message.code, message.reason);
+      break;
+    case WireKind::history_frame:  // handled above, for every origin
       break;
   }
 }

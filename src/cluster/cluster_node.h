@@ -133,6 +133,14 @@ class ClusterNode final : public PresenceListener {
                        std::function<void(std::optional<bool>)> done);
   // A presence room's users and connections on every live node (Broker::room_presence).
   void room_presence(std::string room, std::function<void(std::optional<RoomPresence>)> done);
+  // --- history rooms (cluster/cluster_history.cpp; Broker::publish_history, read_history)
+  using HistoryDone = std::function<void(std::optional<uint64_t>)>;
+  // On the shard's owner loop.
+  void publish_history(uint32_t shard, std::string room, std::string json_prefix,
+                       HistoryLimits limits, HistoryDone done);
+  // Any thread.
+  void read_history(std::string room, uint64_t since, std::chrono::milliseconds ttl,
+                    std::function<void(std::optional<HistoryRead>)> done);
   // Closes the connection with this id (cycle), on this node or another; from `loop`.
   void close_connection(unsigned loop, const std::string& user, std::string_view connection,
                         uint16_t code, std::string_view reason);
@@ -157,6 +165,9 @@ class ClusterNode final : public PresenceListener {
                            std::string_view reason);
   void answer(std::string origin, uint32_t request, std::string body = {});  // any thread
   void answer_room_query(std::string origin, uint32_t request, std::string room);
+  void on_history_frame(Shard& shard, const WireMessage& message);
+  // The room has no members here any more: nothing of it will be delivered here.
+  void forget_history_room(Shard& shard, const std::string& room);
 
   std::string node_id_;
   Directory& directory_;

@@ -9,7 +9,10 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
+#include <utility>
+#include <vector>
 
 #include "cluster/cluster_node.h"
 #include "redis/redis_client.h"
@@ -28,6 +31,10 @@ struct ClusterNode::Shard {
   std::unordered_set<std::string> followed;  // channels subscribed (owner loop only)
   bool refusal_logged = false;               // owner loop only
   std::unique_ptr<boost::asio::steady_timer> heartbeat_timer;  // owner loop only
+  // History rooms of this shard (owner loop only): the last offset delivered here per room, and
+  // publishers waiting until theirs is (cluster/cluster_history.cpp).
+  std::unordered_map<std::string, uint64_t> history_delivered;
+  std::unordered_map<std::string, std::vector<std::pair<uint64_t, HistoryDone>>> history_waiters;
 };
 
 }  // namespace dispatch::cluster

@@ -36,6 +36,14 @@ std::string RedisNames::room_users(std::string_view room) const {
   return fmt::format("{}:room_users:{}", prefix_, room);
 }
 
+std::string RedisNames::history_stream(std::string_view room) const {
+  return fmt::format("{}:history:{}", prefix_, room);
+}
+
+std::string RedisNames::history_meta(std::string_view room) const {
+  return fmt::format("{}:history_meta:{}", prefix_, room);
+}
+
 std::string RedisNames::rate_window(std::string_view key) const {
   return fmt::format("{}:rate:{}", prefix_, key);
 }

@@ -41,6 +41,10 @@ class RedisNames {
   std::string rate_window(std::string_view key) const;        // <prefix>:rate:<key>
   // The users of a room with a max_members policy, per node: fields "<node id>\x1f<user>".
   std::string room_users(std::string_view room) const;  // <prefix>:room_users:<room>
+  // A history room's kept messages, a stream whose entry ids are "<offset>-1", and its position
+  // (a hash: `o` the last offset, `e` the epoch); both on the room's shard.
+  std::string history_stream(std::string_view room) const;  // <prefix>:history:<room>
+  std::string history_meta(std::string_view room) const;    // <prefix>:history_meta:<room>
 
  private:
   uint32_t shard_of(std::string_view kind, std::string_view name) const;

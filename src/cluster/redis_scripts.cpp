@@ -85,6 +85,58 @@ table.insert(users, 1, connections)
 return users
 )lua";
 
+// A history room's message. KEYS: the position hash, the stream. ARGV: the wire message's head,
+// the frame's JSON without its closing brace, size, ttl (ms), an epoch for a room that has none,
+// how long the position is kept (ms), the room's channel. The offset, the kept entry and the
+// PUBLISH happen in one script, so every node sees the room's messages in offset order.
+// Returns the offset.
+constexpr std::string_view history_publish_body = R"lua(
+local epoch = redis.call('HGET', KEYS[1], 'e')
+if not epoch then
+  epoch = ARGV[5]
+  redis.call('HSET', KEYS[1], 'e', epoch)
+end
+local offset = redis.call('HINCRBY', KEYS[1], 'o', 1)
+local text = ARGV[2] .. ',"offset":' .. offset .. ',"epoch":"' .. epoch .. '"}'
+redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], offset .. '-1', 't', now, 'f', text)
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+redis.call('PUBLISH', ARGV[7], ARGV[1] .. offset .. '\n' .. text)
+return offset
+)lua";
+
+// A history room's position and its kept messages after an offset. KEYS: the position hash, the
+// stream. ARGV: the offset, ttl (ms), an epoch for a room that has none, how long the position
+// is kept (ms). Returns {last offset, epoch, offset, frame, offset, frame, ...}, without what
+// is older than the ttl.
+constexpr std::string_view history_read_body = R"lua(
+local epoch = redis.call('HGET', KEYS[1], 'e')
+if not epoch then
+  epoch = ARGV[3]
+  redis.call('HSET', KEYS[1], 'e', epoch, 'o', 0)
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+local last = tonumber(redis.call('HGET', KEYS[1], 'o') or '0')
+local out = {last, epoch}
+local since = tonumber(ARGV[1])
+if since < last then
+  local oldest = now - tonumber(ARGV[2])
+  for _, entry in ipairs(redis.call('XRANGE', KEYS[2], (since + 1) .. '-1', '+')) do
+    local fields = entry[2]
+    local at, text = 0, nil
+    for i = 1, #fields, 2 do
+      if fields[i] == 't' then at = tonumber(fields[i + 1]) end
+      if fields[i] == 'f' then text = fields[i + 1] end
+    end
+    if text and at >= oldest then
+      out[#out + 1] = tonumber(string.match(entry[1], '^(%d+)'))
+      out[#out + 1] = text
+    end
+  end
+end
+return out
+)lua";
+
 // Returns 0 when the hit passes (and counts it), else the milliseconds to wait (>= 1).
 constexpr std::string_view rate_body = R"lua(
 local limit = tonumber(ARGV[1])
@@ -151,6 +203,18 @@ const RedisScript& room_admit_script() {
 
 const RedisScript& presence_script() {
   static const std::string text = std::string(now_ms) + std::string(presence_body);
+  static const RedisScript script{text, sha1_hex(text)};
+  return script;
+}
+
+const RedisScript& history_publish_script() {
+  static const std::string text = std::string(now_ms) + std::string(history_publish_body);
+  static const RedisScript script{text, sha1_hex(text)};
+  return script;
+}
+
+const RedisScript& history_read_script() {
+  static const std::string text = std::string(now_ms) + std::string(history_read_body);
   static const RedisScript script{text, sha1_hex(text)};
   return script;
 }

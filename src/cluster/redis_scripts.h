@@ -34,6 +34,9 @@ const RedisScript& rate_script();   // KEYS: window; ARGV: limit, window ms
 const RedisScript& room_admit_script();
 // A presence room's users and connections on every live node.
 const RedisScript& presence_script();
+// A history room's message: offset, kept entry and PUBLISH in one script; and reading it back.
+const RedisScript& history_publish_script();
+const RedisScript& history_read_script();
 
 // Runs the script with EVALSHA, and once more with EVAL when Redis does not have it (NOSCRIPT:
 // after a restart, or the first time).

@@ -155,6 +155,10 @@ std::optional<std::vector<RoomMember>> decode_members(std::string_view body) {
   return members;
 }
 
+std::string encode_history_head(std::string_view origin, std::string_view room) {
+  return header(WireKind::history_frame, origin, room, 0);
+}
+
 std::string encode_leave(std::string_view origin, std::string_view user, std::string_view room) {
   std::string out = header(WireKind::leave_user, origin, user, room.size());
   out.append(room);
@@ -236,6 +240,23 @@ std::variant<WireMessage, std::string> decode_wire_message(std::string_view byte
       if (!reader.u16(message.code)) return std::string("the message is cut short");
       message.reason = reader.rest();
       return message;
+    case WireKind::history_frame: {
+      const std::string_view rest = reader.rest();
+      const size_t newline = rest.find('\n');
+      if (newline == std::string_view::npos || newline == 0 || newline > 20) {
+        return std::string("the history message has no offset");
+      }
+      for (char digit : rest.substr(0, newline)) {
+        if (digit < '0' || digit > '9') return std::string("the history message has no offset");
+        message.offset = message.offset * 10 + static_cast<uint64_t>(digit - '0');
+      }
+      message.body = rest.substr(newline + 1);
+      if (message.target.empty() || message.offset == 0 || message.body.size() < 2 ||
+          message.body.front() != '{' || message.body.back() != '}') {
+        return std::string("the history message is not a room's frame");
+      }
+      return message;
+    }
     default:
       return fmt::format("unknown message kind {}", static_cast<unsigned>(kind));
   }

@@ -12,7 +12,10 @@
 //   the rest, by kind: a frame — its bytes; join — 1 byte counts_users, u32 request, then the
 //                      room; leave — the room; close — u16 close code, then the reason;
 //                      room query — u32 request; answer — u32 request, then its body;
-//                      close one session — u64 connection number, u16 close code, then the reason
+//                      close one session — u64 connection number, u16 close code, then the
+//                      reason; history frame — the offset in decimal, '\n', then the frame's
+//                      JSON (written by the publishing script in Redis, which alone knows the
+//                      offset; every node, the origin too, builds the WebSocket frame from it)
 //
 // A join with a request number other than 0 asks every node that applies it to answer with that
 // number on the origin's node channel once it receives the room's traffic: the origin holds the
@@ -39,6 +42,7 @@ enum class WireKind : uint8_t {
   answer = 'k',
   room_query = 'q',
   close_session = 'x',
+  history_frame = 'h',
 };
 
 struct WireMessage {
@@ -53,6 +57,7 @@ struct WireMessage {
   uint16_t code = 0;          // close, close_session
   std::string_view reason;    // close, close_session
   uint64_t session = 0;       // close_session: the connection number on the receiving node
+  uint64_t offset = 0;        // history_frame (its JSON is in `body`)
 };
 
 inline constexpr uint8_t wire_format_version = 1;
@@ -61,6 +66,8 @@ std::string encode_frame(WireKind kind, std::string_view origin, std::string_vie
                          std::string_view frame);
 std::string encode_join(std::string_view origin, std::string_view user, std::string_view room,
                         bool counts_users, uint32_t request);
+// The head of a history frame (origin and room); the publishing script appends the rest.
+std::string encode_history_head(std::string_view origin, std::string_view room);
 std::string encode_room_query(std::string_view origin, std::string_view room, uint32_t request);
 std::string encode_answer(std::string_view origin, uint32_t request, std::string_view body = {});
 

@@ -508,7 +508,8 @@ events:
 ```
 
 A single node keeps history in memory: `size` frames per room, shared with the send queues that
-hold them. Cluster mode refuses `history` for now.
+hold them; a restart starts new epochs. In cluster mode it is kept in Redis, so a client
+recovers on any node, also after every node restarted (docs/CLUSTER.md).
 )md";
 
 constexpr std::string_view kEventsIntro = R"md(

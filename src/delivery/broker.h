@@ -14,6 +14,7 @@
 
 #include "delivery/delivery_task.h"
 #include "delivery/directory.h"
+#include "delivery/room_history.h"
 #include "frames/out_frame.h"
 
 namespace dispatch {
@@ -55,6 +56,20 @@ class Broker {
   // or nothing when Redis could not be asked (the caller answers with the node's own).
   virtual void room_presence(std::string room,
                              std::function<void(std::optional<RoomPresence>)> done) = 0;
+
+  // --- rooms that keep history, in Redis (cluster/cluster_history.cpp)
+  // A room message: the room's shard gives it the next offset, keeps it and publishes it to
+  // every node — this one too, which delivers it from there, so every node's members get the
+  // room's messages in offset order. `json_prefix` is the frame's JSON without its closing brace
+  // (Redis adds the offset and the epoch). `done` (any thread) gets the offset once this node's
+  // members have the message (at once when there are none here), or nothing when Redis could not
+  // be asked — then nobody got it.
+  virtual void publish_history(std::string room, std::string json_prefix, HistoryLimits limits,
+                               std::function<void(std::optional<uint64_t>)> done) = 0;
+  // The room's position and its kept messages after `since`, or nothing when Redis could not be
+  // asked; `done` from any thread.
+  virtual void read_history(std::string room, uint64_t since, std::chrono::milliseconds ttl,
+                            std::function<void(std::optional<HistoryRead>)> done) = 0;
 
   // A task another loop of this node queued for the broker here (ToBroker: this loop holds the
   // Redis connection it needs).

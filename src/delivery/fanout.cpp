@@ -156,10 +156,22 @@ std::optional<HistoryRead> read_history(RoomHistory& history, std::string_view r
     const uint64_t first_kept =
         log.entries().empty() ? log.last_offset() + 1 : log.entries().front().offset;
     read.complete = offset + 1 >= first_kept;
+    read.first_offset = offset + 1;
     for (const RoomLog::Entry& entry : log.entries()) {
       if (entry.offset > offset) read.frames.push_back(entry.frame);
     }
     return read;
+  });
+}
+
+void deliver_history_frame(LoopDelivery& origin, std::string_view room, const FrameRef& frame,
+                           uint64_t offset) {
+  for_each_loop(origin.directory().room_loops(room), [&](unsigned loop) {
+    if (loop == origin.index()) {
+      origin.rooms().deliver_history(room, frame, offset);
+    } else {
+      origin.send_now(loop, DeliverHistory{std::string(room), frame, offset, nullptr});
+    }
   });
 }
 

@@ -23,7 +23,7 @@ void publish_to_room(LoopDelivery& origin, std::string_view room, const FrameRef
 void publish_to_user(LoopDelivery& origin, std::string_view user, const FrameRef& frame);
 void publish_to_all(LoopDelivery& origin, const FrameRef& frame);
 
-// --- rooms that keep history (single node; delivery/room_history.h)
+// --- rooms that keep history (delivery/room_history.h): on a single node
 // A room message: `build(offset, epoch)` makes its frame, which is kept and handed to every loop
 // with members in offset order. Returns true when this loop's members have it now; false when
 // older messages of the room are still on their way to this loop — its members get it after
@@ -49,13 +49,14 @@ HistoryJoin join_with_history(LoopDelivery& origin, Session& session, std::strin
 
 // The position and the kept frames after `offset` (the server API's history), or nothing when
 // the room keeps no messages.
-struct HistoryRead {
-  HistoryPosition position;
-  bool complete = true;  // every message after `offset` is still kept
-  std::vector<FrameRef> frames;
-};
 std::optional<HistoryRead> read_history(RoomHistory& history, std::string_view room, SteadyTime now,
                                         uint64_t offset);
+
+// In cluster mode: a history frame from Redis (cluster/cluster_history.cpp), on the loop that
+// holds the room's shard — the room's only producer on this node, so each loop receives them in
+// offset order.
+void deliver_history_frame(LoopDelivery& origin, std::string_view room, const FrameRef& frame,
+                           uint64_t offset);
 
 // Joins every live session of `user`, on every loop, to `room`. Loops that have to do the join
 // later count as members at once, so a publish right after reaches them. `counts_users` (a

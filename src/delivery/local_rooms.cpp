@@ -51,6 +51,51 @@ bool LocalRooms::join_at(Session& session, std::string_view name, uint32_t room_
   return joined;
 }
 
+void LocalRooms::begin_recovery(Session& session, std::string_view name) {
+  LocalRoom* room = find(name);
+  if (!room) return;
+  if (std::find(room->members.begin(), room->members.end(), &session) == room->members.end()) {
+    return;
+  }
+  keep_history(*room);
+  room->recovering.push_back({&session, {}});
+}
+
+void LocalRooms::finish_recovery(Session& session, std::string_view name, const HistoryRead* read,
+                                 uint64_t since) {
+  LocalRoom* room = find(name);
+  if (!room) return;
+  auto waiting =
+      std::find_if(room->recovering.begin(), room->recovering.end(),
+                   [&](const LocalRoom::Recovering& r) { return r.session == &session; });
+  if (waiting == room->recovering.end()) return;
+  std::vector<std::pair<uint64_t, FrameRef>> held = std::move(waiting->held);
+  room->recovering.erase(waiting);
+  auto member = std::find(room->members.begin(), room->members.end(), &session);
+  if (member == room->members.end()) return;
+  const size_t index = static_cast<size_t>(member - room->members.begin());
+  uint64_t at = room->offsets[index];
+  if (read && read->complete && read->first_offset == since + 1) {
+    for (size_t k = 0; k < read->frames.size(); ++k) {
+      const uint64_t offset = read->first_offset + k;
+      if (offset <= at) continue;
+      session.send(read->frames[k]);
+      at = offset;
+    }
+  }
+  if (read) at = std::max(at, read->position.offset);
+  for (auto& [offset, frame] : held) {
+    if (offset <= at) continue;
+    session.send(frame);
+    at = offset;
+  }
+  // The member may have been closed by a send (a slow consumer) and be gone from the room.
+  member = std::find(room->members.begin(), room->members.end(), &session);
+  if (member != room->members.end()) {
+    room->offsets[static_cast<size_t>(member - room->members.begin())] = at;
+  }
+}
+
 void LocalRooms::deliver_history(std::string_view name, const FrameRef& frame, uint64_t offset) {
   LocalRoom* room = find(name);
   if (!room) return;
@@ -58,7 +103,14 @@ void LocalRooms::deliver_history(std::string_view name, const FrameRef& frame, u
   ++room->visits;
   for (size_t i = 0; i < room->members.size();) {
     Session* member = room->members[i];
-    if (room->offsets[i] < offset) {
+    auto waiting =
+        room->recovering.empty()
+            ? room->recovering.end()
+            : std::find_if(room->recovering.begin(), room->recovering.end(),
+                           [&](const LocalRoom::Recovering& r) { return r.session == member; });
+    if (waiting != room->recovering.end()) {
+      waiting->held.emplace_back(offset, frame);
+    } else if (room->offsets[i] < offset) {
       room->offsets[i] = offset;
       member->send(frame);  // may close a slow consumer, which leaves the room
     }
@@ -89,6 +141,12 @@ void LocalRooms::leave_all(Session& session) {
 // O(members): fine for the rooms of this size class; a per-membership index would make it O(1)
 // at the cost of memory on every membership.
 void LocalRooms::remove_member(LocalRoom& room, Session& session) {
+  if (!room.recovering.empty()) {
+    room.recovering.erase(
+        std::remove_if(room.recovering.begin(), room.recovering.end(),
+                       [&](const LocalRoom::Recovering& r) { return r.session == &session; }),
+        room.recovering.end());
+  }
   auto position = std::find(room.members.begin(), room.members.end(), &session);
   if (position != room.members.end()) {
     if (room.keeps_history) {

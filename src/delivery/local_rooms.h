@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "delivery/directory.h"
+#include "delivery/room_history.h"
 #include "frames/out_frame.h"
 #include "session/session_lists.h"
 
@@ -53,6 +54,14 @@ class LocalRooms {
     --room->visits;
     erase_if_unused(*room);
   }
+  // Cluster mode: the member's replay is on its way from Redis; the room's messages for it are
+  // held until finish_recovery.
+  void begin_recovery(Session& session, std::string_view name);
+  // Gives the member the replay — when `read` is complete from `since` on — then what was held
+  // for it, each message once and in offset order; nothing of either at or before the room's
+  // position when the replay is incomplete. `read` null: Redis could not be asked.
+  void finish_recovery(Session& session, std::string_view name, const HistoryRead* read,
+                       uint64_t since);
   // A history room's message: to each member not given `offset` (or a later one) yet.
   void deliver_history(std::string_view name, const FrameRef& frame, uint64_t offset);
   size_t size() const { return rooms_.size(); }

@@ -4,18 +4,12 @@
 
 namespace dispatch {
 
-namespace {
-
-// 12 characters of [0-9a-z]: a new one per room log, so a restart (or a forgotten room) never
-// reuses an epoch a client may hold.
-std::string random_epoch(std::mt19937_64& random) {
+std::string new_epoch(std::mt19937_64& random) {
   static constexpr char alphabet[] = "0123456789abcdefghijklmnopqrstuvwxyz";
   std::string epoch(12, '0');
   for (char& c : epoch) c = alphabet[random() % (sizeof alphabet - 1)];
   return epoch;
 }
-
-}  // namespace
 
 void RoomLog::append(FrameRef frame, SteadyTime now, const HistoryLimits& limits) {
   ttl_ = limits.ttl;
@@ -59,8 +53,8 @@ RoomLog* RoomHistory::find_or_create(Shard& shard, std::string_view room, Steady
   auto found = shard.rooms.find(room);
   if (found == shard.rooms.end()) {
     if (!create) return nullptr;
-    found = shard.rooms.try_emplace(std::string(room), random_epoch(shard.random), loop_count_, now)
-                .first;
+    found =
+        shard.rooms.try_emplace(std::string(room), new_epoch(shard.random), loop_count_, now).first;
   }
   found->second.expire(now);
   return &found->second;

@@ -28,6 +28,10 @@
 
 namespace dispatch {
 
+// A new epoch: 12 characters of [0-9a-z], so a restart (or a forgotten room) never reuses one a
+// client may hold.
+std::string new_epoch(std::mt19937_64& random);
+
 struct HistoryLimits {
   uint32_t size = 0;
   std::chrono::milliseconds ttl{0};
@@ -37,6 +41,15 @@ struct HistoryLimits {
 struct HistoryPosition {
   uint64_t offset = 0;
   std::string epoch;
+};
+
+// What a read of a room's history found: its position, and the kept frames after the offset read
+// from — consecutive offsets from `first_offset` when `complete` (none missing since then).
+struct HistoryRead {
+  HistoryPosition position;
+  bool complete = true;
+  uint64_t first_offset = 0;
+  std::vector<FrameRef> frames;
 };
 
 // One room's kept messages; reached only under its shard's lock (RoomHistory::with_room).

@@ -38,9 +38,38 @@ void append_string(std::string& out, std::string_view text) {
 
 }  // namespace
 
+namespace {
+
+void append_event_json(std::string& out, std::string_view event, std::string_view payload_json,
+                       const FrameOrigin& origin);
+
+}  // namespace
+
+std::string build_event_json_prefix(std::string_view event, std::string_view payload_json,
+                                    const FrameOrigin& origin) {
+  std::string out;
+  append_event_json(out, event, payload_json, origin);
+  out.pop_back();  // the closing brace
+  return out;
+}
+
+FrameRef build_text_frame(std::string_view json) {
+  std::string& out = scratch();
+  out.append(json);
+  return finish_text_frame(out);
+}
+
 FrameRef build_event_frame(std::string_view event, std::string_view payload_json,
                            const FrameOrigin& origin) {
   std::string& out = scratch();
+  append_event_json(out, event, payload_json, origin);
+  return finish_text_frame(out);
+}
+
+namespace {
+
+void append_event_json(std::string& out, std::string_view event, std::string_view payload_json,
+                       const FrameOrigin& origin) {
   out.append("{\"event\":");
   append_string(out, event);
   out.append(",\"payload\":");
@@ -62,8 +91,9 @@ FrameRef build_event_frame(std::string_view event, std::string_view payload_json
     append_string(out, origin.epoch);
   }
   out.push_back('}');
-  return finish_text_frame(out);
 }
+
+}  // namespace
 
 FrameRef build_error_frame(ErrorCode code, std::string_view message, std::string_view ref_json,
                            std::optional<std::string_view> event, const ErrorDetails& details) {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "dispatch/error_code.h"
@@ -23,6 +24,13 @@ struct FrameOrigin {
 // `payload_json` must be a valid JSON document.
 FrameRef build_event_frame(std::string_view event, std::string_view payload_json,
                            const FrameOrigin& origin = {});
+
+// The same frame's JSON without its closing brace, for Redis to complete with the offset and the
+// epoch (a history room in cluster mode).
+std::string build_event_json_prefix(std::string_view event, std::string_view payload_json,
+                                    const FrameOrigin& origin = {});
+// A text frame of this JSON document.
+FrameRef build_text_frame(std::string_view json);
 
 struct ErrorDetails {
   std::string_view field;       // missing_field

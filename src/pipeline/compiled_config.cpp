@@ -275,15 +275,7 @@ std::shared_ptr<const CompiledConfig> CompiledConfig::compile(
                                     "`permissions:` list; add it there",
                                     room.glob, room.join_permission)});
     }
-    if (room.history_size > 0) {
-      compiled->has_history_rooms_ = true;
-      if (!compiled->config_.cluster.redis.empty()) {
-        errors.push_back({room.mark, fmt::format("`rooms.{}.history`: history is not supported "
-                                                 "in cluster mode yet (it is kept in memory on "
-                                                 "one node); remove it or run a single node",
-                                                 room.glob)});
-      }
-    }
+    if (room.history_size > 0) compiled->has_history_rooms_ = true;
   }
 
   for (const config::WebhookTarget& target : compiled->config_.webhooks) {

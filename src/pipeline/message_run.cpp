@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <mutex>
 
 #include "config/cidr.h"
 #include "config/room_policy.h"
@@ -30,12 +31,31 @@ std::atomic<uint64_t> next_ticket{1};
 // Counted holds: one for the run until it starts waiting, one per callback handed out. Callbacks
 // may run on any thread, before or after the run starts waiting; the completion is set before the
 // run lets go of its hold, so whichever release is last finds it.
-struct MessageRun::ReachWait {
+// A history room joined in cluster mode adds what the ack will say of it (notes, written on the
+// run's loop before that hold is released); the continuation hands them to the run that goes on.
+struct MessageRun::ReachWait : std::enable_shared_from_this<ReachWait> {
   std::atomic<size_t> holds{1};
   Completion completion;
+  std::mutex mutex;
+  std::vector<std::pair<std::string, HistoryJoinRequest>> notes;
 
   void release() {
-    if (holds.fetch_sub(1, std::memory_order_acq_rel) == 1) completion.done();
+    if (holds.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    bool has_notes = false;
+    {
+      std::lock_guard lock(mutex);
+      has_notes = !notes.empty();
+    }
+    if (!has_notes) {
+      completion.done();
+      return;
+    }
+    completion.done([wait = shared_from_this()](StepContext& ctx) {
+      auto& run = static_cast<MessageRun&>(ctx);  // the continuation of its own run
+      std::lock_guard lock(wait->mutex);
+      for (const auto& [room, history] : wait->notes) run.note_history_join(room, history);
+      return StepStatus::done;
+    });
   }
 };
 
@@ -305,13 +325,32 @@ void MessageRun::send_to_target(std::string_view target, std::string_view event,
                     build_event_frame(event, payload_json, origin));
     return;
   }
-  // Into a history room whose older messages are still on their way to this loop: the next step
-  // and the ack wait until this loop's members have this one (the sender's order).
-  auto delivered_here = std::make_shared<std::function<void()>>();
-  if (!publish_room_message(loop_, target, event, payload_json, origin,
-                            [delivered_here] { (*delivered_here)(); })) {
-    *delivered_here = reach_callback();
+  if (!loop_.config().history_limits(target)) {  // one flag test when no room keeps history
+    origin.room = target;
+    publish_to_room(loop_.delivery(), target, build_event_frame(event, payload_json, origin));
+    return;
   }
+  // Into a history room whose older messages are still on their way to this loop, or through
+  // Redis: the next step and the ack wait until this loop's members have this one (the sender's
+  // order). The callback may come on another thread, before or after the wait is set up.
+  struct Later {
+    std::mutex mutex;
+    std::function<void()> release;
+    bool fired = false;
+  };
+  auto later = std::make_shared<Later>();
+  const bool delivered = publish_room_message(loop_, target, event, payload_json, origin, [later] {
+    std::function<void()> release;
+    {
+      std::lock_guard lock(later->mutex);
+      later->fired = true;
+      release = std::move(later->release);
+    }
+    if (release) release();
+  });
+  if (delivered) return;
+  std::lock_guard lock(later->mutex);
+  if (!later->fired) later->release = reach_callback();
 }
 
 void MessageRun::send_to_user(std::string_view user, std::string_view event,
@@ -410,8 +449,64 @@ bool MessageRun::join_in_cluster(Broker& broker, std::string_view user, std::str
     fail(refusal->code, std::move(refusal->message));
     return false;
   }
-  if (!broker.room_reachable(room)) broker.when_room_reachable(room, reach_callback());
+  const bool asker_joined = this_connection_only || user == session_.user_id();
+  if (const auto limits = loop_.config().history_limits(room); limits && asker_joined) {
+    recover_in_cluster(broker, room, limits->ttl);
+  } else if (!broker.room_reachable(room)) {
+    broker.when_room_reachable(room, reach_callback());
+  }
   return true;
+}
+
+// The sender joined a history room in cluster mode: once this node receives the room's traffic,
+// Redis says where the room stands and, with `since`, what the sender missed; the room's
+// messages for it are held meanwhile (LocalRooms::begin_recovery), so the replay and what
+// follows meet exactly. The step and the ack wait for it.
+void MessageRun::recover_in_cluster(Broker& broker, std::string_view room,
+                                    std::chrono::milliseconds ttl) {
+  std::optional<HistoryPosition> since;
+  if (auto asked = since_for(message_, room)) {
+    since = HistoryPosition{asked->offset, std::string(asked->epoch)};
+    loop_.delivery().rooms().begin_recovery(session_, room);
+  }
+  std::function<void()> release = reach_callback();
+  std::shared_ptr<ReachWait> wait = reach_wait_;
+  auto apply = [wait, release, since, room = std::string(room), loop = &loop_,
+                user = std::string(session_.user_id()),
+                number = session_.number()](std::optional<HistoryRead> read) mutable {
+    // On the run's loop (its mailbox); the session may be gone.
+    Session* session = nullptr;
+    for (Session* candidate : loop->delivery().user_sessions(user)) {
+      if (candidate->number() == number) session = candidate;
+    }
+    HistoryJoinRequest history;
+    history.since = since;
+    history.applied = read.has_value();
+    if (read) {
+      history.outcome.position = read->position;
+      history.outcome.ok = since && read->complete && since->epoch == read->position.epoch;
+      if (since && !history.outcome.ok) read->complete = false;
+    } else {
+      history.outcome.ok = false;
+    }
+    if (session && since) {
+      loop->delivery().rooms().finish_recovery(*session, room, read ? &*read : nullptr,
+                                               since->offset);
+    }
+    if (history.applied || since) {
+      std::lock_guard lock(wait->mutex);
+      wait->notes.emplace_back(room, std::move(history));
+    }
+    release();
+  };
+  const uint64_t from = since ? since->offset : std::numeric_limits<uint64_t>::max();
+  broker.when_room_reachable(room, [&broker, room = std::string(room), from, ttl,
+                                    mailbox = loop_.mailbox(), apply = std::move(apply)]() mutable {
+    broker.read_history(
+        room, from, ttl, [mailbox, apply = std::move(apply)](std::optional<HistoryRead> read) {
+          mailbox->post([apply, read = std::move(read)]() mutable { apply(std::move(read)); });
+        });
+  });
 }
 
 Broker* MessageRun::broker() {

@@ -92,6 +92,7 @@ class MessageRun final : public StepContext, public NodeStepContext, public tmpl
   void wait_until_reachable();  // the run goes pending until reach_wait_ is complete
   bool join_in_cluster(Broker& broker, std::string_view user, std::string_view room,
                        bool this_connection_only);
+  void recover_in_cluster(Broker& broker, std::string_view room, std::chrono::milliseconds ttl);
   // A `_join` into a room whose max_members counts cluster-wide: made once Redis has admitted
   // the user (ask_room_admission, after the step).
   struct DeferredJoin {

@@ -49,7 +49,8 @@ std::optional<JoinRefusal> join_room(SessionLoop& loop, Session& asking, std::st
                        fmt::format("room {} is full ({} users, its policy `{}`)", room,
                                    policy->max_members, policy->glob)};
   }
-  if (asker_joins && asking.is_open()) {
+  // (In cluster mode the history is in Redis: MessageRun::recover_in_cluster.)
+  if (asker_joins && asking.is_open() && !loop.delivery().broker()) {
     if (const std::optional<HistoryLimits> limits = loop.config().history_limits(room)) {
       HistoryJoin outcome =
           join_with_history(loop.delivery(), asking, room, counts_users, loop.clock().now(),

@@ -1,6 +1,7 @@
 #include "server/api_service.h"
 
 #include <algorithm>
+#include <limits>
 #include <memory>
 #include <variant>
 #include <vector>
@@ -177,13 +178,26 @@ void serve_room_info(EventLoop& origin, const std::string& room, Answer answer) 
   const config::RoomPolicy* policy =
       policies.empty() ? nullptr : config::find_room_policy(policies, room);
   gathered->presence = policy && policy->presence;
-  if (policy && policy->history_size > 0) {
-    gathered->history = engine.history()
-                            .with_room(room, origin.clock().now(), true,
-                                       [](RoomLog& log) { return log.position(); })
-                            .value_or(HistoryPosition{});
-  }
   gathered->answer = std::move(answer);
+  if (policy && policy->history_size > 0) {
+    if (cluster::ClusterNode* node = engine.cluster()) {
+      ++gathered->loops_to_answer;  // the position, from Redis
+      node->read_history(room, std::numeric_limits<uint64_t>::max(), policy->history_ttl,
+                         [&origin, gathered](std::optional<HistoryRead> read) {
+                           origin.post([gathered, read = std::move(read)]() mutable {
+                             gathered->history = read ? read->position : HistoryPosition{};
+                             if (--gathered->loops_to_answer == 0) {
+                               gathered->answer(room_answer(*gathered));
+                             }
+                           });
+                         });
+    } else {
+      gathered->history = engine.history()
+                              .with_room(room, origin.clock().now(), true,
+                                         [](RoomLog& log) { return log.position(); })
+                              .value_or(HistoryPosition{});
+    }
+  }
   for (unsigned i = 0; i < engine.loop_count(); ++i) {
     if (loops & (uint64_t{1} << i)) ++gathered->loops_to_answer;
   }
@@ -216,19 +230,7 @@ void serve_room_info(EventLoop& origin, const std::string& room, Answer answer) 
 // {"room":…,"offset":N,"epoch":…,"complete":true,"messages":[<frame>,…]}: the kept messages
 // after `since`, each as its clients received it; `complete` is false when some after `since`
 // are no longer kept (the client must reload its state).
-std::string history_answer(EventLoop& loop, const std::string& room, uint64_t since) {
-  if (!loop.config().history_limits(room)) {
-    return api::error_response(api::ApiError{
-        404,
-        "no_history",
-        "room " + room + " keeps no history: give its room policy `history: {size, ttl}`",
-        {},
-        {}});
-  }
-  const std::optional<HistoryRead> read =
-      read_history(loop.engine().history(), room, loop.clock().now(), since);
-  HistoryRead empty;
-  const HistoryRead& found = read ? *read : empty;
+std::string history_body(const std::string& room, const HistoryRead& found) {
   std::string body = "{\"room\":";
   append_string(body, room);
   body += ",\"offset\":" + std::to_string(found.position.offset) + ",\"epoch\":";
@@ -241,6 +243,42 @@ std::string history_answer(EventLoop& loop, const std::string& room, uint64_t si
   }
   body += "]}";
   return api::json_response(200, body);
+}
+
+// The room's kept messages after `since`: from memory on a single node, from Redis in cluster
+// mode (answered on this loop).
+void serve_history(EventLoop& loop, const std::string& room, uint64_t since, Answer answer) {
+  const std::optional<HistoryLimits> limits = loop.config().history_limits(room);
+  if (!limits) {
+    answer(api::error_response(api::ApiError{
+        404,
+        "no_history",
+        "room " + room + " keeps no history: give its room policy `history: {size, ttl}`",
+        {},
+        {}}));
+    return;
+  }
+  if (cluster::ClusterNode* node = loop.engine().cluster()) {
+    node->read_history(room, since, limits->ttl,
+                       [&loop, room, answer = std::move(answer)](std::optional<HistoryRead> read) {
+                         loop.post([room, answer, read = std::move(read)] {
+                           if (!read) {
+                             answer(api::error_response(
+                                 api::ApiError{503,
+                                               "redis_unavailable",
+                                               "the room's Redis shard cannot be asked: try again",
+                                               {},
+                                               {}}));
+                             return;
+                           }
+                           answer(history_body(room, *read));
+                         });
+                       });
+    return;
+  }
+  const std::optional<HistoryRead> read =
+      read_history(loop.engine().history(), room, loop.clock().now(), since);
+  answer(history_body(room, read ? *read : HistoryRead{}));
 }
 
 std::string reload_answer(const ReloadResult& result) {
@@ -308,7 +346,7 @@ void serve_api_request(EventLoop& loop, const api::Request& request, std::string
       serve_room_info(loop, request.room, std::move(answer));
       return;
     case api::Route::room_history:
-      answer(history_answer(loop, request.room, request.since));
+      serve_history(loop, request.room, request.since, std::move(answer));
       return;
     case api::Route::reload:
       serve_reload(loop, std::move(answer));

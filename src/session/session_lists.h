@@ -6,7 +6,10 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "frames/out_frame.h"
 
 namespace dispatch {
 
@@ -30,6 +33,13 @@ struct LocalRoom {
   // message live) is given once.
   bool keeps_history = false;
   std::vector<uint64_t> offsets;
+  // Cluster mode: members waiting for their replay from Redis; the room's messages for them are
+  // held here meanwhile (LocalRooms::begin_recovery / finish_recovery).
+  struct Recovering {
+    Session* session;
+    std::vector<std::pair<uint64_t, FrameRef>> held;
+  };
+  std::vector<Recovering> recovering;
 };
 
 }  // namespace dispatch

@@ -443,7 +443,7 @@ events:
 )"),
             std::vector<std::string>{"test.yaml:6:36: `_presence`: no room policy has `presence: "
                                      "true`, and this action answers only for rooms under one"});
-  EXPECT_EQ(compile_errors(R"(
+  EXPECT_TRUE(compile_errors(R"(
 rooms:
   "chat:*": { history: { size: 10 } }
 cluster:
@@ -452,10 +452,8 @@ events:
   e:
     actions:
       - {name: _reply, params: [ok, '{}']}
-)"),
-            std::vector<std::string>{
-                "test.yaml:2:3: `rooms.chat:*.history`: history is not supported in cluster mode "
-                "yet (it is kept in memory on one node); remove it or run a single node"});
+)")
+                  .empty());
   EXPECT_NE(compile_errors("rooms:\n  \"a\": { max_memberz: 3 }\nevents: {e: {actions: [{name: "
                            "_reply, params: [ok, '{}']}]}}\n")
                 .at(0)
