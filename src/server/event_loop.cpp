@@ -24,6 +24,7 @@ std::vector<std::string> event_names(const CompiledConfig& config) {
 EventLoop::EventLoop(Engine& engine, unsigned index, std::shared_ptr<const CompiledConfig> config)
     : engine_(engine),
       index_(index),
+      io_(engine.directory().loop_count() > 1 ? BOOST_ASIO_CONCURRENCY_HINT_SAFE : 1),
       config_(std::move(config)),
       event_message_counts_(config_->event_count(), 0),
       sessions_(engine.node_id(), engine.queued_bytes(), engine.queued_bytes_cap()),

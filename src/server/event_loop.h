@@ -116,11 +116,12 @@ class EventLoop final : public SessionLoop {
   Engine& engine_;
   unsigned index_;
   SteadyTime last_history_sweep_{};
-  // Not the single-thread hint (1): with it Asio keeps what a loop posts to itself in a private
-  // queue until the running handler returns, so another loop's post made meanwhile would run
-  // first. A history room's messages rely on one FIFO per loop for every poster, itself included
-  // (delivery/room_history.h).
-  boost::asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_SAFE};
+  // With several loops, not the single-thread hint (1): with it Asio keeps what a loop posts to
+  // itself in a private queue until the running handler returns, so another loop's post made
+  // meanwhile would run first, and a history room's messages rely on one FIFO per loop for every
+  // poster, itself included (delivery/room_history.h). A lone loop keeps the hint: nobody else
+  // posts to it, and its own posts take no lock.
+  boost::asio::io_context io_;
   ReadinessPoller poller_{io_};
   std::thread thread_;
   std::shared_ptr<const CompiledConfig> config_;
