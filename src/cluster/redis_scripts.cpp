@@ -181,47 +181,54 @@ std::string sha1_hex(std::string_view text) {
   return hex;
 }
 
+// A script's text (Redis's clock first, as `now`) and its SHA-1, made once per script. The
+// text lives in a static of the caller's, so the view stays valid.
+RedisScript clocked_script(std::string_view body, std::string& storage) {
+  storage = std::string(now_ms) + std::string(body);
+  return RedisScript{storage, sha1_hex(storage)};
+}
+
 }  // namespace
 
 const RedisScript& heartbeat_script() {
-  static const std::string text = std::string(now_ms) + std::string(heartbeat_body);
-  static const RedisScript script{text, sha1_hex(text)};
+  static std::string text;
+  static const RedisScript script = clocked_script(heartbeat_body, text);
   return script;
 }
 
 const RedisScript& admit_script() {
-  static const std::string text = std::string(now_ms) + std::string(admit_body);
-  static const RedisScript script{text, sha1_hex(text)};
+  static std::string text;
+  static const RedisScript script = clocked_script(admit_body, text);
   return script;
 }
 
 const RedisScript& room_admit_script() {
-  static const std::string text = std::string(now_ms) + std::string(room_admit_body);
-  static const RedisScript script{text, sha1_hex(text)};
+  static std::string text;
+  static const RedisScript script = clocked_script(room_admit_body, text);
   return script;
 }
 
 const RedisScript& presence_script() {
-  static const std::string text = std::string(now_ms) + std::string(presence_body);
-  static const RedisScript script{text, sha1_hex(text)};
+  static std::string text;
+  static const RedisScript script = clocked_script(presence_body, text);
   return script;
 }
 
 const RedisScript& history_publish_script() {
-  static const std::string text = std::string(now_ms) + std::string(history_publish_body);
-  static const RedisScript script{text, sha1_hex(text)};
+  static std::string text;
+  static const RedisScript script = clocked_script(history_publish_body, text);
   return script;
 }
 
 const RedisScript& history_read_script() {
-  static const std::string text = std::string(now_ms) + std::string(history_read_body);
-  static const RedisScript script{text, sha1_hex(text)};
+  static std::string text;
+  static const RedisScript script = clocked_script(history_read_body, text);
   return script;
 }
 
 const RedisScript& rate_script() {
-  static const std::string text = std::string(now_ms) + std::string(rate_body);
-  static const RedisScript script{text, sha1_hex(text)};
+  static std::string text;
+  static const RedisScript script = clocked_script(rate_body, text);
   return script;
 }
 

@@ -350,7 +350,13 @@ void MessageRun::send_to_target(std::string_view target, std::string_view event,
   });
   if (delivered) return;
   std::lock_guard lock(later->mutex);
-  if (!later->fired) later->release = reach_callback();
+  if (!later->fired) {
+    later->release = reach_callback();
+    return;
+  }
+  // Delivered already, from another loop: what it handed this loop's members is still queued
+  // here, so the step waits for a turn of this loop's queue, after it.
+  loop_.mailbox()->post(reach_callback());
 }
 
 void MessageRun::send_to_user(std::string_view user, std::string_view event,

@@ -117,6 +117,9 @@ class TwoNodes(DispatchTestCase):
                     body=json.dumps({"target": "room:chat:r", "event": "news",
                                      "payload": {"n": 6}}).encode())
                 self.assertEqual(response.status, 200)
+                # The API answers once the message is handed to Redis; wait until it is there.
+                while (await recv_json(bob, 5))["payload"].get("n") != 6:
+                    pass
                 for back_to in (node, other):
                     ann = await open_client(back_to, "ann")
                     replay, ack = await join(ann, "chat:r", since={"chat:r": position})
