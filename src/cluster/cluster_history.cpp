@@ -52,7 +52,9 @@ void ClusterNode::publish_history(uint32_t shard_index, std::string room, std::s
                counters_.published.fetch_add(1, std::memory_order_relaxed);
                const auto offset = static_cast<uint64_t>(reply.integer);
                auto delivered = shard.history_delivered.find(room);
-               if (directory_.room_loops(room) == 0 ||
+               // Nothing to wait for: no member here, its subscription is down (it comes back
+               // without what was published meanwhile), or delivered already.
+               if (directory_.room_loops(room) == 0 || !shard.subscriber->connected() ||
                    (delivered != shard.history_delivered.end() && delivered->second >= offset)) {
                  done(offset);
                  return;
