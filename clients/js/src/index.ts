@@ -301,6 +301,7 @@ export class DispatchClient {
     if (this.getToken) {
       try {
         token = await this.getToken();
+        if (typeof token !== "string" || token === "") throw new Error(`expected a non-empty string, got ${token === "" ? "\"\"" : typeof token}`);
       } catch (error) {
         if (!this.started) return;
         this.emit("$error", new DispatchError("token", `getToken failed: ${(error as Error)?.message ?? error}`));
@@ -486,7 +487,7 @@ export class DispatchClient {
           if (typeof r.offset === "number") this.advance(room, { offset: r.offset, epoch: String(r.epoch ?? "") });
           this.emit("$recovered", room, pos);
         } else {
-          if (typeof r.offset === "number") this.positions.set(room, { offset: r.offset, epoch: String(r.epoch ?? "") });
+          if (typeof r.offset === "number") this.advance(room, { offset: r.offset, epoch: String(r.epoch ?? "") });
           else this.positions.delete(room);
           this.emit("$reset", room, pos);
         }

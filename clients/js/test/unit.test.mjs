@@ -213,6 +213,19 @@ test("4401 (token expired): getToken is called again and the new token is used",
   await waitFor(() => client.state === "open");
 });
 
+test("getToken failing: $error code token, then a retry with backoff", async (t) => {
+  let calls = 0;
+  const { server, client } = await setup(t, { getToken: async () => { calls++; if (calls === 1) throw new Error("auth backend down"); if (calls === 2) return undefined; return "good"; } });
+  const errors = [];
+  client.on("$error", (e) => errors.push(e));
+  await client.connect();
+  assert.deepEqual(errors.map((e) => e.code), ["token", "token"]);
+  assert.match(errors[0].message, /auth backend down/);
+  assert.match(errors[1].message, /non-empty string/);
+  assert.equal((await server.nextConn()).token, "good");
+  assert.equal(server.conns.length, 1);
+});
+
 test("refresh: _refresh is sent before exp with the new token, then rescheduled from the new exp", async (t) => {
   const now = () => Math.floor(Date.now() / 1000);
   const tokens = [];
