@@ -1,0 +1,106 @@
+// Runs the real `dispatch` binary for the end-to-end tests: DISPATCH_BIN names it (a missing
+// binary fails the test, it never skips). Tokens are signed here with node's crypto (HS256).
+import { spawn } from "node:child_process";
+import crypto from "node:crypto";
+import { once } from "node:events";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+
+export const SECRET = "js-client-test-secret-0123456789abcdef";
+
+export function dispatchBin() {
+  const bin = process.env.DISPATCH_BIN;
+  if (!bin) throw new Error("DISPATCH_BIN is not set: point it at the dispatch binary (e.g. DISPATCH_BIN=$PWD/build/dispatch npm test --prefix clients/js)");
+  if (!fs.existsSync(bin)) throw new Error(`DISPATCH_BIN=${bin} does not exist: build dispatch first`);
+  return bin;
+}
+
+export function signJwt(claims, secret = SECRET) {
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const input = `${b64({ alg: "HS256", typ: "JWT" })}.${b64(claims)}`;
+  return `${input}.${crypto.createHmac("sha256", secret).update(input).digest("base64url")}`;
+}
+
+/** A token for `sub` that expires in `seconds` (default one hour). */
+export function token(sub, seconds = 3600) {
+  return signJwt({ sub, exp: Math.floor(Date.now() / 1000) + seconds });
+}
+
+export async function freePort() {
+  const server = net.createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address();
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+const children = new Set();
+process.on("exit", () => { for (const c of children) c.kill("SIGKILL"); });
+
+/** Starts dispatch with `configText` (its ${PORT} replaced by a free port, kept across restart()). */
+export async function startDispatch(configText, { port } = {}) {
+  const bin = dispatchBin();
+  port = port ?? await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dispatch-js-"));
+  const config = path.join(dir, "config.yaml");
+  fs.writeFileSync(config, configText.replaceAll("${PORT}", String(port)));
+  const server = {
+    port,
+    url: `ws://127.0.0.1:${port}/ws`,
+    child: null,
+    output: "",
+    async start() {
+      const child = spawn(bin, ["serve", "--config", config], {
+        cwd: dir, env: { ...process.env, DISPATCH_JWT_SECRET: SECRET }, stdio: ["ignore", "pipe", "pipe"],
+      });
+      children.add(child);
+      server.child = child;
+      server.exited = once(child, "exit").then(() => children.delete(child));
+      child.stdout.setEncoding("utf8").on("data", (d) => { server.output += d; });
+      child.stderr.setEncoding("utf8").on("data", (d) => { server.output += d; });
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        if (child.exitCode !== null) throw new Error(`dispatch exited (${child.exitCode}) before it was ready:\n${server.output}`);
+        try {
+          const res = await fetch(`http://127.0.0.1:${port}/readyz`);
+          if (res.status === 200) return server;
+        } catch { /* not listening yet */ }
+        if (Date.now() > deadline) throw new Error(`dispatch not ready within 10 s:\n${server.output}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    async stop() {
+      const child = server.child;
+      if (!child || child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+      await server.exited;
+      clearTimeout(timer);
+    },
+    async restart() { await server.stop(); await server.start(); },
+  };
+  return server.start();
+}
+
+/** A TCP proxy on 127.0.0.1 in front of `port` whose connections the test can cut (the client
+ *  sees the connection lost, 1006, while the server keeps running). */
+export async function cuttableProxy(port) {
+  const sockets = new Set();
+  const proxy = net.createServer((inbound) => {
+    const outbound = net.connect(port, "127.0.0.1");
+    sockets.add(inbound); sockets.add(outbound);
+    inbound.pipe(outbound); outbound.pipe(inbound);
+    const end = () => { inbound.destroy(); outbound.destroy(); sockets.delete(inbound); sockets.delete(outbound); };
+    inbound.on("error", end); outbound.on("error", end); inbound.on("close", end); outbound.on("close", end);
+  });
+  proxy.listen(0, "127.0.0.1");
+  await once(proxy, "listening");
+  return {
+    url: `ws://127.0.0.1:${proxy.address().port}/ws`,
+    cut() { for (const s of sockets) s.destroy(); sockets.clear(); },
+    async close() { this.cut(); await new Promise((r) => proxy.close(r)); },
+  };
+}
