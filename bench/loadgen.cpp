@@ -11,6 +11,15 @@
 //   idle   --conns N --hold S [--rooms R] [--ping S: each connection pings every S seconds]
 //   handshake --concurrency C --seconds S   (connect, upgrade with a token, wait for the welcome,
 //            close; C at once, sustained; handshakes/s and connect-to-welcome latency)
+//   recover --members N --messages M --room R [--since 1|0]   (history and recovery: N members
+//            join R and note their position (offset, epoch) from the join's ack, all disconnect,
+//            a publisher sends M messages to R (each acked), then all N reconnect (--concurrency
+//            at once, default all) and send the join again, with `since` their position when
+//            --since 1. Measured from the first reconnect to the last member's ack: each member
+//            must get exactly the M missed messages (offsets pos+1..pos+M, the publisher's
+//            numbers 0..M-1, in order) before its ack, whose recovered says ok:true at pos+M in
+//            the same epoch; --since 0: no message, an ack without recovered. Reports
+//            window_s, the server's CPU over it, per-member reconnect-to-ack latency.)
 // --size B is the whole message the client sends (JSON text, without the WebSocket header): the
 //   filler inside the payload is fitted to it. The report gives msg_bytes (sent) and
 //   delivered_bytes (the average reply or delivery), so a server's envelope shows.
@@ -20,7 +29,7 @@
 //   events 42["echo",{...}], acks 43<id>[...], ping 2 / pong 3) instead of Dispatch's JSON.
 // --threads N: N threads, one io_context each, the connections split between them (default: one
 //   per CPU the process may run on, so `taskset -c 1` gives one). echo, idle and handshake only;
-//   fanout runs on one thread (one publisher, one sequence checked per member).
+//   fanout and recover run on one thread (one publisher, one sequence checked per member).
 // Common: --host 127.0.0.1 --port P --path /ws --secret S (HS256 tokens for users u<i>)
 //         --server-pid PID (server CPU and RSS are read from /proc at the window edges)
 //         --warmup S --drain S --sources K (bind to 127.0.0.1..127.0.0.K) --label TEXT
@@ -75,6 +84,7 @@ int64_t now_ns() {
                "       loadgen fanout --members N --size B --seconds S [--inflight K | --rate R]\n"
                "       loadgen idle   --conns N --hold S [--rooms R] [--ping S]\n"
                "       loadgen handshake --concurrency C --seconds S\n"
+               "       loadgen recover --members N --messages M --room R [--since 1|0]\n"
                "  fanout: --slow K (the last K members stop reading once joined)\n"
                "          --member-port P (members connect to P, the publisher to --port: two\n"
                "          nodes of a cluster)\n"
@@ -118,13 +128,17 @@ struct Options {
   double ping = 0;          // idle: each connection sends a WebSocket ping every S seconds
   uint32_t threads = 0;     // 0: one per CPU in the affinity mask
   uint32_t id_base = 0;     // this thread's first user id (u<id>)
+  uint32_t messages = 100;  // recover: messages published while the members are away
+  bool since = true;        // recover: rejoin with since (false: a plain rejoin, the baseline)
+  bool concurrency_set = false;
 };
 
 Options parse(int argc, char** argv) {
   if (argc < 2) usage("missing mode");
   Options o;
   o.mode = argv[1];
-  if (o.mode != "echo" && o.mode != "fanout" && o.mode != "idle" && o.mode != "handshake")
+  if (o.mode != "echo" && o.mode != "fanout" && o.mode != "idle" && o.mode != "handshake" &&
+      o.mode != "recover")
     usage("unknown mode");
   for (int i = 2; i < argc; ++i) {
     std::string_view k = argv[i];
@@ -176,7 +190,11 @@ Options parse(int argc, char** argv) {
     else if (k == "--sources")
       o.sources = static_cast<uint32_t>(num());
     else if (k == "--concurrency")
-      o.concurrency = static_cast<uint32_t>(num());
+      o.concurrency = static_cast<uint32_t>(num()), o.concurrency_set = true;
+    else if (k == "--messages")
+      o.messages = static_cast<uint32_t>(num());
+    else if (k == "--since")
+      o.since = std::strcmp(v, "0") != 0;
     else if (k == "--setup-timeout")
       o.setup_timeout = num();
     else if (k == "--label")
@@ -197,6 +215,8 @@ Options parse(int argc, char** argv) {
   if (o.mode == "handshake")
     o.conns = o.concurrency;  // one connection slot per handshake in progress
   if (o.slow >= o.conns) usage("--slow must be below --members");
+  if (o.mode == "recover" && o.engineio) usage("recover speaks Dispatch's protocol only");
+  if (o.mode == "recover" && !o.concurrency_set) o.concurrency = o.conns + 1;
   if (o.sources == 0) o.sources = (o.conns + 1 + 24999) / 25000;
   if (o.sources > 254) usage("--sources at most 254");
   return o;
@@ -285,7 +305,7 @@ double self_cpu_seconds() {
 
 // Time the process's threads spent runnable but waiting for a CPU (ns, /proc/.../schedstat):
 // the direct measure of how much other work on the box got in the way.
-double run_delay_seconds(const std::string& proc) {
+double run_delay_seconds(const std::string& proc, int field = 1) {
   std::string dir = proc + "/task";
   double total = 0;
   DIR* d = opendir(dir.c_str());
@@ -294,7 +314,7 @@ double run_delay_seconds(const std::string& proc) {
     if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
     std::ifstream f(dir + "/" + e->d_name + "/schedstat");
     unsigned long long run = 0, wait = 0;
-    if (f >> run >> wait) total += static_cast<double>(wait) / 1e9;
+    if (f >> run >> wait) total += static_cast<double>(field == 0 ? run : wait) / 1e9;
   }
   closedir(d);
   return total;
@@ -329,6 +349,7 @@ struct Snap {
   long rss = 0;
   CpuTimes cpus;
   double srv_wait = 0, gen_wait = 0;
+  double srv_run = 0;  // the server's threads' time on a CPU, ns precision (schedstat field 1)
 };
 
 Snap snap(int pid) {
@@ -338,7 +359,8 @@ Snap snap(int pid) {
           proc_rss_kb(pid),
           cpu_times(),
           pid > 0 ? run_delay_seconds("/proc/" + std::to_string(pid)) : 0,
-          run_delay_seconds("/proc/self")};
+          run_delay_seconds("/proc/self"),
+          pid > 0 ? run_delay_seconds("/proc/" + std::to_string(pid), 0) : 0};
 }
 
 // ---- frames ---------------------------------------------------------------------------------
@@ -400,6 +422,10 @@ struct Conn {
   std::vector<char> wq, wcur;
   std::vector<char> frag;     // fragmented message being assembled (rare)
   uint64_t expect = 0;        // fanout: next sequence number this member must see
+  uint64_t pos = 0;           // recover: the offset the join's ack gave (positions)
+  std::string epoch;          // recover: the room's epoch from that ack
+  uint32_t got = 0;           // recover: replayed messages received since the reconnect
+  bool acked = false;         // recover: the rejoin's ack arrived
   uint32_t inflight = 0;      // echo closed loop
   std::vector<int64_t> ring;  // echo open loop: intended send times, FIFO
   size_t rhead = 0, rtail = 0;
@@ -442,7 +468,10 @@ class Gen {
   void set_totals(uint32_t conns, double rate) { o_.conns = conns, o_.rate = rate; }
 
  private:
-  enum class Phase { Setup, Joining, Warmup, Measure, Drain, Closing, Done };
+  enum class Phase {
+    Setup, Joining, Warmup, Measure, Drain, Closing, Done,
+    Away, Missed, Reconnect  // recover: members disconnecting, publishing, reconnecting
+  };
 
   // setup
   void start_connect(Conn& c);
@@ -479,6 +508,11 @@ class Gen {
   void fail(const std::string& why);
   void note_error(const char* kind, const Conn& c, const char* p, size_t n);
   void at_start_line();
+  // recover mode
+  void recover_message(Conn& c, const char* p, size_t n);
+  void recover_away();
+  void recover_publish();
+  void recover_reconnect();
   StartLine* start_line_ = nullptr;
   bool arrived_ = false;
 
@@ -520,6 +554,9 @@ class Gen {
   // fanout
   Conn* pub_ = nullptr;
   uint64_t published_ = 0, completed_ = 0;
+  // recover
+  uint32_t pub_acks_ = 0, acked_ = 0, recovered_ok_ = 0, away_closed_ = 0;
+  uint64_t replayed_ = 0;
   std::vector<uint32_t> fcount_;
   std::vector<int64_t> fsent_;
   static constexpr size_t kRing = size_t(1) << 20;
@@ -591,7 +628,8 @@ void Gen::run() {
   append_frame(echo_frame_, 1, echo_msg_.data(), echo_msg_.size());
   expect_members_ = o_.conns - o_.slow;
 
-  uint32_t n = o_.conns + (o_.mode == "fanout" ? 1 : 0);
+  const bool has_pub = o_.mode == "fanout" || o_.mode == "recover";
+  uint32_t n = o_.conns + (has_pub ? 1 : 0);
   size_t rb = o_.mode == "idle" || o_.mode == "handshake"
                   ? 4096
                   : std::max<size_t>(16384, 4 * (o_.size + 256));
@@ -605,7 +643,7 @@ void Gen::run() {
       c->wcur.reserve(4096);
     }
     // fanout: conn 0 is the publisher (user u0), members are u1..uN
-    c->publisher = o_.mode == "fanout" && i == 0;
+    c->publisher = has_pub && i == 0;
     c->slow = o_.mode == "fanout" && i > o_.conns - o_.slow;
     std::string host = o_.host + ":" + std::to_string(o_.port);
     c->request = "GET " + o_.path + " HTTP/1.1\r\nHost: " + host +
@@ -625,6 +663,10 @@ void Gen::run() {
                         "Sec-WebSocket-Version: 13\r\nAuthorization: Bearer " +
                         make_token(o_.secret, "u" + std::to_string(u)) + "\r\n\r\n");
     lat_.reserve(size_t(1) << 22);
+  }
+  if (o_.mode == "recover") {
+    pub_ = conns_[0].get();
+    lat_.reserve(o_.conns);
   }
   if (o_.mode == "fanout") {
     pub_ = conns_[0].get();
@@ -690,6 +732,7 @@ void Gen::start_connect(Conn& c) {
   // server's queue within seconds rather than into megabytes of loopback socket buffers.
   if (c.slow) c.sock.set_option(asio::socket_base::receive_buffer_size(4096), ec);
   const tcp::endpoint& target = o_.mode == "fanout" && !c.publisher ? member_server_ : server_;
+  if (o_.mode == "recover" && phase_ == Phase::Reconnect) c.hs_start = now_ns();
   c.sock.async_connect(target, [this, &c, g = c.gen](error_code ec) {
     if (g != c.gen || c.closed) return;
     if (ec) return fail("connect: " + ec.message());
@@ -700,7 +743,7 @@ void Gen::start_connect(Conn& c) {
       if (g != c.gen || c.closed) return;
       if (ec && o_.mode == "handshake") return hs_fail(c, "handshake write: " + ec.message());
       if (ec) return fail("handshake write: " + ec.message());
-      std::string().swap(c.request);
+      if (o_.mode != "recover") std::string().swap(c.request);  // recover: sent again later
       on_handshake_bytes(c);
     });
   });
@@ -750,6 +793,17 @@ void Gen::on_open(Conn& c) {
   --connecting_;
   ++opened_;
   if (next_connect_ < conns_.size()) start_connect(*conns_[next_connect_++]);
+  if (o_.mode == "recover" && phase_ == Phase::Reconnect) {  // rejoin, with since or without
+    char buf[512];
+    int n = o_.since ? std::snprintf(buf, sizeof buf,
+                                     R"({"event":"join","target":"%s","id":2,"since":{"%s":{"offset":%llu,"epoch":"%s"}}})",
+                                     o_.room.c_str(), o_.room.c_str(),
+                                     static_cast<unsigned long long>(c.pos), c.epoch.c_str())
+                     : std::snprintf(buf, sizeof buf, R"({"event":"join","target":"%s","id":2})",
+                                     o_.room.c_str());
+    queue(c, 1, buf, static_cast<size_t>(n));
+    return;
+  }
   if (opened_ == conns_.size()) all_open();
 }
 
@@ -821,6 +875,7 @@ void Gen::all_open() {
 }
 
 void Gen::all_joined() {
+  if (o_.mode == "recover") return recover_away();
   if (o_.mode == "idle") {
     at_start_line();
     phase_ = Phase::Warmup;
@@ -897,6 +952,7 @@ void Gen::end_measure() {
 }
 
 void Gen::check_drained() {
+  if (phase_ == Phase::Away && away_closed_ == o_.conns) return recover_publish();
   if (phase_ != Phase::Drain) return;
   bool done = false;
   if (o_.mode == "fanout") {
@@ -977,6 +1033,10 @@ void Gen::lost(Conn& c, const char* what, const error_code& ec) {
   ++closed_count_;
   error_code ig;
   c.sock.close(ig);
+  if (phase_ == Phase::Away && c.close_sent && !c.publisher) {  // closed before its close reply
+    ++away_closed_;
+    return check_drained();
+  }
   if (phase_ != Phase::Closing && phase_ != Phase::Done) {
     ++disconnects_;
     if (first_problem_.empty())
@@ -1113,6 +1173,7 @@ void Gen::on_close_frame(Conn& c, const char* p, size_t n) {
   // pending write finishes; closing now is fine for a benchmark.
   c.closed = true;
   ++closed_count_;
+  if (phase_ == Phase::Away && c.close_sent && !c.publisher) ++away_closed_;
   error_code ig;
   c.sock.shutdown(tcp::socket::shutdown_both, ig);
   c.sock.close(ig);
@@ -1154,6 +1215,7 @@ void Gen::on_message(Conn& c, const char* p, size_t n) {
     if (o_.mode == "echo") echo_reply(c, nullptr, 0);
     return;
   }
+  if (o_.mode == "recover") return recover_message(c, p, n);
   if (o_.mode == "echo") {
     if (n != echo_msg_.size() || std::memcmp(p, echo_msg_.data(), n) != 0) {
       ++unexpected_;
@@ -1173,6 +1235,164 @@ void Gen::on_message(Conn& c, const char* p, size_t n) {
   }
   ++unexpected_;
   note_error("unexpected message", c, p, n);
+}
+
+// ---- recover mode ----------------------------------------------------------------------------
+
+// The number after `key` in p (e.g. "offset":57), or -1.
+int64_t number_after(const char* p, size_t n, std::string_view key) {
+  const char* k = static_cast<const char*>(memmem(p, n, key.data(), key.size()));
+  if (!k) return -1;
+  const char* q = k + key.size();
+  if (q >= p + n || *q < '0' || *q > '9') return -1;
+  int64_t v = 0;
+  for (; q < p + n && *q >= '0' && *q <= '9'; ++q) v = v * 10 + (*q - '0');
+  return v;
+}
+
+// The string after `key` (e.g. "epoch":"k3f9…"), up to its closing quote; empty when absent.
+std::string string_after(const char* p, size_t n, std::string_view key) {
+  const char* k = static_cast<const char*>(memmem(p, n, key.data(), key.size()));
+  if (!k) return {};
+  const char* q = k + key.size();
+  const char* e = static_cast<const char*>(std::memchr(q, '"', static_cast<size_t>(p + n - q)));
+  return e ? std::string(q, e) : std::string();
+}
+
+void Gen::recover_message(Conn& c, const char* p, size_t n) {
+  auto problem = [&](const std::string& what) {
+    ++order_errors_;
+    if (first_problem_.empty())
+      first_problem_ = "member u" + std::to_string(c.id) + ": " + what + ": " +
+                       std::string(p, std::min<size_t>(n, 300));
+  };
+  if (c.publisher) {  // the acks of the publishes made while the members were away
+    if (!starts(p, n, ack_pre_)) {
+      ++unexpected_;
+      return note_error("unexpected message to the publisher", c, p, n);
+    }
+    if (++pub_acks_ == o_.messages) recover_reconnect();
+    return;
+  }
+  if (phase_ == Phase::Joining && !c.joined && starts(p, n, ack_pre_)) {  // where it starts
+    c.joined = true;
+    int64_t off = number_after(p, n, R"("offset":)");
+    c.pos = off > 0 ? static_cast<uint64_t>(off) : 0;
+    c.epoch = string_after(p, n, R"("epoch":")");
+    if (o_.since && (off < 0 || c.epoch.empty()))
+      problem("a join into a history room without positions");
+    if (++joined_ == o_.conns) all_joined();
+    return;
+  }
+  if (phase_ != Phase::Reconnect || c.acked) {
+    ++unexpected_;
+    return note_error("unexpected message", c, p, n);
+  }
+  if (starts(p, n, send_pre_)) {  // one replayed message: the next offset, the next number
+    uint64_t want = c.pos + c.got + 1;
+    int64_t off = number_after(p, n, R"("offset":)");
+    int64_t seq = number_after(p, n, R"({"s":)");
+    if (!o_.since || c.got >= o_.messages)
+      problem("a message beyond the " + std::to_string(o_.since ? o_.messages : 0) + " expected");
+    else if (off != static_cast<int64_t>(want) || seq != static_cast<int64_t>(c.got))
+      problem("expected offset " + std::to_string(want) + " (message " + std::to_string(c.got) +
+              ")");
+    else if (string_after(p, n, R"("epoch":")") != c.epoch)
+      problem("a replayed message of another epoch");
+    ++c.got;
+    ++replayed_;
+    ++deliveries_total_;
+    received_bytes_ += n;
+    ++received_count_;
+    return;
+  }
+  if (!starts(p, n, ack_pre_)) {
+    ++unexpected_;
+    return note_error("unexpected message", c, p, n);
+  }
+  c.acked = true;
+  uint32_t want = o_.since ? o_.messages : 0;
+  if (c.got != want)
+    problem("ack after " + std::to_string(c.got) + " replayed messages, not " +
+            std::to_string(want));
+  if (o_.since) {
+    bool ok = memmem(p, n, R"("ok":true)", 9) != nullptr;
+    int64_t off = number_after(p, n, R"("offset":)");
+    if (!ok || off != static_cast<int64_t>(c.pos + o_.messages) ||
+        string_after(p, n, R"("epoch":")") != c.epoch)
+      problem("recovered is not ok:true at offset " + std::to_string(c.pos + o_.messages) +
+              " in epoch " + c.epoch);
+    else
+      ++recovered_ok_;
+  } else if (memmem(p, n, "recovered", 9) != nullptr) {
+    problem("recovered in the ack of a join without since");
+  }
+  int64_t t = now_ns();
+  if (lat_.size() < lat_.capacity()) lat_.push_back(t - c.hs_start);
+  if (++acked_ == o_.conns) {  // the last member is back: the window ends
+    end_measure();
+    finish();
+  }
+}
+
+// Every member closes (a close frame, its reply awaited); the publisher stays.
+void Gen::recover_away() {
+  t_setup1_ = now_ns();
+  phase_ = Phase::Away;
+  static const char code[2] = {0x03, static_cast<char>(0xe8)};  // 1000
+  for (auto& c : conns_) {
+    if (c->publisher) continue;
+    queue(*c, 8, code, 2);
+    c->close_sent = true;
+  }
+  flush();
+}
+
+// M messages to the room from the publisher, each with an id: its ack says it is kept.
+void Gen::recover_publish() {
+  phase_ = Phase::Missed;
+  std::string f = fill_.substr(0, std::min<size_t>(fill_.size(), 16));
+  char buf[512];
+  for (uint32_t k = 0; k < o_.messages; ++k) {
+    int n = std::snprintf(buf, sizeof buf,
+                          R"({"event":"send","target":"%s","payload":{"s":%u,"d":"%s"},"id":%u})",
+                          o_.room.c_str(), k, f.c_str(), k + 1);
+    sent_bytes_ += static_cast<size_t>(n);
+    ++sent_count_;
+    queue(*pub_, 1, buf, static_cast<size_t>(n));
+  }
+  published_ = o_.messages;
+  flush();
+  if (o_.messages == 0) recover_reconnect();
+}
+
+// Every member reconnects (new socket, new handshake) and joins again as soon as it is open.
+void Gen::recover_reconnect() {
+  phase_ = Phase::Reconnect;
+  closed_count_ = 0;
+  connecting_ = 0;
+  opened_ = 1;  // the publisher
+  next_connect_ = 1;
+  for (auto& c : conns_) {
+    if (c->publisher) continue;
+    ++c->gen;  // late completions on the old socket are ignored
+    error_code ig;
+    c->sock.close(ig);
+    c->closed = c->upgraded = c->open = c->close_sent = c->writing = c->dirty = false;
+    c->joined = c->acked = false;
+    c->got = 0;
+    c->rlen = 0;
+    c->wq.clear();
+    c->wcur.clear();
+  }
+  begin_measure();
+  phase_ = Phase::Reconnect;  // (begin_measure says Measure)
+  int64_t t = now_ns();
+  for (uint32_t i = 0; i < std::min<uint32_t>(o_.concurrency, o_.conns); ++i) {
+    Conn& c = *conns_[next_connect_++];
+    c.hs_start = t;
+    start_connect(c);
+  }
 }
 
 void Gen::echo_reply(Conn& c, const char*, size_t n) {
@@ -1363,9 +1583,15 @@ void Gen::report() {
   if (o_.mode == "handshake")
     addi("concurrency", o_.conns);
   else
-    addi(o_.mode == "fanout" ? "members" : "conns", o_.conns);
+    addi(o_.mode == "fanout" || o_.mode == "recover" ? "members" : "conns", o_.conns);
   if (o_.slow) addi("slow", o_.slow);
-  if (o_.mode != "idle" && o_.mode != "handshake") {
+  if (o_.mode == "recover") {
+    out += ",\"room\":" + json_str(o_.room);
+    out += std::string(",\"since\":") + (o_.since ? "true" : "false");
+    addi("messages", o_.messages);
+    addi("concurrency", std::min(o_.concurrency, o_.conns));
+  }
+  if (o_.mode != "idle" && o_.mode != "handshake" && o_.mode != "recover") {
     addi("size", o_.size);
     if (o_.mode == "echo") add("msg_bytes", static_cast<double>(echo_msg_.size()));
     if (o_.mode == "fanout" && sent_count_ > 0)
@@ -1449,6 +1675,37 @@ void Gen::report() {
     add("p999_us", pct(lat_, 99.9));
     add("max_us", static_cast<double>(lat_.back()) / 1000.0);
   }
+  if (o_.mode == "recover") {  // every member back, each with exactly its missed messages
+    uint64_t want = o_.since ? o_.messages : 0, missing = 0, unacked = 0;
+    for (auto& c : conns_) {
+      if (c->publisher) continue;
+      if (c->got < want) missing += want - c->got;
+      if (!c->acked) ++unacked;
+    }
+    addi("published", published_);
+    addi("publisher_acks", pub_acks_);
+    addi("replayed", replayed_);
+    addi("replayed_expected", want * o_.conns);
+    addi("acked", acked_);
+    addi("recovered_ok", recovered_ok_);
+    addi("missing", missing);
+    addi("unacked", unacked);
+    if (had_window && o_.server_pid > 0) {
+      // utime+stime tick at 10 ms, too coarse for a phase of 0.1 s: the threads' run time from
+      // /proc/PID/task/*/schedstat (ns) is the figure
+      double run = s1_.srv_run - s0_.srv_run;
+      add("server_run_s", run, 4);
+      add("server_run_us_per_member", 1e6 * run / static_cast<double>(o_.conns), 2);
+      if (replayed_) add("server_run_us_per_replayed", 1e6 * run / static_cast<double>(replayed_), 3);
+    }
+    if (had_window) add("gen_cpu_s", gen, 3);
+    if ((missing || unacked || (o_.since && recovered_ok_ != o_.conns)) && first_problem_.empty())
+      first_problem_ = std::to_string(missing) + " replayed messages missing, " +
+                       std::to_string(unacked) + " members without their ack, " +
+                       std::to_string(recovered_ok_) + " recovered ok";
+    if (missing || unacked || (o_.since && recovered_ok_ != o_.conns)) ++order_errors_;
+    addi("order_errors", order_errors_);
+  }
   if (o_.mode == "fanout") {
     uint64_t missing = 0;
     for (auto& c : conns_)
@@ -1487,9 +1744,10 @@ int main(int argc, char** argv) {
     cpu_set_t set;
     threads =
         sched_getaffinity(0, sizeof set, &set) == 0 ? static_cast<uint32_t>(CPU_COUNT(&set)) : 1;
-    if (o.mode == "fanout") threads = 1;
+    if (o.mode == "fanout" || o.mode == "recover") threads = 1;
   }
-  if (o.mode == "fanout" && threads > 1) usage("fanout runs on one thread (--threads 1)");
+  if ((o.mode == "fanout" || o.mode == "recover") && threads > 1)
+    usage("fanout and recover run on one thread (--threads 1)");
   threads = std::max(1u, std::min(threads, o.conns));
   if (threads == 1) {
     Gen g(std::move(o));

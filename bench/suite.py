@@ -191,8 +191,8 @@ def main():
     ap.add_argument("--no-docs", action="store_true", help="leave docs/BENCHMARKS.md alone after --full")
     ap.add_argument("--peers", default=",".join(PEERS))
     ap.add_argument("--only", default="", help="comma list of echo,fanout,slow,idle,handshake,"
-                    "batch,cluster (default: all of the plan; batch and cluster only with --full "
-                    "or by name)")
+                    "batch,cluster,history (default: all of the plan; batch, cluster and history "
+                    "only with --full or by name)")
     ap.add_argument("--window", type=float)
     ap.add_argument("--warmup", type=float, default=1)
     ap.add_argument("--repeat", type=int, default=1, help="runs per measurement; the median one is reported")
@@ -201,10 +201,16 @@ def main():
     peers = [p for p in args.peers.split(",") if p]
     only = set(args.only.split(",")) if args.only else {"echo", "fanout", "slow", "idle", "handshake"}
     if args.full and not args.only:
-        only.update({"batch", "cluster"})
-    if only == {"cluster"}:  # its own runner and results directory (bench/cluster_bench.py)
-        import cluster_bench
-        return cluster_bench.run_from_suite(args.window or 3, args.warmup, args.repeat)
+        only.update({"batch", "cluster", "history"})
+    if only and only <= {"cluster", "history"}:  # their own runners and results directories
+        rc = 0
+        if "cluster" in only:  # bench/cluster_bench.py
+            import cluster_bench
+            rc |= cluster_bench.run_from_suite(args.window or 3, args.warmup, args.repeat)
+        if "history" in only:  # bench/history_bench.py
+            import history_bench
+            rc |= history_bench.run_from_suite(args.window or 3, args.warmup, args.repeat)
+        return rc
     window = args.window or (5 if args.full else 3)
     P = plan(args.full)
 
@@ -326,6 +332,10 @@ def main():
     if "cluster" in only:
         import cluster_bench
         if cluster_bench.run_from_suite(window, args.warmup, args.repeat):
+            suite.failed += 1
+    if "history" in only:
+        import history_bench
+        if history_bench.run_from_suite(window, args.warmup, args.repeat):
             suite.failed += 1
     return 1 if suite.failed else 0
 

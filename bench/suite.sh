@@ -6,8 +6,10 @@
 #   bench/suite.sh --full     everything in docs/BENCHMARKS.md (about 30 minutes); also rewrites
 #                             the results section of docs/BENCHMARKS.md and its charts
 #   options: --docs (rewrite the docs after a quick run too), --no-docs, --peers dispatch,beast,...
-#            --only echo,fanout,slow,idle,handshake,batch,cluster   --window S   --warmup S
-#            (cluster: bench/cluster_bench.py, two nodes and Redis; its own results directory)
+#            --only echo,fanout,slow,idle,handshake,batch,cluster,history   --window S   --warmup S
+#            (cluster: bench/cluster_bench.py, two nodes and Redis; history: bench/history_bench.py,
+#            history's cost per message and recovery; each its own results directory. Run alone,
+#            they need only the load generator: no peers built, no node_modules)
 #            --repeat N (N runs per figure, the median reported)
 #
 # Writes bench/results/<date>/ (results.jsonl: one JSON line per run with its commands;
@@ -35,14 +37,32 @@ export DISPATCH_JWT_SECRET=${DISPATCH_JWT_SECRET:-suite-bench-secret-0123456789a
 NICE=${BENCH_NICE:--20}
 
 [[ -x $DISPATCH ]] || { echo "no dispatch binary at $DISPATCH (build it first)" >&2; exit 1; }
-if [[ ! -x $BENCH_BUILD/loadgen || ! -x $BENCH_BUILD/beast_echo || ! -x $BENCH_BUILD/raw_epoll ||
-      $here/loadgen.cpp -nt $BENCH_BUILD/loadgen ]]; then
-  echo "building bench/ into $BENCH_BUILD (beast_echo takes about a minute)" >&2
-  cmake -S "$here" -B "$BENCH_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null &&
-    ninja -C "$BENCH_BUILD" -j2 >/dev/null || { echo "bench build failed" >&2; exit 1; }
+# --only with nothing but cluster and history: the load generator alone (no peers).
+loadgen_only=
+for ((i = 1; i <= $#; i++)); do
+  case ${!i} in
+    --only) j=$((i + 1)); list=${!j:-} ;;
+    --only=*) list=${!i#--only=} ;;
+    *) continue ;;
+  esac
+  [[ -n $list && -z $(tr ',' '\n' <<<"$list" | grep -vxE 'cluster|history|') ]] && loadgen_only=1
+done
+if [[ -n $loadgen_only ]]; then
+  if [[ ! -x $BENCH_BUILD/loadgen || $here/loadgen.cpp -nt $BENCH_BUILD/loadgen ]]; then
+    echo "building the load generator into $BENCH_BUILD" >&2
+    cmake -S "$here" -B "$BENCH_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null &&
+      ninja -C "$BENCH_BUILD" -j2 loadgen >/dev/null || { echo "bench build failed" >&2; exit 1; }
+  fi
+else
+  if [[ ! -x $BENCH_BUILD/loadgen || ! -x $BENCH_BUILD/beast_echo || ! -x $BENCH_BUILD/raw_epoll ||
+        $here/loadgen.cpp -nt $BENCH_BUILD/loadgen ]]; then
+    echo "building bench/ into $BENCH_BUILD (beast_echo takes about a minute)" >&2
+    cmake -S "$here" -B "$BENCH_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null &&
+      ninja -C "$BENCH_BUILD" -j2 >/dev/null || { echo "bench build failed" >&2; exit 1; }
+  fi
+  [[ -d $here/peers/node_modules/ws && -d $here/peers/node_modules/socket.io ]] ||
+    { echo "bench/peers/node_modules missing: run bench/install-deps" >&2; exit 1; }
 fi
-[[ -d $here/peers/node_modules/ws && -d $here/peers/node_modules/socket.io ]] ||
-  { echo "bench/peers/node_modules missing: run bench/install-deps" >&2; exit 1; }
 command -v gnuplot >/dev/null || echo "gnuplot missing (bench/install-deps): no charts" >&2
 
 # 15,000 idle connections need about 15,100 descriptors on each side.

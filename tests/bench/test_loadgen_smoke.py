@@ -3,8 +3,8 @@
 Not a benchmark: a few hundred messages at a low rate, to prove that the generator and the
 server agree on every count. Starts $DISPATCH_BIN with bench/sanity-config.yaml on a free port
 and runs $DISPATCH_LOADGEN for echo (10 connections, 300 messages/s for 1 s: every request has
-its exact reply) and fan-out (10 members, 30 publishes: every member gets every message, in
-order). Registered as bench.loadgen_smoke (label bench-smoke) by tests/CMakeLists.txt.
+its exact reply), fan-out (10 members, 30 publishes: every member gets every message, in
+order) and recover (20 members of a history room miss 10 messages and get exactly them back). Registered as bench.loadgen_smoke (label bench-smoke) by tests/CMakeLists.txt.
 """
 
 import json
@@ -121,6 +121,33 @@ class LoadgenSmoke(unittest.TestCase):
                 return
             self.assertLess(time.time(), deadline, body.decode(errors="replace")[-2000:])
             time.sleep(0.05)
+
+    def test_recover_every_member_gets_exactly_what_it_missed(self):
+        res = self.loadgen_run("recover", "--members", "20", "--messages", "10", "--room", "hist:smoke",
+                               "--id-base", "300")
+        self.assertEqual(res["published"], 10, res)
+        self.assertEqual(res["replayed"], 200, res)
+        self.assertEqual(res["recovered_ok"], 20, res)
+        self.assertEqual(res["acked"], 20, res)
+        self.assertEqual(res["order_errors"], 0, res)
+
+    def test_recover_baseline_rejoins_a_plain_room_without_replay(self):
+        res = self.loadgen_run("recover", "--members", "20", "--messages", "10", "--room", "plain:smoke",
+                               "--since", "0", "--id-base", "400")
+        self.assertEqual(res["replayed"], 0, res)
+        self.assertEqual(res["acked"], 20, res)
+
+    def test_recover_reports_a_gap_the_room_no_longer_holds(self):
+        # 15 missed messages in a room keeping 10: the server answers ok:false and replays
+        # nothing, which the generator must count as a failed run.
+        cmd = [self.loadgen, "recover", "--members", "5", "--messages", "15", "--room", "hist:gap",
+               "--id-base", "500", "--port", str(self.port), "--secret", SECRET, "--setup-timeout", "10"]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        res = json.loads(out.stdout.strip().splitlines()[-1])
+        self.assertEqual(out.returncode, 1, res)
+        self.assertFalse(res["ok"], res)
+        self.assertEqual(res["recovered_ok"], 0, res)
+        self.assertIn('"ok":false', res["first_problem"], res)
 
     def test_handshakes_complete(self):
         res = self.loadgen_run("handshake", "--concurrency", "4", "--seconds", "0.5")
