@@ -115,7 +115,7 @@ struct Options {
   uint32_t rooms = 0;  // idle: number of rooms (connection i joins room i % rooms); 0 = one each
   std::string room = "r";  // short: a 64 B publish still has room for its filler
   int server_pid = 0;
-  uint16_t member_port = 0;  // fanout: members connect here (another cluster node); 0 = --port
+  uint16_t member_port = 0;    // fanout: members connect here (another cluster node); 0 = --port
   uint32_t sources = 0;        // 0 = auto (one 127.0.0.x per 25,000 connections)
   uint32_t concurrency = 128;  // handshakes in progress at once
   double setup_timeout = 60;
@@ -250,6 +250,13 @@ std::string b64url(const unsigned char* p, size_t n) {
 
 std::string b64url(std::string_view s) {
   return b64url(reinterpret_cast<const unsigned char*>(s.data()), s.size());
+}
+
+// "u<number>": a load user's id (appended, not "u" + ...: GCC 12 at -O3 warns -Wrestrict on that).
+std::string user_name(uint64_t number) {
+  std::string name = "u";
+  name += std::to_string(number);
+  return name;
 }
 
 std::string make_token(const std::string& secret, const std::string& sub) {
@@ -469,8 +476,16 @@ class Gen {
 
  private:
   enum class Phase {
-    Setup, Joining, Warmup, Measure, Drain, Closing, Done,
-    Away, Missed, Reconnect  // recover: members disconnecting, publishing, reconnecting
+    Setup,
+    Joining,
+    Warmup,
+    Measure,
+    Drain,
+    Closing,
+    Done,
+    Away,
+    Missed,
+    Reconnect  // recover: members disconnecting, publishing, reconnecting
   };
 
   // setup
@@ -539,7 +554,7 @@ class Gen {
   uint64_t sent_total_ = 0, received_total_ = 0;  // echo requests / replies, whole run
   // message sizes (JSON text): what the client sent, what came back per reply or delivery
   uint64_t sent_bytes_ = 0, sent_count_ = 0, received_bytes_ = 0, received_count_ = 0;
-  uint64_t deliveries_total_ = 0;                 // fanout: to counted members, whole run
+  uint64_t deliveries_total_ = 0;  // fanout: to counted members, whole run
   uint64_t order_errors_ = 0, pings_ = 0;
   uint64_t handshakes_ = 0, hs_attempts_ = 0;            // handshake mode
   uint64_t pings_sent_ = 0, pongs_ = 0, next_ping_ = 0;  // idle --ping
@@ -606,8 +621,8 @@ void Gen::merge(Gen& g) {
 void Gen::run() {
   std::signal(SIGPIPE, SIG_IGN);
   server_ = tcp::endpoint(asio::ip::make_address(o_.host), o_.port);
-  member_server_ = tcp::endpoint(asio::ip::make_address(o_.host),
-                                 o_.member_port ? o_.member_port : o_.port);
+  member_server_ =
+      tcp::endpoint(asio::ip::make_address(o_.host), o_.member_port ? o_.member_port : o_.port);
   // --size is the whole message the client sends (the issue's "64 B"): the filler is what is
   // left after the JSON around it, and never shorter than nothing.
   fill_ = filler(o_.size);
@@ -650,7 +665,7 @@ void Gen::run() {
                  "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
                  "Authorization: Bearer " +
-                 make_token(o_.secret, "u" + std::to_string(o_.id_base + i)) + "\r\n\r\n";
+                 make_token(o_.secret, user_name(o_.id_base + i)) + "\r\n\r\n";
     if (o_.mode == "handshake") std::string().swap(c->request);  // taken from tokens_
     conns_.push_back(std::move(c));
   }
@@ -661,7 +676,7 @@ void Gen::run() {
                         "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                         "Sec-WebSocket-Version: 13\r\nAuthorization: Bearer " +
-                        make_token(o_.secret, "u" + std::to_string(u)) + "\r\n\r\n");
+                        make_token(o_.secret, user_name(u)) + "\r\n\r\n");
     lat_.reserve(size_t(1) << 22);
   }
   if (o_.mode == "recover") {
@@ -795,12 +810,15 @@ void Gen::on_open(Conn& c) {
   if (next_connect_ < conns_.size()) start_connect(*conns_[next_connect_++]);
   if (o_.mode == "recover" && phase_ == Phase::Reconnect) {  // rejoin, with since or without
     char buf[512];
-    int n = o_.since ? std::snprintf(buf, sizeof buf,
-                                     R"({"event":"join","target":"%s","id":2,"since":{"%s":{"offset":%llu,"epoch":"%s"}}})",
-                                     o_.room.c_str(), o_.room.c_str(),
-                                     static_cast<unsigned long long>(c.pos), c.epoch.c_str())
-                     : std::snprintf(buf, sizeof buf, R"({"event":"join","target":"%s","id":2})",
-                                     o_.room.c_str());
+    int n =
+        o_.since
+            ? std::snprintf(
+                  buf, sizeof buf,
+                  R"({"event":"join","target":"%s","id":2,"since":{"%s":{"offset":%llu,"epoch":"%s"}}})",
+                  o_.room.c_str(), o_.room.c_str(), static_cast<unsigned long long>(c.pos),
+                  c.epoch.c_str())
+            : std::snprintf(buf, sizeof buf, R"({"event":"join","target":"%s","id":2})",
+                            o_.room.c_str());
     queue(c, 1, buf, static_cast<size_t>(n));
     return;
   }
@@ -1439,7 +1457,8 @@ void Gen::publish(int64_t when) {
                                 : R"({"event":"send","target":"%s","payload":{"s":%llu,"d":")",
                     o_.room.c_str(), static_cast<unsigned long long>(seq));
   const char* tail = o_.engineio ? "\"}]" : "\"}}";
-  f = f.substr(0, o_.size > static_cast<size_t>(head) + 3 ? o_.size - static_cast<size_t>(head) - 3 : 0);
+  f = f.substr(
+      0, o_.size > static_cast<size_t>(head) + 3 ? o_.size - static_cast<size_t>(head) - 3 : 0);
   size_t need = static_cast<size_t>(head) + f.size() + 3;
   sent_bytes_ += need;
   ++sent_count_;
@@ -1696,7 +1715,8 @@ void Gen::report() {
       double run = s1_.srv_run - s0_.srv_run;
       add("server_run_s", run, 4);
       add("server_run_us_per_member", 1e6 * run / static_cast<double>(o_.conns), 2);
-      if (replayed_) add("server_run_us_per_replayed", 1e6 * run / static_cast<double>(replayed_), 3);
+      if (replayed_)
+        add("server_run_us_per_replayed", 1e6 * run / static_cast<double>(replayed_), 3);
     }
     if (had_window) add("gen_cpu_s", gen, 3);
     if ((missing || unacked || (o_.since && recovered_ok_ != o_.conns)) && first_problem_.empty())
