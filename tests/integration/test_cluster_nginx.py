@@ -104,10 +104,10 @@ def opened_lines(nodes, ws) -> list:
 class ChatBehindNginx(DispatchTestCase):
     def start_cluster(self, auth=None):
         """One Redis, three nodes that trust nginx (loopback) as their proxy, nginx in front."""
-        redis = RedisServer()
-        self.addCleanup(redis.stop)
+        self.redis = RedisServer()
+        self.addCleanup(self.redis.stop)
         config = free_config(EVENTS, server={"trusted_proxies": [LOCALHOST]}, auth=auth,
-                             extra=f"cluster:\n  redis: {redis.url}\n")
+                             extra=f"cluster:\n  redis: {self.redis.url}\n")
         nodes = [self.start_server(config) for _ in range(3)]
         nginx = Nginx([node.port for node in nodes])
         self.addCleanup(nginx.stop)
@@ -149,6 +149,13 @@ class ChatBehindNginx(DispatchTestCase):
                     second = ws
                     break
             self.assertIsNotNone(second, "a second connection landed on another node")
+            # Its node subscribes to the user's channel when the user's first connection there
+            # opens; until Redis confirms it, what is published to the user does not reach it
+            # (docs/CLUSTER.md). Wait for both nodes to be subscribed.
+            deadline = time.monotonic() + 5
+            while self.redis.command("PUBSUB", "NUMSUB", "dispatch:user:user0")[1] < 2:
+                self.assertLess(time.monotonic(), deadline, "both nodes subscribe to user0")
+                await asyncio.sleep(0.02)
             await request(clients["user5"], {"event": "tell", "id": "t",
                                              "payload": {"user": "user0", "text": "hi"}})
             told = {"event": "told", "payload": {"user": "user0", "text": "hi"}, "from": "user5"}
