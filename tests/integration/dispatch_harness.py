@@ -870,7 +870,12 @@ def http_request(port: int, method: str = "GET", path: str = "/", headers=None, 
         hdrs.append(("Connection", "close"))
     req = f"{method} {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in hdrs) + "\r\n"
     with socket.create_connection((host, port), timeout=timeout) as sock:
-        sock.sendall(req.encode("iso-8859-1") + (body or b""))
+        try:
+            sock.sendall(req.encode("iso-8859-1") + (body or b""))
+        except (BrokenPipeError, ConnectionResetError):
+            # The server answered early (a refusal before the body, e.g. 413) and closed while
+            # the body was still going out: its answer is what the caller wants to see.
+            pass
         status, rheaders, rest = _read_head(sock, b"")
         rbody = _read_body(sock, rheaders, rest, method, status)
     return HttpResponse(status, rheaders, rbody)
