@@ -325,7 +325,8 @@ void MessageRun::send_to_target(std::string_view target, std::string_view event,
                     build_event_frame(event, payload_json, origin));
     return;
   }
-  if (!loop_.config().history_limits(target)) {  // one flag test when no room keeps history
+  const std::optional<HistoryLimits> limits = loop_.config().history_limits(target);
+  if (!limits) {  // one flag test when no room keeps history
     origin.room = target;
     publish_to_room(loop_.delivery(), target, build_event_frame(event, payload_json, origin));
     return;
@@ -339,15 +340,16 @@ void MessageRun::send_to_target(std::string_view target, std::string_view event,
     bool fired = false;
   };
   auto later = std::make_shared<Later>();
-  const bool delivered = publish_room_message(loop_, target, event, payload_json, origin, [later] {
-    std::function<void()> release;
-    {
-      std::lock_guard lock(later->mutex);
-      later->fired = true;
-      release = std::move(later->release);
-    }
-    if (release) release();
-  });
+  const bool delivered =
+      publish_history_message(loop_, target, *limits, event, payload_json, origin, [later] {
+        std::function<void()> release;
+        {
+          std::lock_guard lock(later->mutex);
+          later->fired = true;
+          release = std::move(later->release);
+        }
+        if (release) release();
+      });
   if (delivered) return;
   std::lock_guard lock(later->mutex);
   if (!later->fired) {

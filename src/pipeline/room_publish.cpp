@@ -60,20 +60,28 @@ void publish_through_redis(SessionLoop& loop, Broker& broker, std::string_view r
 bool publish_room_message(SessionLoop& loop, std::string_view room, std::string_view event,
                           std::string_view payload_json, FrameOrigin origin,
                           std::function<void()> delivered_here) {
-  origin.room = room;
-  LoopDelivery& delivery = loop.delivery();
   const std::optional<HistoryLimits> limits = loop.config().history_limits(room);
   if (!limits) {
-    publish_to_room(delivery, room, build_event_frame(event, payload_json, origin));
+    origin.room = room;
+    publish_to_room(loop.delivery(), room, build_event_frame(event, payload_json, origin));
     return true;
   }
+  return publish_history_message(loop, room, *limits, event, payload_json, origin,
+                                 std::move(delivered_here));
+}
+
+bool publish_history_message(SessionLoop& loop, std::string_view room, const HistoryLimits& limits,
+                             std::string_view event, std::string_view payload_json,
+                             FrameOrigin origin, std::function<void()> delivered_here) {
+  origin.room = room;
+  LoopDelivery& delivery = loop.delivery();
   if (Broker* broker = delivery.broker()) {
-    publish_through_redis(loop, *broker, room, event, payload_json, origin, *limits,
+    publish_through_redis(loop, *broker, room, event, payload_json, origin, limits,
                           std::move(delivered_here));
     return false;
   }
   return publish_to_history_room(
-      delivery, room, *limits, loop.clock().now(),
+      delivery, room, limits, loop.clock().now(),
       [&](uint64_t offset, std::string_view epoch) {
         origin.offset = offset;
         origin.epoch = epoch;

@@ -7,6 +7,7 @@
 #include <functional>
 #include <string_view>
 
+#include "delivery/room_history.h"
 #include "frames/server_frames.h"
 
 namespace dispatch {
@@ -19,5 +20,9 @@ class SessionLoop;
 bool publish_room_message(SessionLoop& loop, std::string_view room, std::string_view event,
                           std::string_view payload_json, FrameOrigin origin,
                           std::function<void()> delivered_here = {});
+// The same, for a room the caller knows keeps history under `limits`.
+bool publish_history_message(SessionLoop& loop, std::string_view room, const HistoryLimits& limits,
+                             std::string_view event, std::string_view payload_json,
+                             FrameOrigin origin, std::function<void()> delivered_here);
 
 }  // namespace dispatch
