@@ -355,7 +355,9 @@ KeyBinding cluster_redis_key() {
   KeyInfo info = key_info("cluster.redis", KeyType::string_list, "[]",
                           "redis://[[user]:password@]host[:port][/db], or a list of such URLs: "
                           "the shards, each room's and user's traffic on one of them (by a "
-                          "stable hash of its name); [] = a single node, everything in memory");
+                          "stable hash of its name); [] or \"\" = a single node, everything in "
+                          "memory (so `${REDIS_URL:-}` turns cluster mode on from the "
+                          "environment)");
   info.secret = true;
   return {std::move(info),
           [](ValueReader& reader, const YAML::Node& node, const std::string& path,
@@ -364,7 +366,7 @@ KeyBinding cluster_redis_key() {
             if (node.IsScalar()) {
               auto text = reader.read_secret(node, path);
               if (!text) return;
-              texts.emplace_back(node, std::move(*text));
+              if (!text->empty()) texts.emplace_back(node, std::move(*text));
             } else {
               auto items = reader.read_string_list(node, path);
               if (!items) return;

@@ -1221,5 +1221,23 @@ TEST(ConfigLoader, RefreshIsAReservedEventName) {
                           "their session token (docs/PROTOCOL.md); give the event another name"));
 }
 
+// `cluster.redis: ${REDIS_URL:-}`: one config for a single node and for cluster mode, chosen by
+// the environment (examples/chat does this). An empty URL is a single node; a list item may not be.
+TEST(ConfigLoader, AnEmptyRedisUrlMeansASingleNode) {
+  const std::string yaml = "cluster:\n  redis: ${REDIS_URL:-}\n";
+  const LoadResult single = load(yaml);
+  ASSERT_TRUE(single.config) << ::testing::PrintToString(error_lines(single));
+  EXPECT_TRUE(single.config->cluster.redis.empty());
+
+  const LoadResult clustered =
+      load(yaml, test_environment({{"REDIS_URL", "redis://127.0.0.1:6390"}}));
+  ASSERT_TRUE(clustered.config) << ::testing::PrintToString(error_lines(clustered));
+  ASSERT_EQ(clustered.config->cluster.redis.size(), 1u);
+  EXPECT_EQ(clustered.config->cluster.redis[0].port, 6390);
+
+  EXPECT_THAT(error_lines(load("cluster:\n  redis: [\"\"]\n")),
+              ElementsAre(::testing::HasSubstr("`cluster.redis[0]`")));
+}
+
 }  // namespace
 }  // namespace dispatch::config
