@@ -1,9 +1,12 @@
-// Dispatch chat demo: plain browser JavaScript, no build step.
-// Talks to the events of the embedded development config (src/app/default_config.h):
-//   join   {target: "room:<name>"}                 -> joined (to you), user_joined (to the room)
-//   leave  {target: "room:<name>"}                 -> left (to you), user_left (to the room)
-//   send   {target: "room:<name>", payload: {text}} -> message (to the room's members)
-//   direct {target: "user:<id>",   payload: {text}} -> direct (to that user's connections)
+// Dispatch chat demo: plain browser JavaScript on the JavaScript client (clients/js, loaded as
+// dispatch-client.browser.js), no build step of its own. The client reconnects with backoff,
+// rejoins the page's rooms with `since` so that nothing sent meanwhile is lost or shown twice,
+// and holds what you send while it reconnects. Events of examples/chat/config.yaml:
+//   join   {target: "room:<name>"}                  joins this tab; user_joined to the room
+//   leave  {target: "room:<name>"}                  leaves; user_left to the room
+//   who    {target: "room:<name>"}                  -> presence {room, users, connections}
+//   send   {target: "room:<name>", payload: {text}} -> message to the room (with offset, epoch)
+//   direct {payload: {to, text}}                     -> direct to every tab of that user
 "use strict";
 
 (() => {
@@ -19,6 +22,9 @@
     room: $("room"),
     join: $("join"),
     leave: $("leave"),
+    rooms: $("rooms"),
+    online: $("online"),
+    onlineRoom: $("online-room"),
     currentRoom: $("current-room"),
     messageForm: $("message-form"),
     message: $("message"),
@@ -60,10 +66,11 @@
     4429: "a connection limit was reached",
   };
 
-  let ws = null;
-  let nextId = 1;
-  const pending = new Map(); // message id -> what it was, to describe its ack or error
+  let client = null;
   let me = null; // user id from the welcome frame
+  let lastClose = null;
+  const rooms = new Set(); // the rooms this tab joined (the client rejoins them after a reconnect)
+  const seenAtDisconnect = new Map(); // room -> offset seen when the connection was lost
 
   function roomTarget() {
     const name = ui.room.value.trim();
@@ -87,163 +94,209 @@
     body.className = "text";
     body.textContent = text;
     item.append(stamp, body);
-    if (frame !== undefined) {
+    if (frame !== undefined && ui.showRaw.checked) {
       const raw = document.createElement("code");
       raw.className = "raw";
-      raw.textContent = typeof frame === "string" ? frame : JSON.stringify(frame);
+      raw.textContent = JSON.stringify(frame);
       item.append(raw);
     }
     ui.log.append(item);
     item.scrollIntoView({ block: "end" });
   }
 
-  function setState(state, text) {
+  function describeError(error) {
+    const about = error.event ? ` (for ${error.event}${error.ref != null ? ` #${error.ref}` : ""})` : "";
+    // The server's rate_limited message already says "retry in N ms": add it only if not.
+    const saysRetry = String(error.message ?? "").includes("retry");
+    const extra = error.retryAfterMs != null && !saysRetry ? ` — retry in ${error.retryAfterMs} ms` : "";
+    return `Error ${error.code}${about}: ${error.message}${extra}`;
+  }
+
+  function showState(state) {
     ui.status.dataset.state = state;
-    ui.status.textContent = text;
-    const open = state === "open";
-    const idle = state === "closed";
-    ui.connect.disabled = !idle;
-    ui.token.disabled = !idle;
-    ui.disconnect.disabled = idle;
-    for (const el of [ui.join, ui.leave, ui.message, ui.send]) el.disabled = !open;
+    ui.status.textContent =
+      state === "open" ? `connected as ${me}`
+      : state === "closed" ? (lastClose === null ? "not connected" : `closed (${lastClose})`)
+      : `${state}…`;
+    const active = client !== null && state !== "closed";
+    ui.connect.disabled = active;
+    ui.token.disabled = active;
+    ui.disconnect.disabled = !active;
+    // While reconnecting, what you send waits in the client's queue and goes out once back.
+    for (const el of [ui.join, ui.leave, ui.message, ui.send]) el.disabled = !active;
   }
 
-  function sendFrame(frame, description) {
-    if (!ws || ws.readyState !== WebSocket.OPEN) {
-      log("local", "not connected");
-      return;
+  function renderRooms() {
+    ui.rooms.replaceChildren();
+    for (const room of rooms) {
+      const item = document.createElement("li");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = room;
+      button.dataset.room = room;
+      if (room === roomTarget()) button.className = "current";
+      button.addEventListener("click", () => selectRoom(room));
+      item.append(button);
+      ui.rooms.append(item);
     }
-    const id = nextId++;
-    pending.set(id, description);
-    const text = JSON.stringify({ ...frame, id });
-    ws.send(text);
-    if (ui.showRaw.checked) log("sent", `sent ${frame.event}`, text);
   }
 
-  function describe(frame) {
-    const p = frame.payload ?? {};
-    switch (frame.event) {
-      case "welcome":
-        me = p.user_id;
-        ui.status.textContent = `connected as ${me}`;
-        return `Connected as ${p.user_id} (connection ${p.conn_id}, ${p.server})`;
-      case "joined":
-        return `You joined ${p.room}`;
-      case "left":
-        return `You left ${p.room}`;
-      case "user_joined":
-        return `${p.user} joined ${frame.room ?? ""}`.trim();
-      case "user_left":
-        return `${p.user} left ${frame.room ?? ""}`.trim();
-      case "message":
-        return `[${frame.room ?? "?"}] ${p.user}: ${p.text}`;
-      case "direct":
-        return `${p.user} → you (direct): ${p.text}`;
-      case "error": {
-        const about = p.event ? ` (for ${p.event}${p.ref != null ? ` #${p.ref}` : ""})` : "";
-        // The server's rate_limited message already says "retry in N ms": add it only if not.
-        const saysRetry = String(p.message ?? "").includes("retry");
-        const extra = p.retry_after_ms != null && !saysRetry ? ` — retry in ${p.retry_after_ms} ms` : "";
-        return `Error ${p.code}${about}: ${p.message}${extra}`;
+  function selectRoom(room) {
+    ui.room.value = room.slice("room:".length);
+    roomChanged();
+  }
+
+  function roomChanged() {
+    const room = roomTarget();
+    ui.currentRoom.textContent = room ?? "(no room)";
+    ui.onlineRoom.textContent = room ?? "(no room)";
+    ui.online.textContent = "—";
+    renderRooms();
+    if (room && rooms.has(room)) askWhoIsOnline(room);
+  }
+
+  // The room's users on every node: answered by a `presence` frame.
+  function askWhoIsOnline(room) {
+    client?.send("who", { target: room }).catch(() => {});
+  }
+
+  function joinRoom(room) {
+    // rejoin: the client sends this join again after every reconnect, with `since`.
+    client.send("join", { target: room, rejoin: true }).then(
+      () => {
+        rooms.add(room);
+        log("joined", `You joined ${room}`);
+        renderRooms();
+        if (room === roomTarget()) askWhoIsOnline(room);
+      },
+      (error) => log("error", describeError(error)));
+  }
+
+  function leaveRoom(room) {
+    client.send("leave", { target: room }).then(
+      () => {
+        client.forget(room);
+        rooms.delete(room);
+        log("left", `You left ${room}`);
+        renderRooms();
+        if (room === roomTarget()) ui.online.textContent = "—";
+      },
+      (error) => log("error", describeError(error)));
+  }
+
+  function listen(c) {
+    c.on("$state", (state) => { if (c === client) showState(state); });
+    c.on("welcome", (p, frame) => {
+      me = p.user_id;
+      showState(c.state);
+      log("welcome", `Connected as ${p.user_id} (connection ${p.conn_id}, ${p.server})`, frame);
+    });
+    c.on("message", (p, frame) => log("message", `[${frame.room ?? "?"}] ${p.user}: ${p.text}`, frame));
+    c.on("direct", (p, frame) => log("direct", `${p.user} → you (direct): ${p.text}`, frame));
+    for (const [event, verb] of [["user_joined", "joined"], ["user_left", "left"]]) {
+      c.on(event, (p, frame) => {
+        log(event, `${p.user} ${verb} ${frame.room ?? ""}`.trim(), frame);
+        if (frame.room && frame.room === roomTarget()) askWhoIsOnline(frame.room);
+      });
+    }
+    c.on("presence", (p) => {
+      if (p.room !== roomTarget()) return;
+      const count = p.connections === 1 ? "1 connection" : `${p.connections} connections`;
+      ui.online.textContent = p.users.length ? `${p.users.join(", ")} (${count})` : "nobody";
+    });
+    c.on("error", (p, frame) => log("error", `Error ${p.code}: ${p.message}`, frame));
+    c.on("$disconnected", ({ code, reason, willReconnect }) => {
+      lastClose = code;
+      if (c.state === "reconnecting") {
+        // Another attempt that did not get through (the server is still down, say).
+        log("close", `Still not connected (${code}) — retrying`);
+        return;
       }
-      default:
-        return `${frame.event}: ${JSON.stringify(p)}`;
-    }
-  }
-
-  function onFrame(event) {
-    let frame;
-    try {
-      frame = JSON.parse(event.data);
-    } catch {
-      log("raw", "non-JSON frame", event.data);
-      return;
-    }
-    const raw = ui.showRaw.checked ? event.data : undefined;
-    if (frame.event === "ack") {
-      const what = pending.get(frame.payload?.ref);
-      pending.delete(frame.payload?.ref);
-      if (what?.direct) log("direct-sent", `you → ${what.direct} (direct): ${what.text}`, raw);
-      else if (raw !== undefined) log("ack", `ack #${frame.payload?.ref}`, raw);
-      return;
-    }
-    if (frame.event === "error") pending.delete(frame.payload?.ref);
-    log(frame.event, describe(frame), raw);
+      for (const room of rooms) seenAtDisconnect.set(room, c.position(room)?.offset ?? 0);
+      const words = CLOSE_CODES[code] ?? "unknown close code";
+      const why = reason ? ` — reason: "${reason}"` : "";
+      log("close", `Closed ${code}: ${words}${why}${willReconnect ? " — reconnecting" : ""}`);
+    });
+    c.on("$reconnecting", ({ attempt, delay }) =>
+      log("reconnecting", `Reconnecting in ${delay} ms (attempt ${attempt})`));
+    c.on("$recovered", (room, position) => {
+      const missed = position.offset - (seenAtDisconnect.get(room) ?? position.offset);
+      log("recovered", `Back in ${room}: ${missed} missed message${missed === 1 ? "" : "s"} recovered`);
+      if (room === roomTarget()) askWhoIsOnline(room);
+    });
+    c.on("$reset", (room) => {
+      log("reset", `The history of ${room} was lost (the server restarted without Redis, or you ` +
+        "were away too long): messages sent meanwhile may be missing");
+      if (room === roomTarget()) askWhoIsOnline(room);
+    });
+    c.on("$error", (error) => log("error", describeError(error)));
   }
 
   function connect() {
-    if (ws) return;
-    const token = ui.token.value.trim();
-    // Browsers cannot set an Authorization header on a WebSocket: the token travels as the
-    // subprotocol "bearer.<token>" beside "dispatch.v1". Without a token the browser sends the
-    // session-token cookie, if there is one for this host.
-    const protocols = token ? ["dispatch.v1", `bearer.${token}`] : ["dispatch.v1"];
-    setState("connecting", "connecting…");
-    log("local", token ? `connecting to ${wsUrl}` : `connecting to ${wsUrl} with the session-token cookie`);
-    let socket;
-    try {
-      socket = new WebSocket(wsUrl, protocols);
-    } catch (error) {
-      // e.g. a token with characters a subprotocol may not hold.
-      setState("closed", "not connected");
-      log("close", `could not connect: ${error.message}`);
+    if (client) return;
+    if (!window.DispatchClient) {
+      log("local", "dispatch-client.browser.js did not load: build it with ./scripts/setup");
       return;
     }
-    ws = socket;
-    socket.onopen = () => {
-      if (ws !== socket) return;
-      setState("open", "connected");
-    };
-    socket.onmessage = (event) => {
-      if (ws === socket) onFrame(event);
-    };
-    socket.onclose = (event) => {
-      if (ws !== socket) return;
-      ws = null;
-      me = null;
-      pending.clear();
-      const words = CLOSE_CODES[event.code] ?? "unknown close code";
-      const reason = event.reason ? ` — reason: "${event.reason}"` : "";
-      log("close", `Closed ${event.code}: ${words}${reason}`);
-      setState("closed", `closed (${event.code})`);
-    };
-    // onerror carries no detail in browsers; onclose (1006) follows and explains.
+    const token = ui.token.value.trim();
+    // Browsers cannot set an Authorization header on a WebSocket: the client sends the token as
+    // the subprotocol "bearer.<token>". Without one the browser sends the session-token cookie,
+    // if there is one for this host.
+    client = new window.DispatchClient.DispatchClient(wsUrl, {
+      getToken: token ? () => token : undefined,
+      refresh: false, // a pasted token cannot be renewed: at its exp the server closes (4401)
+    });
+    listen(client);
+    log("local", token ? `connecting to ${wsUrl}` : `connecting to ${wsUrl} with the session-token cookie`);
+    client.connect().catch(() => {});
+    showState(client.state);
+  }
+
+  function disconnect() {
+    const c = client;
+    if (!c) return;
+    client = null;
+    rooms.clear();
+    renderRooms();
+    ui.online.textContent = "—";
+    c.close(1000, "bye").then(() => {
+      lastClose = 1000;
+      showState("closed");
+    });
   }
 
   ui.connectForm.addEventListener("submit", (event) => {
     event.preventDefault();
     connect();
   });
-  ui.disconnect.addEventListener("click", () => {
-    if (ws) ws.close(1000, "bye");
-  });
-
-  ui.room.addEventListener("input", () => {
-    ui.currentRoom.textContent = roomTarget() ?? "(no room)";
-  });
+  ui.disconnect.addEventListener("click", disconnect);
+  ui.room.addEventListener("input", roomChanged);
   ui.roomForm.addEventListener("submit", (event) => {
     event.preventDefault();
-    const target = roomTarget();
-    if (target) sendFrame({ event: "join", target }, { join: target });
+    const room = roomTarget();
+    if (room && client) joinRoom(room);
   });
   ui.leave.addEventListener("click", () => {
-    const target = roomTarget();
-    if (target) sendFrame({ event: "leave", target }, { leave: target });
+    const room = roomTarget();
+    if (room && client) leaveRoom(room);
   });
 
   ui.messageForm.addEventListener("submit", (event) => {
     event.preventDefault();
     const text = ui.message.value;
-    if (!text.trim()) return;
+    if (!text.trim() || !client) return;
     const dm = /^\/dm\s+(\S+)\s+([\s\S]+)$/.exec(text);
     if (dm) {
-      const [, user, body] = dm;
-      sendFrame({ event: "direct", target: `user:${user}`, payload: { text: body } },
-                { direct: user, text: body });
+      const [, to, body] = dm;
+      client.send("direct", { payload: { to, text: body } }).then(
+        () => log("direct-sent", `you → ${to} (direct): ${body}`),
+        (error) => log("error", describeError(error)));
     } else {
-      const target = roomTarget();
-      if (!target) return;
-      sendFrame({ event: "send", target, payload: { text } }, { send: target });
+      const room = roomTarget();
+      if (!room) return;
+      // Shown when the room sends it back (every member gets it, in the room's order).
+      client.send("send", { target: room, payload: { text } }).catch(
+        (error) => log("error", describeError(error)));
     }
     ui.message.value = "";
   });
@@ -252,8 +305,8 @@
   // field and connects at once; #room=<name> picks the room.
   const fragment = new URLSearchParams(location.hash.slice(1));
   if (fragment.get("room")) ui.room.value = fragment.get("room");
-  ui.currentRoom.textContent = roomTarget() ?? "(no room)";
-  setState("closed", "not connected");
+  roomChanged();
+  showState("closed");
   if (fragment.get("token")) {
     ui.token.value = fragment.get("token");
     connect();

@@ -128,15 +128,57 @@ export function listeningPort(server) {
 }
 
 // Starts the chat demo (examples/chat/config.yaml as it stands, served from the repo root as
-// documented: its static_dir is relative) on a free port, given with --address.
-export async function startChatServer() {
+// documented: its static_dir is relative) on `port` (default: a free one), given with --address.
+// `env` adds environment variables (REDIS_URL: history in Redis).
+export async function startChatServer({ port = 0, env = {} } = {}) {
   const config = path.join(CHAT_DIR, "config.yaml");
   const server = await startServer({
-    args: ["serve", "--config", config, "--address", "127.0.0.1:0"], cwd: REPO_ROOT,
+    args: ["serve", "--config", config, "--address", `127.0.0.1:${port}`], cwd: REPO_ROOT,
+    env: { REDIS_URL: "", ...env },
   });
   server.port = listeningPort(server);
   server.origin = `http://127.0.0.1:${server.port}`;
   return server;
+}
+
+// Starts Debian's redis-server on a free loopback port, without persistence; resolves once it
+// answers PING. A missing redis-server fails (scripts/install-deps installs it).
+export async function startRedis() {
+  const binary = process.env.REDIS_SERVER || "/usr/bin/redis-server";
+  if (!fs.existsSync(binary)) {
+    throw new Error(`${binary} not found: run scripts/install-deps (Debian package redis-server)`);
+  }
+  const port = await freePort();
+  const child = spawn(binary, ["--port", String(port), "--bind", "127.0.0.1", "--save", "",
+                               "--appendonly", "no"], { stdio: ["ignore", "pipe", "pipe"] });
+  children.add(child);
+  let output = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk) => { output += chunk; });
+  child.stderr.setEncoding("utf8").on("data", (chunk) => { output += chunk; });
+  const exited = once(child, "exit").then(() => children.delete(child));
+  const ping = () => new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1");
+    let answer = "";
+    socket.setTimeout(1_000, () => socket.destroy());
+    socket.on("connect", () => socket.write("PING\r\n"));
+    socket.on("data", (chunk) => {
+      answer += chunk;
+      if (answer.includes("\r\n")) socket.end();
+    });
+    socket.on("close", () => resolve(answer.startsWith("+PONG")));
+    socket.on("error", () => {});
+  });
+  await waitFor(async () => child.exitCode === null && await ping(), {
+    describe: () => `redis-server on port ${port} answering PING:\n${output}`,
+  });
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      await exited;
+    },
+  };
 }
 
 // The one ```js block of README.md: its quick start browser-console snippet.
