@@ -2,7 +2,8 @@
 // dispatch-client.browser.js), no build step of its own. The client reconnects with backoff,
 // rejoins the page's rooms with `since` so that nothing sent meanwhile is lost or shown twice,
 // and holds what you send while it reconnects. Events of examples/chat/config.yaml:
-//   join   {target: "room:<name>"}                  joins this tab; user_joined to the room
+//   join   {target: "room:<name>"}                  joins this tab (with the room's last 50
+//                                                    messages first); user_joined to the room
 //   leave  {target: "room:<name>"}                  leaves; user_left to the room
 //   who    {target: "room:<name>"}                  -> presence {room, users, connections}
 //   send   {target: "room:<name>", payload: {text}} -> message to the room (with offset, epoch)
@@ -160,16 +161,29 @@
     client?.send("who", { target: room }).catch(() => {});
   }
 
+  // History on join: the room's last messages come first, before the join's ack.
+  const HISTORY_ON_JOIN = 50;
+  const joining = new Map(); // room -> messages received while its join was on its way
+
   function joinRoom(room) {
-    // rejoin: the client sends this join again after every reconnect, with `since`.
-    client.send("join", { target: room, rejoin: true }).then(
+    // rejoin: the client sends this join again after every reconnect, with `since` set to the
+    // last position it saw (not `last` again), so the room replays exactly what was missed.
+    joining.set(room, 0);
+    const since = rooms.has(room) ? undefined : { [room]: { last: HISTORY_ON_JOIN } };
+    client.send("join", { target: room, rejoin: true, since }).then(
       () => {
+        const earlier = joining.get(room) ?? 0;
+        joining.delete(room);
         rooms.add(room);
-        log("joined", `You joined ${room}`);
+        log("joined", `You joined ${room}` + (earlier === 0 ? ""
+          : ` (the ${earlier === 1 ? "message" : `${earlier} messages`} above came before you)`));
         renderRooms();
         if (room === roomTarget()) askWhoIsOnline(room);
       },
-      (error) => log("error", describeError(error)));
+      (error) => {
+        joining.delete(room);
+        log("error", describeError(error));
+      });
   }
 
   function leaveRoom(room) {
@@ -191,7 +205,10 @@
       showState(c.state);
       log("welcome", `Connected as ${p.user_id} (connection ${p.conn_id}, ${p.server})`, frame);
     });
-    c.on("message", (p, frame) => log("message", `[${frame.room ?? "?"}] ${p.user}: ${p.text}`, frame));
+    c.on("message", (p, frame) => {
+      if (joining.has(frame.room)) joining.set(frame.room, joining.get(frame.room) + 1);
+      log("message", `[${frame.room ?? "?"}] ${p.user}: ${p.text}`, frame);
+    });
     c.on("direct", (p, frame) => log("direct", `${p.user} → you (direct): ${p.text}`, frame));
     for (const [event, verb] of [["user_joined", "joined"], ["user_left", "left"]]) {
       c.on(event, (p, frame) => {

@@ -106,6 +106,12 @@ void ClusterBroker::read_history(std::string room, uint64_t since, std::chrono::
   node_.read_history(std::move(room), since, ttl, std::move(done));
 }
 
+void ClusterBroker::read_last_history(std::string room, uint32_t last,
+                                      std::chrono::milliseconds ttl,
+                                      std::function<void(std::optional<HistoryRead>)> done) {
+  node_.read_last_history(std::move(room), last, ttl, std::move(done));
+}
+
 void ClusterBroker::run(ToBroker& task) {
   switch (task.kind) {
     case run_task:

@@ -41,6 +41,8 @@ class ClusterBroker final : public Broker {
                        std::function<void(std::optional<uint64_t>)> done) override;
   void read_history(std::string room, uint64_t since, std::chrono::milliseconds ttl,
                     std::function<void(std::optional<HistoryRead>)> done) override;
+  void read_last_history(std::string room, uint32_t last, std::chrono::milliseconds ttl,
+                         std::function<void(std::optional<HistoryRead>)> done) override;
   void run(ToBroker& task) override;
 
  private:

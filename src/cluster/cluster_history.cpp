@@ -97,13 +97,45 @@ void ClusterNode::forget_history_room(Shard& shard, const std::string& room) {
 
 void ClusterNode::read_history(std::string room, uint64_t since, std::chrono::milliseconds ttl,
                                std::function<void(std::optional<HistoryRead>)> done) {
-  on_shard(names_.room_shard(room), [this, room = std::move(room), since, ttl,
+  read_history_from(std::move(room), since, 0, ttl, std::move(done));
+}
+
+void ClusterNode::read_last_history(std::string room, uint32_t last, std::chrono::milliseconds ttl,
+                                    std::function<void(std::optional<HistoryRead>)> done) {
+  read_history_from(std::move(room), 0, last, ttl, std::move(done));
+}
+
+namespace {
+
+// The room's last kept messages: the newest run without a gap that ends at its last offset (an
+// older one may have expired while a newer one is kept).
+void keep_newest_run(HistoryRead& read,
+                     const std::vector<std::pair<uint64_t, std::string_view>>& kept) {
+  size_t begin = kept.size();
+  uint64_t next = read.position.offset;
+  while (begin > 0 && kept[begin - 1].first == next) {
+    --begin;
+    --next;
+  }
+  read.first_offset = next + 1;
+  read.complete = true;
+  for (size_t i = begin; i < kept.size(); ++i) {
+    read.frames.push_back(build_text_frame(kept[i].second));
+  }
+}
+
+}  // namespace
+
+void ClusterNode::read_history_from(std::string room, uint64_t since, uint32_t last,
+                                    std::chrono::milliseconds ttl,
+                                    std::function<void(std::optional<HistoryRead>)> done) {
+  on_shard(names_.room_shard(room), [this, room = std::move(room), since, last, ttl,
                                      done = std::move(done)](Shard& shard) mutable {
     run_script(*shard.publisher, history_read_script(),
                {names_.history_meta(room), names_.history_stream(room)},
                {std::to_string(since), std::to_string(ttl.count()), epoch_for_new_room(),
-                std::to_string(position_lifetime(ttl).count())},
-               [since, done = std::move(done)](const redis::RedisReply& reply) {
+                std::to_string(position_lifetime(ttl).count()), std::to_string(last)},
+               [since, last, done = std::move(done)](const redis::RedisReply& reply) {
                  using Type = redis::RedisReply::Type;
                  const auto& items = reply.elements;
                  if (reply.type != Type::array || items.size() < 2 || items.size() % 2 != 0 ||
@@ -113,6 +145,15 @@ void ClusterNode::read_history(std::string room, uint64_t since, std::chrono::mi
                  }
                  HistoryRead read;
                  read.position = {static_cast<uint64_t>(items[0].integer), items[1].text};
+                 if (last > 0) {
+                   std::vector<std::pair<uint64_t, std::string_view>> kept;
+                   for (size_t i = 2; i + 1 < items.size(); i += 2) {
+                     kept.emplace_back(static_cast<uint64_t>(items[i].integer), items[i + 1].text);
+                   }
+                   keep_newest_run(read, kept);
+                   done(std::move(read));
+                   return;
+                 }
                  read.first_offset = since + 1;
                  uint64_t expected = since + 1;
                  read.complete = true;

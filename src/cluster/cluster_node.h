@@ -141,6 +141,8 @@ class ClusterNode final : public PresenceListener {
   // Any thread.
   void read_history(std::string room, uint64_t since, std::chrono::milliseconds ttl,
                     std::function<void(std::optional<HistoryRead>)> done);
+  void read_last_history(std::string room, uint32_t last, std::chrono::milliseconds ttl,
+                         std::function<void(std::optional<HistoryRead>)> done);
   // Closes the connection with this id (cycle), on this node or another; from `loop`.
   void close_connection(unsigned loop, const std::string& user, std::string_view connection,
                         uint16_t code, std::string_view reason);
@@ -160,6 +162,9 @@ class ClusterNode final : public PresenceListener {
   void follow(Shard& shard, const std::string& channel, bool wanted);
   void on_message(Shard& shard, std::string_view channel, std::string_view message);
   void on_shard(uint32_t shard, std::function<void(Shard&)> work);  // posted to its loop
+  void read_history_from(std::string room, uint64_t since, uint32_t last,
+                         std::chrono::milliseconds ttl,
+                         std::function<void(std::optional<HistoryRead>)> done);
   void heartbeat(Shard& shard);
   void close_local_session(unsigned loop, const std::string& user, uint64_t number, uint16_t code,
                            std::string_view reason);

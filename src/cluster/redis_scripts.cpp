@@ -107,8 +107,9 @@ return offset
 
 // A history room's position and its kept messages after an offset. KEYS: the position hash, the
 // stream. ARGV: the offset, ttl (ms), an epoch for a room that has none, how long the position
-// is kept (ms). Returns {last offset, epoch, offset, frame, offset, frame, ...}, without what
-// is older than the ttl.
+// is kept (ms), and N > 0 to read the last N messages instead (from the offset N before the last).
+// Returns {last offset, epoch, offset, frame, offset, frame, ...}, without what is older than the
+// ttl.
 constexpr std::string_view history_read_body = R"lua(
 local epoch = redis.call('HGET', KEYS[1], 'e')
 if not epoch then
@@ -119,6 +120,8 @@ redis.call('PEXPIRE', KEYS[1], ARGV[4])
 local last = tonumber(redis.call('HGET', KEYS[1], 'o') or '0')
 local out = {last, epoch}
 local since = tonumber(ARGV[1])
+local want = tonumber(ARGV[5] or '0')
+if want > 0 then since = math.max(last - want, 0) end
 if since < last then
   local oldest = now - tonumber(ARGV[2])
   for _, entry in ipairs(redis.call('XRANGE', KEYS[2], (since + 1) .. '-1', '+')) do

@@ -70,6 +70,9 @@ class Broker {
   // asked; `done` from any thread.
   virtual void read_history(std::string room, uint64_t since, std::chrono::milliseconds ttl,
                             std::function<void(std::optional<HistoryRead>)> done) = 0;
+  // The room's position and its last `last` kept messages (from `first_offset`, `complete`).
+  virtual void read_last_history(std::string room, uint32_t last, std::chrono::milliseconds ttl,
+                                 std::function<void(std::optional<HistoryRead>)> done) = 0;
 
   // A task another loop of this node queued for the broker here (ToBroker: this loop holds the
   // Redis connection it needs).

@@ -129,7 +129,7 @@ bool publish_to_history_room(LoopDelivery& origin, std::string_view room,
 
 HistoryJoin join_with_history(LoopDelivery& origin, Session& session, std::string_view room,
                               bool counts_users, SteadyTime now,
-                              const std::optional<HistoryPosition>& since) {
+                              const std::optional<HistoryPosition>& since, uint32_t last) {
   HistoryJoin result;
   std::vector<FrameRef> replay;
   origin.history().with_room(room, now, true, [&](RoomLog& log) {
@@ -137,6 +137,8 @@ HistoryJoin join_with_history(LoopDelivery& origin, Session& session, std::strin
     if (since) {
       result.ok = since->epoch == log.epoch() && log.frames_after(since->offset, replay);
       if (!result.ok) replay.clear();
+    } else if (last > 0) {
+      log.frames_after(log.offset_before_last(last), replay);
     }
     // From here on the room's messages are handed to this loop too; they run after this.
     origin.directory().add_room_refs(room, origin.index(), +1);

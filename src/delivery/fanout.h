@@ -36,8 +36,8 @@ bool publish_to_history_room(LoopDelivery& origin, std::string_view room,
 
 // Joins `session` (of this loop) to a room that keeps history. With `since`, the messages after
 // it are queued to the session first, when they are all still kept and the epoch matches (`ok`);
-// either way the session is given only messages after `position` from then on: nothing twice,
-// nothing out of order.
+// without, `last` > 0 queues the room's last `last` kept messages first. Either way the session
+// is given only messages after `position` from then on: nothing twice, nothing out of order.
 struct HistoryJoin {
   bool joined = false;  // false: it was a member already
   bool ok = true;       // the replay was complete (meaningful with `since`)
@@ -45,7 +45,7 @@ struct HistoryJoin {
 };
 HistoryJoin join_with_history(LoopDelivery& origin, Session& session, std::string_view room,
                               bool counts_users, SteadyTime now,
-                              const std::optional<HistoryPosition>& since);
+                              const std::optional<HistoryPosition>& since, uint32_t last = 0);
 
 // The position and the kept frames after `offset` (the server API's history), or nothing when
 // the room keeps no messages.

@@ -1,5 +1,6 @@
 #include "delivery/room_history.h"
 
+#include <algorithm>
 #include <cassert>
 
 namespace dispatch {
@@ -31,6 +32,11 @@ bool RoomLog::frames_after(uint64_t offset, std::vector<FrameRef>& out) const {
     if (entry.offset > offset) out.push_back(entry.frame);
   }
   return true;
+}
+
+uint64_t RoomLog::offset_before_last(uint64_t count) const {
+  const uint64_t kept = entries_.size();
+  return last_offset_ - std::min(count, kept);
 }
 
 bool RoomLog::forgettable(SteadyTime cutoff) const {

@@ -76,6 +76,8 @@ class RoomLog {
   void expire(SteadyTime now);
   // The frames after `offset`, when every one of them is still kept (false: a gap was lost).
   bool frames_after(uint64_t offset, std::vector<FrameRef>& out) const;
+  // The offset after which the last `count` kept messages come (fewer when fewer are kept).
+  uint64_t offset_before_last(uint64_t count) const;
 
   // History frames handed to a loop and not yet delivered there: while a loop has some, a
   // message published on that loop must queue behind them rather than be delivered at once.

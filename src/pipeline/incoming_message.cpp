@@ -159,7 +159,7 @@ std::optional<DuplicateKey> find_duplicate_key(simdjson::dom::element element) {
 }
 
 // `since`: an object of at most max_since_rooms rooms, each {"offset": <unsigned>, "epoch":
-// <string>} and nothing else.
+// <string>} and nothing else, or {"last": <1..max_since_last>} alone.
 std::optional<std::string> since_problem(simdjson::dom::element value) {
   simdjson::dom::object rooms;
   if (value.get_object().get(rooms)) {
@@ -181,6 +181,7 @@ std::optional<std::string> since_problem(simdjson::dom::element value) {
     }
     bool has_offset = false;
     bool has_epoch = false;
+    bool has_last = false;
     for (auto field : position) {
       if (field.key == "offset") {
         uint64_t offset = 0;
@@ -196,13 +197,26 @@ std::optional<std::string> since_problem(simdjson::dom::element value) {
                              quoted_key(room.key));
         }
         has_epoch = true;
+      } else if (field.key == "last") {
+        uint64_t last = 0;
+        if (field.value.get_uint64().get(last) || last == 0 || last > max_since_last) {
+          return fmt::format("`since.{}.last` must be an integer from 1 to {}",
+                             quoted_key(room.key), max_since_last);
+        }
+        has_last = true;
       } else {
-        return fmt::format("`since.{}` has the unknown key `{}`: only `offset` and `epoch`",
-                           quoted_key(room.key), quoted_key(field.key));
+        return fmt::format(
+            "`since.{}` has the unknown key `{}`: only `offset` and `epoch`, or `last`",
+            quoted_key(room.key), quoted_key(field.key));
       }
     }
-    if (!has_offset || !has_epoch) {
-      return fmt::format("`since.{}` needs both `offset` and `epoch`", quoted_key(room.key));
+    if (has_last && (has_offset || has_epoch)) {
+      return fmt::format("`since.{}` has `last` and a position: give {{\"last\": N}} alone",
+                         quoted_key(room.key));
+    }
+    if (!has_last && (!has_offset || !has_epoch)) {
+      return fmt::format("`since.{}` needs both `offset` and `epoch` (or `last` alone)",
+                         quoted_key(room.key));
     }
   }
   return std::nullopt;
@@ -328,6 +342,11 @@ std::optional<SincePosition> since_for(const IncomingMessage& message, std::stri
   simdjson::dom::object position;
   if (message.since->at_key(room).get_object().get(position)) return std::nullopt;
   SincePosition since;
+  uint64_t last = 0;
+  if (!position.at_key("last").get_uint64().get(last)) {
+    since.last = static_cast<uint32_t>(last);  // checked at parse: 1..max_since_last
+    return since;
+  }
   if (position.at_key("offset").get_uint64().get(since.offset)) return std::nullopt;
   if (position.at_key("epoch").get_string().get(since.epoch)) return std::nullopt;
   return since;

@@ -24,17 +24,23 @@ struct IncomingMessage {
   std::optional<std::string_view> target;
   std::optional<simdjson::dom::element> payload;
   std::string ref_json;  // the id as JSON text ("7", "\"abc\""); empty when there is no id
-  // Recovery (SPEC 4.3): {"<room>": {"offset": N, "epoch": "…"}, …}, checked for its form.
+  // Recovery (SPEC 4.3): {"<room>": {"offset": N, "epoch": "…"}, …}, or a room's last kept
+  // messages: {"<room>": {"last": N}}; checked for its form.
   std::optional<simdjson::dom::object> since;
 };
 
 // At most this many rooms in a message's `since`.
 constexpr size_t max_since_rooms = 100;
+// At most this many of a room's last messages asked for with `{"last": N}` (the largest
+// history.size).
+constexpr uint64_t max_since_last = 100000;
 
-// The position `since` gives for `room`, if any.
+// What `since` gives for `room`: a position to recover from, or (`last` > 0) how many of the
+// room's last kept messages to replay.
 struct SincePosition {
   uint64_t offset = 0;
   std::string_view epoch;
+  uint32_t last = 0;
 };
 std::optional<SincePosition> since_for(const IncomingMessage& message, std::string_view room);
 

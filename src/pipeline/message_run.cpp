@@ -395,7 +395,9 @@ bool MessageRun::join(std::string_view user, std::string_view room, bool this_co
   Broker* broker = loop_.delivery().broker();
   if (!broker) {
     HistoryJoinRequest history;
-    if (auto since = since_for(message_, room)) {
+    if (auto since = since_for(message_, room); since && since->last > 0) {
+      history.last = since->last;
+    } else if (since) {
       history.since = HistoryPosition{since->offset, std::string(since->epoch)};
     }
     if (auto refusal = join_room(loop_, session_, user, room, this_connection_only, {}, &history)) {
@@ -467,19 +469,25 @@ bool MessageRun::join_in_cluster(Broker& broker, std::string_view user, std::str
 }
 
 // The sender joined a history room in cluster mode: once this node receives the room's traffic,
-// Redis says where the room stands and, with `since`, what the sender missed; the room's
-// messages for it are held meanwhile (LocalRooms::begin_recovery), so the replay and what
-// follows meet exactly. The step and the ack wait for it.
+// Redis says where the room stands and, with `since`, what the sender missed (or the room's
+// last messages it asked for); the room's messages for it are held meanwhile
+// (LocalRooms::begin_recovery), so the replay and what follows meet exactly. The step and the
+// ack wait for it.
 void MessageRun::recover_in_cluster(Broker& broker, std::string_view room,
                                     std::chrono::milliseconds ttl) {
   std::optional<HistoryPosition> since;
+  uint32_t last = 0;
   if (auto asked = since_for(message_, room)) {
-    since = HistoryPosition{asked->offset, std::string(asked->epoch)};
+    if (asked->last > 0) {
+      last = asked->last;
+    } else {
+      since = HistoryPosition{asked->offset, std::string(asked->epoch)};
+    }
     loop_.delivery().rooms().begin_recovery(session_, room);
   }
   std::function<void()> release = reach_callback();
   std::shared_ptr<ReachWait> wait = reach_wait_;
-  auto apply = [wait, release, since, room = std::string(room), loop = &loop_,
+  auto apply = [wait, release, since, last, room = std::string(room), loop = &loop_,
                 user = std::string(session_.user_id()),
                 number = session_.number()](std::optional<HistoryRead> read) mutable {
     // On the run's loop (its mailbox); the session may be gone.
@@ -489,6 +497,7 @@ void MessageRun::recover_in_cluster(Broker& broker, std::string_view room,
     }
     HistoryJoinRequest history;
     history.since = since;
+    history.last = last;
     history.applied = read.has_value();
     if (read) {
       history.outcome.position = read->position;
@@ -497,9 +506,10 @@ void MessageRun::recover_in_cluster(Broker& broker, std::string_view room,
     } else {
       history.outcome.ok = false;
     }
-    if (session && since) {
-      loop->delivery().rooms().finish_recovery(*session, room, read ? &*read : nullptr,
-                                               since->offset);
+    if (session && (since || last > 0)) {
+      // The last messages start where the read found them (Broker::read_last_history).
+      const uint64_t from = since ? since->offset : read ? read->first_offset - 1 : 0;
+      loop->delivery().rooms().finish_recovery(*session, room, read ? &*read : nullptr, from);
     }
     if (history.applied || since) {
       std::lock_guard lock(wait->mutex);
@@ -508,12 +518,16 @@ void MessageRun::recover_in_cluster(Broker& broker, std::string_view room,
     release();
   };
   const uint64_t from = since ? since->offset : std::numeric_limits<uint64_t>::max();
-  broker.when_room_reachable(room, [&broker, room = std::string(room), from, ttl,
+  broker.when_room_reachable(room, [&broker, room = std::string(room), from, last, ttl,
                                     mailbox = loop_.mailbox(), apply = std::move(apply)]() mutable {
-    broker.read_history(
-        room, from, ttl, [mailbox, apply = std::move(apply)](std::optional<HistoryRead> read) {
-          mailbox->post([apply, read = std::move(read)]() mutable { apply(std::move(read)); });
-        });
+    auto done = [mailbox, apply = std::move(apply)](std::optional<HistoryRead> read) {
+      mailbox->post([apply, read = std::move(read)]() mutable { apply(std::move(read)); });
+    };
+    if (last > 0) {
+      broker.read_last_history(std::move(room), last, ttl, std::move(done));
+    } else {
+      broker.read_history(std::move(room), from, ttl, std::move(done));
+    }
   });
 }
 

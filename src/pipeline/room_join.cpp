@@ -54,7 +54,7 @@ std::optional<JoinRefusal> join_room(SessionLoop& loop, Session& asking, std::st
     if (const std::optional<HistoryLimits> limits = loop.config().history_limits(room)) {
       HistoryJoin outcome =
           join_with_history(loop.delivery(), asking, room, counts_users, loop.clock().now(),
-                            history ? history->since : std::nullopt);
+                            history ? history->since : std::nullopt, history ? history->last : 0);
       if (history) {
         history->applied = true;
         history->outcome = std::move(outcome);

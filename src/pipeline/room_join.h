@@ -25,9 +25,11 @@ struct JoinRefusal {
 };
 
 // A room that keeps history, when the asking connection is among those joining: where it asked
-// to recover from (`since`), and what it got (`outcome`, set when `applied`).
+// to recover from (`since`) or how many of the room's last messages it asked for (`last`), and
+// what it got (`outcome`, set when `applied`).
 struct HistoryJoinRequest {
   std::optional<HistoryPosition> since;
+  uint32_t last = 0;
   bool applied = false;
   HistoryJoin outcome;
 };

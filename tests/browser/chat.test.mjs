@@ -1,8 +1,9 @@
 // The chat demo (examples/chat): the page, on the JavaScript client (clients/js), served from
 // static_dir on the WebSocket's port. Two tabs with two tokens talk through it — driven through
-// the page's own controls, as a person would — see who is online, and live through a server
-// restart: with history in memory the page says the room's history was reset; with history in
-// Redis (REDIS_URL) the server is killed mid-conversation and no message is lost or doubled.
+// the page's own controls, as a person would — see who is online and what was said before they
+// came, and live through a server restart: with history in memory the page says the room's
+// history was reset; with history in Redis (REDIS_URL) the server is killed mid-conversation and
+// no message is lost or doubled.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -158,6 +159,18 @@ test("two tabs with two tokens talk, see who is online, and are told a restart l
     await tabB.press("#message", "Enter");
     await expectEntry(tabA, "direct", "bob → you (direct): psst");
     await expectEntry(tabB, "direct-sent", "you → alice (direct): psst");
+
+    // History on join: a third user who comes now sees what was said before, then live ones.
+    const tabCarol = await context.newPage();
+    await tabCarol.goto(`${server.origin}/#token=${mintToken("carol")}&room=test-room`);
+    await expectEntry(tabCarol, "welcome", "Connected as carol");
+    await tabCarol.click("#join");
+    await expectEntry(tabCarol, "joined", "You joined room:test-room (the 2 messages above came before you)");
+    assert.deepEqual(await entries(tabCarol, "message"), [
+      "[room:test-room] alice: hello bob <b>not bold</b>", "[room:test-room] bob: hi alice"]);
+    await waitForOnline(tabA, "alice, bob, carol (3 connections)");
+    await tabCarol.close();
+    await waitForOnline(tabA, "alice, bob (2 connections)");
 
     // A restart of a single node (history in memory): both tabs reconnect and rejoin by
     // themselves, and say that the room's history was lost.

@@ -183,6 +183,28 @@ class TwoNodes(DispatchTestCase):
             self.assertNotEqual(recovered["epoch"], position["epoch"])
         self.arun(after_redis_restart())
 
+    def test_a_join_with_last_n_on_either_node_gets_the_newest_messages_then_live_ones(self):
+        async def go():
+            bob = await open_client(self.b, "bob")
+            await join(bob, "chat:last")
+            said = []
+            for n in range(1, 8):
+                said.append((n, (await say(bob, "chat:last", {"n": n}, f"n{n}"))[0]["offset"]))
+            for node, last in ((self.a, 3), (self.b, 3), (self.a, 100)):
+                cat = await open_client(node, "cat")
+                replay, ack = await join(cat, "chat:last", since={"chat:last": {"last": last}})
+                self.assertEqual([(f["payload"]["n"], f["offset"]) for f in replay],
+                                 said[-last:], (node.port, last))
+                self.assertEqual(ack["positions"]["chat:last"]["offset"], said[-1][1])
+                self.assertNotIn("recovered", ack)
+                n = len(said) + 1
+                said.append((n, (await say(bob, "chat:last", {"n": n}, f"n{n}"))[0]["offset"]))
+                live = await recv_json(cat, 5)
+                self.assertEqual((live["payload"]["n"], live["offset"]), said[-1])
+                await expect_quiet(cat)
+                await cat.close()
+        self.arun(go(), timeout=60)
+
     def test_the_api_reads_history_from_any_node_and_room_info_has_the_position(self):
         async def go():
             eve = await open_client(self.a, "eve")

@@ -155,6 +155,39 @@ class History(DispatchTestCase):
             self.assertTrue(ack["recovered"]["small:gap"]["ok"])
         self.arun(go())
 
+    def test_a_join_with_last_n_gets_the_newest_kept_messages_before_anything_newer(self):
+        async def go():
+            bob = await open_client(self.server, "bob")
+            await join(bob, "small:last")
+            # An empty room: nothing to replay, and the ack says where the client starts.
+            fay = await open_client(self.server, "fay")
+            replay, ack = await join(fay, "small:last", since={"small:last": {"last": 5}})
+            self.assertEqual(replay, [])
+            epoch = ack["positions"]["small:last"]["epoch"]
+            await fay.close()
+            said = []   # (n, offset) in the room's order
+
+            async def publish(n):
+                said.append((n, (await say(bob, "small:last", n))[0]["offset"]))
+
+            for n in range(1, 6):   # the room keeps 3
+                await publish(n)
+            for last in (2, 3, 50):
+                fay = await open_client(self.server, "fay")
+                replay, ack = await join(fay, "small:last", since={"small:last": {"last": last}})
+                self.assertEqual([(f["payload"]["n"], f["offset"]) for f in replay],
+                                 said[-min(last, 3):], last)
+                self.assertEqual(ack["positions"], {"small:last": {
+                    "offset": said[-1][1], "epoch": epoch}})
+                self.assertNotIn("recovered", ack)
+                # Then what comes next, once.
+                await publish(len(said) + 1)
+                live = await recv_json(fay)
+                self.assertEqual((live["payload"]["n"], live["offset"]), said[-1])
+                await expect_quiet(fay)
+                await fay.close()
+        self.arun(go())
+
     def test_expired_messages_are_not_replayed(self):
         async def go():
             bob = await open_client(self.server, "bob")
@@ -263,6 +296,13 @@ class History(DispatchTestCase):
                 ("no offset", {"chat:1": {"epoch": "e"}}),
                 ("an unknown key", {"chat:1": {"offset": 1, "epoch": "e", "extra": 1}}),
                 ("an empty room id", {"": {"offset": 1, "epoch": "e"}}),
+                ("last zero", {"chat:1": {"last": 0}}),
+                ("a negative last", {"chat:1": {"last": -3}}),
+                ("a fractional last", {"chat:1": {"last": 2.5}}),
+                ("a string last", {"chat:1": {"last": "10"}}),
+                ("too large a last", {"chat:1": {"last": 100001}}),
+                ("last and a position", {"chat:1": {"last": 5, "offset": 1, "epoch": "e"}}),
+                ("last and an epoch", {"chat:1": {"last": 5, "epoch": "e"}}),
                 ("too many rooms", {f"chat:{i}": {"offset": 1, "epoch": "e"} for i in range(101)}),
             ]
             for ref, (why, since) in enumerate(bad):

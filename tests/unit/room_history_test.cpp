@@ -57,6 +57,26 @@ TEST(RoomLog, ExpiredMessagesAreNotReplayedButAnUpToDateClientIsFine) {
   EXPECT_FALSE(log.frames_after(1, replay));
 }
 
+// `since: {"room": {"last": N}}`: the last N kept messages, fewer when fewer are kept.
+TEST(RoomLog, TheLastMessagesAreTheNewestKeptOnes) {
+  const SteadyTime t0{};
+  RoomLog log("e", 1, t0);
+  EXPECT_EQ(log.offset_before_last(10), 0u);  // nothing published yet
+  const HistoryLimits limits{3, seconds(10)};
+  for (int n = 1; n <= 5; ++n) log.append(frame(n), t0 + seconds(n), limits);
+  EXPECT_EQ(log.offset_before_last(1), 4u);
+  EXPECT_EQ(log.offset_before_last(2), 3u);
+  EXPECT_EQ(log.offset_before_last(3), 2u);
+  EXPECT_EQ(log.offset_before_last(50), 2u);  // 3, 4, 5 are all it keeps
+  std::vector<FrameRef> replay;
+  EXPECT_TRUE(log.frames_after(log.offset_before_last(50), replay));
+  EXPECT_EQ(replay.size(), 3u);
+  log.expire(t0 + seconds(14));  // 3 and 4 expire
+  EXPECT_EQ(log.offset_before_last(50), 4u);
+  log.expire(t0 + seconds(20));
+  EXPECT_EQ(log.offset_before_last(50), 5u);  // none kept: nothing to replay
+}
+
 TEST(RoomHistory, EachRoomHasItsOwnEpochAndQuietEmptyRoomsAreForgotten) {
   RoomHistory history(2);
   const SteadyTime t0{};

@@ -19,6 +19,10 @@ export type State = "connecting" | "open" | "reconnecting" | "closed";
 
 export interface Position { offset: number; epoch: string }
 
+/** What `since` asks per room: recover from a position, or get the room's last `last` messages
+ *  (history on a first join). */
+export type Since = Position | { last: number };
+
 export interface Frame {
   event: string;
   payload: any;
@@ -36,7 +40,7 @@ export interface SendOptions {
   /** Remember this message and send it again after every reconnect (e.g. a room join). */
   rejoin?: boolean;
   /** Sent as the top-level `since` key; rejoins fill it in themselves from tracked positions. */
-  since?: Record<string, Position>;
+  since?: Record<string, Since>;
   /** Ack timeout for this message in ms (default: the client's `ackTimeout`). */
   timeout?: number;
 }
@@ -142,7 +146,7 @@ interface Outgoing {
   event: string;
   target?: string;
   payload?: unknown;
-  since?: Record<string, Position>;
+  since?: Record<string, Since>;
   rejoin: boolean;
   timeout: number;
   internal?: "rejoin" | "refresh";

@@ -238,6 +238,38 @@ test("recovery: a lost connection rejoins with since and gets the missed message
   await bob.close();
 });
 
+test("history on join: since {last: N} gives the room's last messages, then rejoins recover by position", async () => {
+  const proxy = await cuttableProxy(server.port);
+  after(() => proxy.close());
+  const bob = client(server.url, { getToken: () => token("bob") });
+  await bob.connect();
+  await bob.send("join_room", { target: "hist:last" });
+  for (const message of ["a", "b", "c", "d"]) {
+    await bob.send("send_message", { target: "hist:last", payload: { message } });
+  }
+  const carol = client(proxy.url, { getToken: () => token("carol"), minDelay: 300, maxDelay: 400, delayFloor: 200 });
+  await carol.connect();
+  const got = collect(carol, "new_message");
+  const ack = await carol.send("join_room", { target: "hist:last", rejoin: true, since: { "hist:last": { last: 2 } } });
+  assert.deepEqual(got.map((m) => [m.payload.message, m.frame.offset]), [["c", 3], ["d", 4]]);
+  assert.equal(ack.positions["hist:last"].offset, 4);
+  assert.deepEqual(carol.position("hist:last"), ack.positions["hist:last"]);
+
+  // A cut: the rejoin asks from offset 4 (not the last 2 again) and gets only what is new.
+  const recovered = next(carol, "$recovered", 5000);
+  const lost = next(carol, "$disconnected", 3000);
+  proxy.cut();
+  await lost;
+  await bob.send("send_message", { target: "hist:last", payload: { message: "e" } });
+  const [room, position] = await recovered;
+  assert.equal(room, "hist:last");
+  assert.equal(position.offset, 5);
+  await until(() => got.length === 3, 3000, "e");
+  assert.deepEqual(got.map((m) => m.payload.message), ["c", "d", "e"]);
+  await carol.close();
+  await bob.close();
+});
+
 // Last: it restarts the server (a new history epoch).
 test("server restart on the same port: reconnect, rejoin re-sent, history reset", async () => {
   const alice = client(server.url, { getToken: () => token("alice") });
