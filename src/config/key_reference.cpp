@@ -491,7 +491,9 @@ restart). Every room message then carries both, and every member receives the ro
 in offset order. A client that lost its connection sends its last offset and epoch as `since` on
 the message whose steps `_join` it to the room again: it receives exactly the messages it missed,
 in order, before anything newer, and the `ack` says `recovered` (docs/PROTOCOL.md, "History and
-recovery"). `GET /api/rooms/{id}/history?since=N` reads the same messages (docs/API.md).
+recovery"). A client joining for the first time may ask for the room's last messages instead,
+`since: {"chat:1": {"last": 50}}`, to show what was said before it came.
+`GET /api/rooms/{id}/history?since=N` reads the same messages (docs/API.md).
 
 ```yaml
 rooms:
