@@ -236,3 +236,51 @@ test("history lost in Redis: the returning client gets $reset and the new epoch'
   await alice.close();
   await bob.close();
 });
+
+async function ready(node) {
+  try { return (await fetch(`http://127.0.0.1:${node.port}/readyz`)).status === 200; } catch { return false; }
+}
+
+// Last: it restarts Redis (an empty one: no persistence), which every room's history loses.
+test("Redis restarted without persistence: a client returning afterwards gets $reset", async () => {
+  const proxy = await cuttableProxy(nodeA.port);
+  stoppers.push(() => proxy.close());
+  const alice = client(proxy.url, { getToken: () => token("alice"), minDelay: 400, maxDelay: 500, delayFloor: 300 });
+  const bob = client(nodeB.url, { getToken: () => token("bob") });
+  await Promise.all([alice.connect(), bob.connect()]);
+  const got = collect(alice, "new_message");
+  await alice.send("join_room", { target: "hist:redis", rejoin: true });
+  await bob.send("join_room", { target: "hist:redis" });
+  await bob.send("send_message", { target: "hist:redis", payload: { message: "before" } });
+  await until(() => got.length === 1, 3000, "before");
+  const oldEpoch = got[0].frame.epoch;
+
+  const disconnects = collect(alice, "$disconnected").concat(collect(bob, "$disconnected"));
+  const logFrom = [nodeA.output.length, nodeB.output.length];
+  redis = await redis.restart();
+  // Each node saw the old Redis go and connected both its connections (publish, subscribe) again.
+  const reconnected = (node, from) => {
+    const log = node.output.slice(from);
+    return log.includes("redis connection lost") && log.split('"msg":"redis connected"').length - 1 >= 2;
+  };
+  await until(async () => reconnected(nodeA, logFrom[0]) && reconnected(nodeB, logFrom[1]) &&
+    (await ready(nodeA)) && (await ready(nodeB)), 8000, "both nodes connected and ready on the new Redis");
+  assert.deepEqual(disconnects, [], "no client connection dropped because of Redis");
+
+  proxy.target = nodeB.port;
+  const reset = next(alice, "$reset", 5000);
+  const recovered = collect(alice, "$recovered");
+  proxy.cut();
+  const [room, position] = await reset;
+  assert.equal(room, "hist:redis");
+  assert.notEqual(position.epoch, oldEpoch, "a new epoch");
+  assert.deepEqual(recovered, []);
+  await bob.send("send_message", { target: "hist:redis", payload: { message: "after" } });
+  await until(() => got.length >= 2, 3000, "after, across nodes on the new Redis");
+  await sleep(150);
+  assert.deepEqual(got.map((m) => m.payload.message), ["before", "after"]);
+  assert.equal(got[1].frame.epoch, position.epoch);
+  assert.equal(got[1].frame.offset, position.offset + 1);
+  await alice.close();
+  await bob.close();
+});

@@ -130,14 +130,15 @@ export function redisCommand(port, args, ms = 2000) {
 }
 
 /** Starts Debian's `redis-server` (REDIS_SERVER_BIN, default /usr/bin/redis-server) on a free
- *  127.0.0.1 port without persistence; resolves once it answers PING. A missing binary fails
- *  (it never skips). stop() kills it (SIGKILL) and waits for the exit. */
-export async function startRedis() {
+ *  127.0.0.1 port (or `port`) without persistence; resolves once it answers PING. A missing
+ *  binary fails (it never skips). stop() kills it (SIGKILL) and waits for the exit; restart()
+ *  kills it and starts an empty one on the same port (all data lost). */
+export async function startRedis({ port } = {}) {
   const bin = process.env.REDIS_SERVER_BIN ?? "/usr/bin/redis-server";
   if (!fs.existsSync(bin)) {
     throw new Error(`redis-server not found at ${bin}: install Debian's redis-server (apt-get install redis-server) or set REDIS_SERVER_BIN`);
   }
-  const port = await freePort();
+  port = port ?? await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dispatch-js-redis-"));
   const child = spawn(bin, ["--save", "", "--appendonly", "no", "--port", String(port), "--bind", "127.0.0.1", "--dir", dir], {
     cwd: dir, stdio: ["ignore", "pipe", "pipe"],
@@ -153,6 +154,10 @@ export async function startRedis() {
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
       await redis.exited;
+    },
+    async restart() {
+      await redis.stop();
+      return startRedis({ port });
     },
   };
   child.stdout.setEncoding("utf8").on("data", (d) => { redis.output += d; });
