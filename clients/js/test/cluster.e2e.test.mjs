@@ -120,8 +120,8 @@ test("recovery on the other node: missed messages once, in offset order, then ne
   assert.equal(typeof epoch, "string");
   assert.equal(got[0].frame.offset, 1);
 
-  // Alice's connection is lost; her next connection lands on node B.
-  proxy.target = nodeB.port;
+  // Alice's connection is lost; she stays away until m2 and m3 are sent, then lands on node B.
+  proxy.target = null;
   const welcomeAgain = next(alice, "welcome", 5000);
   const recovered = next(alice, "$recovered", 5000);
   const resets = collect(alice, "$reset");
@@ -130,6 +130,8 @@ test("recovery on the other node: missed messages once, in offset order, then ne
   assert.equal((await lost)[0].willReconnect, true);
   await bob.send("send_message", { target: "hist:1", payload: { message: "m2" } });
   await bob.send("send_message", { target: "hist:1", payload: { message: "m3" } });
+  assert.equal(alice.state, "reconnecting");
+  proxy.target = nodeB.port;
   const [welcome] = await welcomeAgain;
   assert.equal(nodeOf(welcome.conn_id), nodeIdB, "alice reconnected to node B");
   const [room, position] = await recovered;
@@ -213,7 +215,7 @@ test("history lost in Redis: the returning client gets $reset and the new epoch'
   await until(() => got.length === 1, 3000, "old");
   const oldEpoch = got[0].frame.epoch;
 
-  proxy.target = nodeB.port;
+  proxy.target = null; // alice stays away until the history is gone
   const reset = next(alice, "$reset", 5000);
   const recovered = collect(alice, "$recovered");
   const lost = next(alice, "$disconnected", 3000);
@@ -222,6 +224,8 @@ test("history lost in Redis: the returning client gets $reset and the new epoch'
   const prefix = configText.match(/prefix: (\S+)/)[1];
   assert.equal(await redis.command("DEL", `${prefix}:history_meta:hist:lost`, `${prefix}:history:hist:lost`), ":2",
     "the room's history keys are where docs/CLUSTER.md says");
+  assert.equal(alice.state, "reconnecting");
+  proxy.target = nodeB.port;
   const [room, position] = await reset;
   assert.equal(room, "hist:lost");
   assert.notEqual(position.epoch, oldEpoch, "a new epoch");

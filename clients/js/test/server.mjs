@@ -87,11 +87,13 @@ export async function startDispatch(configText, { port } = {}) {
 
 /** A TCP proxy on 127.0.0.1 in front of `port` whose connections the test can cut (the client
  *  sees the connection lost, 1006, while the server keeps running). `target` is the port new
- *  connections go to: set it to send the next connection elsewhere (another cluster node). */
+ *  connections go to: set it to send the next connection elsewhere (another cluster node), or
+ *  to null to drop new connections at once (the client stays away until it is set again). */
 export async function cuttableProxy(port) {
   const sockets = new Set();
   let result;
   const proxy = net.createServer((inbound) => {
+    if (result.target == null) { inbound.destroy(); return; }
     const outbound = net.connect(result.target, "127.0.0.1");
     sockets.add(inbound); sockets.add(outbound);
     inbound.pipe(outbound); outbound.pipe(inbound);
