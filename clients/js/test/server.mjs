@@ -156,6 +156,7 @@ export async function startRedis({ port } = {}) {
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
       await redis.exited;
+      fs.rmSync(dir, { recursive: true, force: true });
     },
     async restart() {
       await redis.stop();
@@ -164,9 +165,12 @@ export async function startRedis({ port } = {}) {
   };
   child.stdout.setEncoding("utf8").on("data", (d) => { redis.output += d; });
   child.stderr.setEncoding("utf8").on("data", (d) => { redis.output += d; });
-  child.on("error", (e) => { redis.output += `spawn error: ${e.message}\n`; });
+  let spawnError = null;
+  child.on("error", (e) => { spawnError = e; });
   const deadline = Date.now() + 10_000;
   for (;;) {
+    if (spawnError) { children.delete(child); throw new Error(`cannot run redis-server (${bin}): ${spawnError.message}`); }
+    if (child.exitCode !== null) await redis.stop(); // removes its directory
     if (child.exitCode !== null) throw new Error(`redis-server exited (${child.exitCode}) before it answered PING:\n${redis.output}`);
     try {
       if (await redisCommand(port, ["PING"], 500) === "+PONG") return redis;
