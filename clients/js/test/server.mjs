@@ -86,11 +86,15 @@ export async function startDispatch(configText, { port } = {}) {
 }
 
 /** A TCP proxy on 127.0.0.1 in front of `port` whose connections the test can cut (the client
- *  sees the connection lost, 1006, while the server keeps running). */
+ *  sees the connection lost, 1006, while the server keeps running). `target` is the port new
+ *  connections go to: set it to send the next connection elsewhere (another cluster node), or
+ *  to null to drop new connections at once (the client stays away until it is set again). */
 export async function cuttableProxy(port) {
   const sockets = new Set();
+  let result;
   const proxy = net.createServer((inbound) => {
-    const outbound = net.connect(port, "127.0.0.1");
+    if (result.target == null) { inbound.destroy(); return; }
+    const outbound = net.connect(result.target, "127.0.0.1");
     sockets.add(inbound); sockets.add(outbound);
     inbound.pipe(outbound); outbound.pipe(inbound);
     const end = () => { inbound.destroy(); outbound.destroy(); sockets.delete(inbound); sockets.delete(outbound); };
@@ -98,9 +102,80 @@ export async function cuttableProxy(port) {
   });
   proxy.listen(0, "127.0.0.1");
   await once(proxy, "listening");
-  return {
+  result = {
+    target: port,
     url: `ws://127.0.0.1:${proxy.address().port}/ws`,
     cut() { for (const s of sockets) s.destroy(); sockets.clear(); },
     async close() { this.cut(); await new Promise((r) => proxy.close(r)); },
   };
+  return result;
+}
+
+/** Sends one command to the Redis on 127.0.0.1:`port` over a raw socket (RESP) and resolves
+ *  with its reply's first line (e.g. "+PONG", ":2"); rejects on error or after `ms`. */
+export function redisCommand(port, args, ms = 2000) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, "127.0.0.1");
+    let reply = "";
+    const done = (error, value) => { clearTimeout(timer); socket.destroy(); error ? reject(error) : resolve(value); };
+    const timer = setTimeout(() => done(new Error(`redis ${args[0]}: no reply within ${ms} ms`)), ms);
+    socket.on("error", (e) => done(e));
+    socket.on("connect", () => {
+      socket.write(`*${args.length}\r\n` + args.map((a) => `$${Buffer.byteLength(String(a))}\r\n${a}\r\n`).join(""));
+    });
+    socket.setEncoding("utf8").on("data", (d) => {
+      reply += d;
+      const end = reply.indexOf("\r\n");
+      if (end >= 0) done(null, reply.slice(0, end));
+    });
+  });
+}
+
+/** Starts Debian's `redis-server` (REDIS_SERVER_BIN, default /usr/bin/redis-server) on a free
+ *  127.0.0.1 port (or `port`) without persistence; resolves once it answers PING. A missing
+ *  binary fails (it never skips). stop() kills it (SIGKILL) and waits for the exit; restart()
+ *  kills it and starts an empty one on the same port (all data lost). */
+export async function startRedis({ port } = {}) {
+  const bin = process.env.REDIS_SERVER_BIN ?? "/usr/bin/redis-server";
+  if (!fs.existsSync(bin)) {
+    throw new Error(`redis-server not found at ${bin}: install Debian's redis-server (apt-get install redis-server) or set REDIS_SERVER_BIN`);
+  }
+  port = port ?? await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dispatch-js-redis-"));
+  const child = spawn(bin, ["--save", "", "--appendonly", "no", "--port", String(port), "--bind", "127.0.0.1", "--dir", dir], {
+    cwd: dir, stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.add(child);
+  const redis = {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    child,
+    output: "",
+    exited: once(child, "exit").then(() => children.delete(child)),
+    command: (...args) => redisCommand(port, args),
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      await redis.exited;
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+    async restart() {
+      await redis.stop();
+      return startRedis({ port });
+    },
+  };
+  child.stdout.setEncoding("utf8").on("data", (d) => { redis.output += d; });
+  child.stderr.setEncoding("utf8").on("data", (d) => { redis.output += d; });
+  let spawnError = null;
+  child.on("error", (e) => { spawnError = e; });
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (spawnError) { children.delete(child); throw new Error(`cannot run redis-server (${bin}): ${spawnError.message}`); }
+    if (child.exitCode !== null) await redis.stop(); // removes its directory
+    if (child.exitCode !== null) throw new Error(`redis-server exited (${child.exitCode}) before it answered PING:\n${redis.output}`);
+    try {
+      if (await redisCommand(port, ["PING"], 500) === "+PONG") return redis;
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline) { await redis.stop(); throw new Error(`redis-server did not answer PING within 10 s:\n${redis.output}`); }
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
