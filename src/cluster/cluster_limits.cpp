@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 
 #include <charconv>
+#include <utility>
 
 #include "cluster/cluster_node.h"
 #include "cluster/cluster_shard.h"
@@ -21,10 +22,14 @@ void ClusterNode::on_shard(uint32_t shard, std::function<void(Shard&)> work) {
                     [this, shard, work = std::move(work)] { work(*shards_[shard]); });
 }
 
-// Renews the lease every third of its length; a failure (Redis down) waits for the next turn.
-void ClusterNode::heartbeat(Shard& shard) {
+void ClusterNode::renew_lease(Shard& shard) {
   run_script(*shard.publisher, heartbeat_script(), {names_.node_leases()},
              {node_id_, std::to_string(node_lease_.count())}, [](const redis::RedisReply&) {});
+}
+
+// Renews the lease every third of its length; a failure (Redis down) waits for the next turn.
+void ClusterNode::heartbeat(Shard& shard) {
+  renew_lease(shard);
   shard.heartbeat_timer->expires_after(node_lease_ / 3);
   shard.heartbeat_timer->async_wait([this, &shard](const boost::system::error_code& error) {
     if (!error) heartbeat(shard);
@@ -181,19 +186,46 @@ void ClusterNode::room_presence(std::string room,
   });
 }
 
+// The shard's publisher is connected (again): a Redis that restarted without its data has lost
+// this node's lease and its users of the rooms that count them (presence, max_members), so both
+// are written again at once, from the Directory as it is now. A change after this is written by
+// its own room_user_changed, which runs later on this loop.
+void ClusterNode::restate(Shard& shard) {
+  renew_lease(shard);
+  // A user who left while Redis was away: its field must go (also when Redis kept its data).
+  for (const std::string& key : std::exchange(shard.unsynced_room_users, {})) {
+    const size_t separator = key.find('\x1f');
+    write_room_user(shard, key.substr(0, separator), key.substr(separator + 1));
+  }
+  for (const Directory::RoomUserCount& count : directory_.room_user_counts()) {
+    if (names_.room_shard(count.room) != shard.index) continue;
+    shard.publisher->command(
+        {"HSET", names_.room_users(count.room), fmt::format("{}\x1f{}", node_id_, count.user),
+         std::to_string(count.refs)},
+        {});
+  }
+}
+
 // This node's users of a room that counts them (max_members, presence), in Redis as the
 // Directory has them now: the field's value is the user's connections in the room here.
 void ClusterNode::room_user_changed(std::string_view room, std::string_view user) {
-  on_shard(names_.room_shard(room),
-           [this, room = std::string(room), user = std::string(user)](Shard& shard) {
-             std::string field = fmt::format("{}\x1f{}", node_id_, user);
-             if (const int32_t refs = directory_.room_user_refs(room, user); refs > 0) {
-               shard.publisher->command(
-                   {"HSET", names_.room_users(room), std::move(field), std::to_string(refs)}, {});
-             } else {
-               shard.publisher->command({"HDEL", names_.room_users(room), std::move(field)}, {});
-             }
-           });
+  on_shard(names_.room_shard(room), [this, room = std::string(room), user = std::string(user)](
+                                        Shard& shard) { write_room_user(shard, room, user); });
+}
+
+// On the shard's owner loop. A write that fails (Redis away) is remembered for restate.
+void ClusterNode::write_room_user(Shard& shard, const std::string& room, const std::string& user) {
+  std::string field = fmt::format("{}\x1f{}", node_id_, user);
+  auto failed = [&shard,
+                 key = fmt::format("{}\x1f{}", room, user)](const redis::RedisReply& reply) {
+    if (reply.type == redis::RedisReply::Type::error) shard.unsynced_room_users.insert(key);
+  };
+  if (const int32_t refs = directory_.room_user_refs(room, user); refs > 0) {
+    shard.publisher->command(
+        {"HSET", names_.room_users(room), std::move(field), std::to_string(refs)}, failed);
+  } else {
+    shard.publisher->command({"HDEL", names_.room_users(room), std::move(field)}, failed);
+  }
 }
 
 void ClusterNode::close_connection(unsigned loop, const std::string& user,

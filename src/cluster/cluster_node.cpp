@@ -34,7 +34,11 @@ ClusterNode::ClusterNode(const config::ClusterConfig& config, std::string node_i
     Shard& self = *shard;
     shard->publisher = std::make_unique<redis::RedisClient>(
         io, shard->url,
-        redis::RedisClient::Callbacks{[&self](bool up) { self.publisher_up.store(up); }, {}});
+        redis::RedisClient::Callbacks{[this, &self](bool up) {
+                                        const bool was = self.publisher_up.exchange(up);
+                                        if (up && !was) restate(self);
+                                      },
+                                      {}});
     shard->subscriber = std::make_unique<redis::RedisClient>(
         io, shard->url,
         redis::RedisClient::Callbacks{

@@ -166,6 +166,9 @@ class ClusterNode final : public PresenceListener {
                          std::chrono::milliseconds ttl,
                          std::function<void(std::optional<HistoryRead>)> done);
   void heartbeat(Shard& shard);
+  void renew_lease(Shard& shard);
+  void restate(Shard& shard);  // after a (re)connect: the lease and the room users, again
+  void write_room_user(Shard& shard, const std::string& room, const std::string& user);
   void close_local_session(unsigned loop, const std::string& user, uint64_t number, uint16_t code,
                            std::string_view reason);
   void answer(std::string origin, uint32_t request, std::string body = {});  // any thread

@@ -35,6 +35,9 @@ struct ClusterNode::Shard {
   // publishers waiting until theirs is (cluster/cluster_history.cpp).
   std::unordered_map<std::string, uint64_t> history_delivered;
   std::unordered_map<std::string, std::vector<std::pair<uint64_t, HistoryDone>>> history_waiters;
+  // Room users (room, US, user) whose write to Redis failed (owner loop only): written again
+  // when the publisher is back (ClusterNode::restate).
+  std::unordered_set<std::string> unsynced_room_users;
 };
 
 }  // namespace dispatch::cluster

@@ -127,6 +127,19 @@ int32_t Directory::room_user_refs(std::string_view room, std::string_view user) 
   return member == found->second.end() ? 0 : member->second;
 }
 
+std::vector<Directory::RoomUserCount> Directory::room_user_counts() const {
+  std::vector<RoomUserCount> counts;
+  for (const Shard& shard : shards_) {
+    std::lock_guard lock(shard.mutex);
+    for (const auto& [room, users] : shard.room_users) {
+      for (const auto& [user, refs] : users) {
+        if (refs > 0) counts.push_back({room, user, refs});
+      }
+    }
+  }
+  return counts;
+}
+
 RoomPresence Directory::room_presence(std::string_view room) const {
   RoomPresence presence;
   {

@@ -90,6 +90,14 @@ class Directory {
   // The room's users and the sum of their counts (its member connections once joins in flight
   // have landed).
   RoomPresence room_presence(std::string_view room) const;
+  // Every counted user of every room, with its count: what this node writes to Redis again when
+  // a Redis shard comes back without its data (cluster mode).
+  struct RoomUserCount {
+    std::string room;
+    std::string user;
+    int32_t refs;
+  };
+  std::vector<RoomUserCount> room_user_counts() const;
 
   uint64_t user_loops(std::string_view user) const;
   std::vector<UserConnection> user_connections(std::string_view user) const;

@@ -193,6 +193,37 @@ class TwoNodes(DispatchTestCase):
             await settled(ann_b, (["ann"], 1))
         self.arun(go(), timeout=30)
 
+    def test_presence_outlives_a_redis_restart_that_lost_its_data(self):
+        async def go():
+            ann = await open_client(self.a, "ann")
+            ben = await open_client(self.b, "ben")
+            cy = await open_client(self.b, "cy")
+            for ws in (ann, ben, cy):
+                await join(ws, "chat:r")
+
+            async def settled(ws, expected, seconds=5):
+                deadline = time.monotonic() + seconds
+                while True:
+                    payload = await presence(ws, "chat:r", ref="who-r")
+                    if (payload["users"], payload["connections"]) == expected:
+                        return
+                    self.assertLess(time.monotonic(), deadline, payload)
+                    await asyncio.sleep(0.05)
+
+            await settled(ann, (["ann", "ben", "cy"], 3))
+            self.redis.kill()   # its data is gone: no persistence
+            await asyncio.sleep(0.3)
+            await join(cy, "chat:r", event="leave")   # while Redis is away
+            self.redis.start()
+            for node in (self.a, self.b):
+                eventually(lambda node=node: http_request(node.port, "GET", "/readyz").status == 200,
+                           "node ready again")
+            # Each node writes its lease and its members again: nobody connected is forgotten,
+            # and the one who left meanwhile is not counted.
+            await settled(ann, (["ann", "ben"], 2))
+            await settled(ben, (["ann", "ben"], 2))
+        self.arun(go(), timeout=30)
+
 
 if __name__ == "__main__":
     unittest.main()
