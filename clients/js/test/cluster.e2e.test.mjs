@@ -3,8 +3,7 @@
 // Rooms `hist:*` keep history in Redis (recovery on any node), `pres:*` know their users.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import WebSocket from "ws";
-import { DispatchClient } from "../dist/index.js";
+import { collect, makeClient, next, sleep, until } from "./waiting.mjs";
 import { startDispatch, startRedis, token, cuttableProxy } from "./server.mjs";
 
 const LEASE_MS = 2000;
@@ -43,33 +42,9 @@ events:
         params: ["new_message", '{"user": "{$user.id}", "message": "{.payload.message}"}']
 `;
 
-const fast = { WebSocket, minDelay: 100, maxDelay: 400, delayFloor: 50 };
 const clients = [];
 const stoppers = []; // proxies and extra nodes, stopped in after() even when a test fails
-function client(url, options) {
-  const c = new DispatchClient(url, { ...fast, ...options });
-  clients.push(c);
-  return c;
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-function next(c, event, ms = 5000) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { off(); reject(new Error(`no ${event} within ${ms} ms`)); }, ms);
-    const off = c.on(event, (...args) => { clearTimeout(timer); off(); resolve(args); });
-  });
-}
-function collect(c, event) {
-  const got = [];
-  c.on(event, (payload, frame) => got.push({ payload, frame }));
-  return got;
-}
-async function until(predicate, ms = 5000, what = "condition") {
-  const deadline = Date.now() + ms;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
+const client = makeClient(clients);
 // The node id part of a conn_id (`<node id>-<counter>`).
 const nodeOf = (connId) => connId.slice(0, connId.lastIndexOf("-"));
 

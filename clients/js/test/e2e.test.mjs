@@ -2,8 +2,8 @@
 // Each test starts what it needs; rooms `hist:*` keep history (recovery), `room:*` do not.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import WebSocket from "ws";
-import { DispatchClient, DispatchError } from "../dist/index.js";
+import { DispatchError } from "../dist/index.js";
+import { collect, makeClient, next, sleep, until } from "./waiting.mjs";
 import { startDispatch, token, signJwt, cuttableProxy } from "./server.mjs";
 
 const CONFIG = `
@@ -36,33 +36,8 @@ events:
       - { name: _disconnect, params: ["{$user.id}", "kicked"] }
 `;
 
-const fast = { WebSocket, minDelay: 100, maxDelay: 400, delayFloor: 50 };
 const clients = [];
-function client(url, options) {
-  const c = new DispatchClient(url, { ...fast, ...options });
-  clients.push(c);
-  return c;
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-function next(c, event, ms = 5000) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { off(); reject(new Error(`no ${event} within ${ms} ms`)); }, ms);
-    const off = c.on(event, (...args) => { clearTimeout(timer); off(); resolve(args); });
-  });
-}
-// Messages of `event` a client receives, as a list the test reads.
-function collect(c, event) {
-  const got = [];
-  c.on(event, (payload, frame) => got.push({ payload, frame }));
-  return got;
-}
-async function until(predicate, ms = 5000, what = "condition") {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
+const client = makeClient(clients);
 
 let server;
 after(async () => {
