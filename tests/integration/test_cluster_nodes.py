@@ -218,6 +218,10 @@ class ThreeNodes(DispatchTestCase):
             alice = await open_client(self.b, "p-alice")
             bob = await open_client(self.c, "p-bob")
             await joined(alice, "p-room")
+            # Node c subscribes to p-bob's channel when his connection opens; until Redis confirms
+            # it, what another node publishes to him does not reach him (docs/CLUSTER.md).
+            eventually(lambda: self.redis.command("PUBSUB", "NUMSUB", "dispatch:user:p-bob")[1] >= 1,
+                       "node c subscribed to p-bob's channel", timeout=5)
             answer = api_post(self.a, "/api/publish",
                               [{"target": "room:p-room", "event": "news", "payload": 1},
                                {"target": "user:p-bob", "event": "dm", "payload": 2},

@@ -198,10 +198,12 @@ test("recovery: a lost connection rejoins with since and gets the missed message
 
   const recovered = next(alice, "$recovered", 5000);
   const reconnecting = next(alice, "$disconnected", 3000);
+  proxy.target = null; // alice stays away until m2 and m3 are sent
   proxy.cut();
   await reconnecting;
   await bob.send("send_message", { target: "hist:1", payload: { message: "m2" } });
   await bob.send("send_message", { target: "hist:1", payload: { message: "m3" } });
+  proxy.target = server.port;
   const [room, position] = await recovered;
   assert.equal(room, "hist:1");
   assert.deepEqual(position, { offset: 3, epoch });
@@ -233,9 +235,11 @@ test("history on join: since {last: N} gives the room's last messages, then rejo
   // A cut: the rejoin asks from offset 4 (not the last 2 again) and gets only what is new.
   const recovered = next(carol, "$recovered", 5000);
   const lost = next(carol, "$disconnected", 3000);
+  proxy.target = null; // carol stays away until "e" is sent
   proxy.cut();
   await lost;
   await bob.send("send_message", { target: "hist:last", payload: { message: "e" } });
+  proxy.target = server.port;
   const [room, position] = await recovered;
   assert.equal(room, "hist:last");
   assert.equal(position.offset, 5);
