@@ -55,11 +55,29 @@ void ClusterNode::admit(unsigned loop, Admission admission,
     Admission admission;
     std::function<void(AdmissionAnswer)> done;
     AdmissionAnswer answer;
+    std::atomic<int> parts{2};  // the limits' answer and the user's channel
   };
-  auto flow = std::make_shared<Flow>(Flow{std::move(admission), std::move(done), {}});
-  auto finish = [this, loop](const std::shared_ptr<Flow>& flow) {
+  auto flow = std::make_shared<Flow>();
+  flow->admission = std::move(admission);
+  flow->done = std::move(done);
+  // Each part ends once, on whichever loop; the last one answers on the connection's loop.
+  auto part_done = [this, loop](const std::shared_ptr<Flow>& flow) {
+    if (flow->parts.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
     boost::asio::post(*loops_[loop].io, [flow] { flow->done(std::move(flow->answer)); });
   };
+  // The user's channel is subscribed before the connection is admitted, so what another node
+  // publishes to the user right after the welcome reaches it (released by end_admission).
+  if (flow->admission.user.empty()) {
+    part_done(flow);
+  } else {
+    on_shard(names_.user_shard(flow->admission.user), [this, flow, part_done](Shard& shard) {
+      const std::string& user = flow->admission.user;
+      ++shard.users_admitting[user];
+      follow_user(user);
+      shard.subscriber->subscribe(names_.user(user), [flow, part_done] { part_done(flow); });
+    });
+  }
+  const auto finish = part_done;
   // The user's set, after the IP's (when both count).
   auto admit_user = [this, flow, finish] {
     const Admission& request = flow->admission;
@@ -112,6 +130,17 @@ void ClusterNode::admit(unsigned loop, Admission admission,
                                                 : AdmissionAnswer::Outcome::undecided;
                  finish(flow);
                });
+  });
+}
+
+void ClusterNode::end_admission(const std::string& user) {
+  if (user.empty()) return;
+  on_shard(names_.user_shard(user), [this, user](Shard& shard) {
+    auto admitting = shard.users_admitting.find(user);
+    if (admitting != shard.users_admitting.end() && --admitting->second == 0) {
+      shard.users_admitting.erase(admitting);
+    }
+    follow_user(user);  // the Directory has the user's connection now, if it was admitted
   });
 }
 

@@ -114,7 +114,9 @@ void ClusterNode::follow_room(const std::string& room) {
 }
 
 void ClusterNode::follow_user(const std::string& user) {
-  follow(*shards_[names_.user_shard(user)], names_.user(user), directory_.user_loops(user) != 0);
+  Shard& shard = *shards_[names_.user_shard(user)];
+  follow(shard, names_.user(user),
+         directory_.user_loops(user) != 0 || shard.users_admitting.contains(user));
 }
 
 void ClusterNode::follow(Shard& shard, const std::string& channel, bool wanted) {

@@ -121,7 +121,10 @@ class ClusterNode final : public PresenceListener {
 
   // --- cluster-wide limits. Callable on any loop's thread; each asks the Redis shard of the
   // user, IP or key on that shard's loop. admit's `done` runs on `loop`.
+  // Also subscribes to the user's channel first (see admit in cluster_limits.cpp); the caller
+  // calls end_admission(user) once the connection is accepted or refused.
   void admit(unsigned loop, Admission admission, std::function<void(AdmissionAnswer)> done);
+  void end_admission(const std::string& user);
   // The connection closed (or was refused after admit): it stops counting.
   void release(const Admission& admission);
   // rate_limit across the cluster: `done` (any thread) gets 0 when the hit passes, the

@@ -38,6 +38,9 @@ struct ClusterNode::Shard {
   // Room users (room, US, user) whose write to Redis failed (owner loop only): written again
   // when the publisher is back (ClusterNode::restate).
   std::unordered_set<std::string> unsynced_room_users;
+  // Users with a connection being admitted (owner loop only): their channel stays subscribed
+  // until end_admission, whether or not the Directory has a connection of theirs yet.
+  std::unordered_map<std::string, uint32_t> users_admitting;
 };
 
 }  // namespace dispatch::cluster

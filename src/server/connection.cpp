@@ -50,15 +50,6 @@ constexpr auto api_answer_limit = std::chrono::seconds(60);
 }  // namespace
 
 // The request head as it arrives; for /api/*, the checked head and the body after it.
-namespace {
-
-// Whether connections count in Redis (cluster mode with a per-user or a per-IP limit).
-bool counts_in_cluster(const config::AuthConfig& auth) {
-  return auth.connection_limit.max_per_user > 0 || auth.max_connections_per_ip > 0;
-}
-
-}  // namespace
-
 struct Connection::HandshakeBuffer {
   std::string bytes;
   std::optional<api::Request> api;  // set once an /api/* head passed its checks
@@ -255,8 +246,7 @@ void Connection::handle_handshake_bytes(char* data, size_t length) {
     decision.refusal = ip_limit_refusal();
   }
   if (decision.accepted) {
-    cluster::ClusterNode* node = loop_.engine().cluster();
-    if (node && counts_in_cluster(auth)) {
+    if (cluster::ClusterNode* node = loop_.engine().cluster()) {
       admit_in_cluster(*node, std::move(decision), client, std::move(leftover), for_websocket);
       return;
     }
@@ -318,9 +308,11 @@ cluster::Admission Connection::cluster_admission(std::string user,
   return admission;
 }
 
-// Cluster mode with a per-user or per-IP limit: Redis counts the connection first, then it is
-// admitted here as on a single node. The handshake waits for the answer (within
-// server.handshake_timeout; bytes the client sends meanwhile are kept for after the upgrade).
+// Cluster mode: Redis counts the connection first under a per-user or per-IP limit, and the node
+// subscribes to the user's channel (so what another node publishes to the user right after the
+// welcome reaches it); then it is admitted here as on a single node. The handshake waits for
+// both (within server.handshake_timeout; bytes the client sends meanwhile are kept for after
+// the upgrade).
 void Connection::admit_in_cluster(cluster::ClusterNode& node, UpgradeDecision decision,
                                   PeerAddress client, std::string leftover, bool for_websocket) {
   struct Waiting {
@@ -342,6 +334,7 @@ void Connection::admit_in_cluster(cluster::ClusterNode& node, UpgradeDecision de
         const cluster::Admission& admission = waiting->admission;
         if (state_ != State::handshaking) {  // it went away meanwhile
           if (answer.outcome == Outcome::admitted) node.release(admission);
+          node.end_admission(admission.user);
           end_connection_place();
           release_hold();
           return;
@@ -372,6 +365,7 @@ void Connection::admit_in_cluster(cluster::ClusterNode& node, UpgradeDecision de
             refuse_handshake(decision, waiting->client, waiting->for_websocket);
             break;
         }
+        node.end_admission(admission.user);
         release_hold();
       });
 }
@@ -761,9 +755,8 @@ void Connection::unregister(metrics::ClosedBy by, uint16_t code, std::string_vie
   }
   end_connection_place();
   engine.directory().remove_connection(user_id(), number());
-  if (cluster::ClusterNode* node = engine.cluster();
-      node && state_ != State::handshaking && counts_in_cluster(loop_.config().config().auth)) {
-    node->release(cluster_admission(user_id(), client_ip()));
+  if (cluster::ClusterNode* node = engine.cluster(); node && state_ != State::handshaking) {
+    node->release(cluster_admission(user_id(), client_ip()));  // nothing without limits
   }
 }
 
