@@ -222,13 +222,15 @@
       ui.online.textContent = p.users.length ? `${p.users.join(", ")} (${count})` : "nobody";
     });
     c.on("error", (p, frame) => log("error", `Error ${p.code}: ${p.message}`, frame));
+    let explained = false; // a first connect that failed was explained once already
     c.on("$disconnected", ({ code, reason, willReconnect }) => {
       lastClose = code;
-      if (c.state === "reconnecting") {
+      if (c.state === "reconnecting" || (c.state === "connecting" && explained)) {
         // Another attempt that did not get through (the server is still down, say).
         log("close", `Still not connected (${code}) — retrying`);
         return;
       }
+      if (c.state === "connecting") explained = true;
       for (const room of rooms) seenAtDisconnect.set(room, c.position(room)?.offset ?? 0);
       const words = CLOSE_CODES[code] ?? "unknown close code";
       const why = reason ? ` — reason: "${reason}"` : "";

@@ -210,6 +210,9 @@ test("two tabs with two tokens talk, see who is online, and are told a restart l
     await tabC.goto(`${server.origin}/#token=not-a-token`);
     const refused = await expectEntry(tabC, "close", "Closed 1006");
     assert.match(await refused.innerText(), /token/);
+    // The client retries with backoff; each further failure is one short line.
+    await expectEntry(tabC, "close", "Still not connected (1006) — retrying");
+    assert.equal(await tabC.locator('#log li[data-event="close"]', { hasText: "Closed 1006" }).count(), 1);
 
     // Disconnect: the client stops for good.
     await tabA.click("#disconnect");
